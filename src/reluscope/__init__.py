@@ -1,0 +1,73 @@
+"""reluscope: the geometry of ReLU network parametrizations.
+
+The core value is :class:`ReLUNetwork`; analyses are pure functions grouped by topic and
+re-exported here lazily (importing ``reluscope`` stays cheap: SciPy's MILP, Z3 and
+PyTorch load only when used).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .domain import Box, PointSet
+from .errors import (
+    InvalidData,
+    InvalidDomain,
+    InvalidNetwork,
+    ModelFileError,
+    ReluscopeError,
+    SolverError,
+    UnsupportedLayer,
+)
+from .network import ReLUNetwork
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (imported on first access)
+_LAZY: dict[str, str] = {
+    "load": "io",
+    "save": "io",
+    "from_torch": "torch_interop",
+    "to_torch": "torch_interop",
+    "rescale": "symmetry",
+    "permute": "symmetry",
+    "balance": "symmetry",
+    "canonical_form": "symmetry",
+    "equivalent": "symmetry",
+    "degeneracies": "degeneracy",
+    "reduce": "degeneracy",
+    "DegeneracyReport": "degeneracy",
+    "sup_distance": "distance",
+    "sobolev_distance": "distance",
+    "lipschitz_constant": "distance",
+    "parameter_distance": "distance",
+}
+
+__all__ = [
+    "ReLUNetwork",
+    "Box",
+    "PointSet",
+    "ReluscopeError",
+    "InvalidNetwork",
+    "InvalidDomain",
+    "InvalidData",
+    "ModelFileError",
+    "SolverError",
+    "UnsupportedLayer",
+    "__version__",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reluscope' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

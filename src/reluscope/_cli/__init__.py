@@ -1,0 +1,1 @@
+"""Command modules of the ``reluscope`` CLI; each defines ``register(app)``."""

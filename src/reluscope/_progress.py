@@ -1,0 +1,36 @@
+"""Progress bars: rich on a terminal, silent when output is piped (or ``quiet=True``)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+T = TypeVar("T")
+
+__all__ = ["track", "progress_enabled"]
+
+
+def progress_enabled(quiet: bool | None = None) -> bool:
+    """Whether to draw a progress bar: only on an interactive stderr, unless forced."""
+    if quiet is not None:
+        return not quiet
+    return sys.stderr.isatty()
+
+
+def track(iterable: Iterable[T], description: str, total: int | None = None,
+          quiet: bool | None = None) -> Iterator[T]:
+    """Iterate with a rich progress bar on a terminal; plain iteration otherwise."""
+    if not progress_enabled(quiet):
+        yield from iterable
+        return
+    if total is None and hasattr(iterable, "__len__"):
+        total = len(iterable)  # type: ignore[arg-type]
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        for item in iterable:
+            yield item
+            bar.advance(task)
