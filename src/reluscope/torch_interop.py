@@ -1,0 +1,251 @@
+"""PyTorch interoperability: :func:`from_torch` and :func:`to_torch` (torch is imported lazily).
+
+Accepted modules
+----------------
+:func:`from_torch` reads an ``nn.Sequential`` (nested ``nn.Sequential`` too) or a single
+``nn.Linear`` whose leaves, in order, form ``Linear, ReLU, Linear, ReLU, ..., Linear``.
+The no-op layers ``nn.Identity``, ``nn.Flatten`` (``start_dim=1``, on flat input) and
+``nn.Dropout`` (the identity in evaluation mode, which is the function reluscope
+analyzes) may appear anywhere. Two consecutive ``ReLU`` are merged (``relu . relu = relu``
+exactly). Rules that raise :class:`~reluscope.errors.UnsupportedLayer` naming the layer
+path (e.g. ``layer '3' (GELU)``):
+
+* any other layer type (Conv2d, Sigmoid, GELU, BatchNorm1d, custom or residual modules,
+  subclasses of Linear/ReLU, ...);
+* two ``Linear`` layers without a ``ReLU`` in between (reluscope does not compose them,
+  since the composed weights would not be the user's parameters; compose them yourself);
+* a ``ReLU`` before the first or after the last ``Linear``;
+* forward hooks other than ``torch.nn.utils.prune`` masks.
+
+Pruning masks (``weight_orig`` / ``weight_mask`` of ``torch.nn.utils.prune``) become the
+network's masks; the effective weight ``weight_orig * weight_mask`` becomes its weight.
+Values are converted to float64 exactly (float16/bfloat16/float32 embed in float64).
+The user's module is never modified.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidNetwork, ReluscopeError, UnsupportedLayer
+from .network import ReLUNetwork
+
+__all__ = ["from_torch", "to_torch"]
+
+
+def _import_torch() -> Any:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ReluscopeError(
+            "this needs PyTorch, which is not installed: pip install 'reluscope[torch]'"
+        ) from None
+    return torch
+
+
+def _leaves(module: Any, path: str, torch: Any, out: list[tuple[str, Any]]) -> None:
+    nn = torch.nn
+    if type(module) is nn.Sequential:
+        for name, child in module.named_children():
+            _leaves(child, f"{path}.{name}" if path else name, torch, out)
+        return
+    out.append((path or "<root>", module))
+
+
+def _to_numpy(t: Any, torch: Any) -> np.ndarray:
+    t = t.detach()
+    if t.is_complex():
+        raise InvalidNetwork(f"complex tensors are not supported (dtype {t.dtype})")
+    if t.device.type == "meta":
+        raise InvalidNetwork("tensor is on the 'meta' device and holds no values")
+    return t.to(device="cpu", dtype=torch.float64).numpy().copy()
+
+
+def _check_finite(arr: np.ndarray, what: str) -> None:
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise InvalidNetwork(f"{what} (shape {arr.shape}) has non-finite value {arr[idx]} at index {idx}")
+
+
+def _mask_array(t: Any, what: str, torch: Any) -> np.ndarray:
+    arr = _to_numpy(t, torch)
+    ok = (arr == 0) | (arr == 1)
+    if not ok.all():
+        idx = tuple(int(i) for i in np.argwhere(~ok)[0])
+        raise InvalidNetwork(f"{what} is not boolean: value {arr[idx]} at index {idx}")
+    return arr != 0
+
+
+def _read_linear(path: str, lin: Any, torch: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    import torch.nn.utils.prune as prune
+
+    label = f"layer '{path}' (Linear)"
+    for hooks, kind in ((lin._forward_hooks, "forward hook"), (lin._forward_pre_hooks, "forward pre-hook")):
+        for hook in hooks.values():
+            if not isinstance(hook, prune.BasePruningMethod):
+                raise UnsupportedLayer(f"{label} has a {kind} ({type(hook).__name__}) that may change its output")
+    params = dict(lin.named_parameters(recurse=False))
+    buffers = dict(lin.named_buffers(recurse=False))
+    mask = None
+    if "weight_orig" in params:
+        if "weight_mask" not in buffers:
+            raise InvalidNetwork(f"{label} has weight_orig but no weight_mask")
+        orig = _to_numpy(params["weight_orig"], torch)
+        _check_finite(orig, f"{label} weight_orig")
+        mask = _mask_array(buffers["weight_mask"], f"{label} weight_mask", torch)
+        if mask.shape != orig.shape:
+            raise InvalidNetwork(f"{label} weight_mask has shape {mask.shape} but weight_orig has {orig.shape}")
+        w = np.where(mask, orig, 0.0)
+    else:
+        w = _to_numpy(lin.weight, torch)
+        _check_finite(w, f"{label} weight")
+    if w.ndim != 2:
+        raise InvalidNetwork(f"{label} weight must be 2-D; got shape {w.shape}")
+    if "bias_orig" in params:
+        b = _to_numpy(params["bias_orig"], torch)
+        _check_finite(b, f"{label} bias_orig")
+        bm = _mask_array(buffers["bias_mask"], f"{label} bias_mask", torch)
+        b = np.where(bm, b, 0.0)
+    elif lin.bias is None:
+        b = np.zeros(w.shape[0])
+    else:
+        b = _to_numpy(lin.bias, torch)
+        _check_finite(b, f"{label} bias")
+    return w, b, mask
+
+
+def from_torch(module: Any) -> ReLUNetwork:
+    """Convert a PyTorch ``nn.Sequential`` of ``Linear`` / ``ReLU`` layers to a :class:`ReLUNetwork`.
+
+    Parameters
+    ----------
+    module:
+        An ``nn.Sequential`` (possibly nested) or a single ``nn.Linear``; see the module
+        docstring for the accepted layers. Pruning masks are read into the masks.
+
+    Returns
+    -------
+    ReLUNetwork
+        The same function in float64; ``masks`` is set when any Linear is pruned (the
+        unpruned layers then get all-True masks).
+
+    Raises
+    ------
+    UnsupportedLayer
+        A layer (named by its path, e.g. ``layer '3' (GELU)``) that is not part of a
+        Linear/ReLU stack, or a stack that does not alternate properly.
+    InvalidNetwork
+        Shapes that do not chain, non-finite values, non-boolean masks.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from reluscope import from_torch
+    >>> net = from_torch(torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.ReLU(), torch.nn.Linear(5, 1)))
+    >>> net.widths
+    (3, 5, 1)
+    """
+    torch = _import_torch()
+    nn = torch.nn
+    if not isinstance(module, nn.Module):
+        raise UnsupportedLayer(f"from_torch expects a torch.nn.Module; got {type(module).__name__}")
+    leaves: list[tuple[str, Any]] = []
+    _leaves(module, "", torch, leaves)
+    # tokens: ("L", path, module) or ("R", path, module)
+    tokens: list[tuple[str, str, Any]] = []
+    for path, leaf in leaves:
+        kind = type(leaf)
+        if kind is nn.Linear:
+            tokens.append(("L", path, leaf))
+        elif kind is nn.ReLU:
+            tokens.append(("R", path, leaf))
+        elif kind in (nn.Identity, nn.Dropout):
+            continue
+        elif kind is nn.Flatten:
+            if leaf.start_dim != 1 or leaf.end_dim != -1:
+                raise UnsupportedLayer(
+                    f"layer '{path}' (Flatten) has start_dim={leaf.start_dim}, end_dim={leaf.end_dim}; "
+                    "only Flatten(1, -1), a no-op on flat input, is supported"
+                )
+            continue
+        else:
+            what = kind.__name__
+            if kind.__name__ in ("Linear", "ReLU", "Sequential"):
+                what = f"{kind.__module__}.{kind.__qualname__}, a subclass"
+            raise UnsupportedLayer(
+                f"layer '{path}' ({what}) is not supported; reluscope reads Linear and ReLU layers "
+                "(plus Identity, Flatten, Dropout)"
+            )
+    if not any(t[0] == "L" for t in tokens):
+        raise UnsupportedLayer("the module contains no Linear layer")
+    weights, biases, masks = [], [], []
+    any_mask = False
+    prev: tuple[str, str] | None = None
+    last_linear: tuple[str, int] | None = None
+    for kind, path, leaf in tokens:
+        if kind == "R":
+            if prev is None:
+                raise UnsupportedLayer(f"layer '{path}' (ReLU) comes before the first Linear layer")
+            prev = ("R", path)
+            continue
+        if prev is not None and prev[0] == "L":
+            raise UnsupportedLayer(
+                f"layers '{prev[1]}' (Linear) and '{path}' (Linear) follow each other without a ReLU; "
+                "compose them into one Linear layer first"
+            )
+        w, b, mask = _read_linear(path, leaf, torch)
+        if last_linear is not None and w.shape[1] != last_linear[1]:
+            raise InvalidNetwork(
+                f"layer '{path}' (Linear) has weight shape {w.shape} (expects {w.shape[1]} inputs) but "
+                f"layer '{last_linear[0]}' has {last_linear[1]} outputs"
+            )
+        last_linear = (path, w.shape[0])
+        weights.append(w)
+        biases.append(b)
+        masks.append(mask)
+        any_mask = any_mask or mask is not None
+        prev = ("L", path)
+    if prev is not None and prev[0] == "R":
+        raise UnsupportedLayer(f"layer '{prev[1]}' (ReLU) comes after the last Linear layer; the output must be affine")
+    return ReLUNetwork(weights, biases, masks if any_mask else None)
+
+
+def to_torch(net: ReLUNetwork, dtype: Any = None) -> Any:
+    """An equivalent ``nn.Sequential(Linear, ReLU, ..., Linear)``.
+
+    Parameters
+    ----------
+    net:
+        The network.
+    dtype:
+        Parameter dtype (default ``torch.float64``; any other dtype rounds the values, so
+        only float64 round trips are exact).
+
+    Returns
+    -------
+    torch.nn.Sequential
+        Linear layers at even indices ``0, 2, ...``; masked networks get their masks
+        applied with ``torch.nn.utils.prune.custom_from_mask`` (``weight_orig`` /
+        ``weight_mask``), so ``from_torch(to_torch(net)) == net``.
+    """
+    torch = _import_torch()
+    import torch.nn.utils.prune as prune
+
+    if not isinstance(net, ReLUNetwork):
+        raise InvalidNetwork(f"to_torch expects a ReLUNetwork; got {type(net).__name__}")
+    dtype = torch.float64 if dtype is None else dtype
+    layers: list[Any] = []
+    for i, (w, b) in enumerate(net.layers()):
+        lin = torch.nn.Linear(w.shape[1], w.shape[0], dtype=dtype)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(np.array(w, copy=True)))
+            lin.bias.copy_(torch.from_numpy(np.array(b, copy=True)))
+        if net.masks is not None:
+            prune.custom_from_mask(lin, "weight", torch.from_numpy(np.array(net.masks[i], copy=True)))
+        layers.append(lin)
+        if i < net.depth - 1:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
