@@ -239,7 +239,7 @@ def network_from_tensors(tensors: dict[str, Any], path: str | Path = "<tensors>"
             mask = _check_mask(path, mkey, m_raw)
             any_mask = True
             if "weight_orig" in g:
-                w = np.where(mask, w, 0.0)  # the effective pruned weight (orig * mask)
+                w = w * mask  # the effective pruned weight, exactly as torch computes it
             else:
                 outside = (w != 0) & ~mask
                 if outside.any():
@@ -254,7 +254,7 @@ def network_from_tensors(tensors: dict[str, Any], path: str | Path = "<tensors>"
             bm = _check_mask(path, g["bias_mask"][0], g["bias_mask"][1])
             if bm.shape != b.shape:
                 raise _fail(path, f"mask '{g['bias_mask'][0]}' has shape {bm.shape} but '{bkey}' has shape {b.shape}")
-            b = np.where(bm, b, 0.0)
+            b = b * bm
         elif "bias" in g:
             bkey, b_raw = g["bias"]
             b = _check_values(path, bkey, b_raw)

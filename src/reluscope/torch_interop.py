@@ -98,7 +98,7 @@ def _read_linear(path: str, lin: Any, torch: Any) -> tuple[np.ndarray, np.ndarra
         mask = _mask_array(buffers["weight_mask"], f"{label} weight_mask", torch)
         if mask.shape != orig.shape:
             raise InvalidNetwork(f"{label} weight_mask has shape {mask.shape} but weight_orig has {orig.shape}")
-        w = np.where(mask, orig, 0.0)
+        w = orig * mask  # exactly torch's effective weight (signed zeros included)
     else:
         w = _to_numpy(lin.weight, torch)
         _check_finite(w, f"{label} weight")
@@ -108,7 +108,7 @@ def _read_linear(path: str, lin: Any, torch: Any) -> tuple[np.ndarray, np.ndarra
         b = _to_numpy(params["bias_orig"], torch)
         _check_finite(b, f"{label} bias_orig")
         bm = _mask_array(buffers["bias_mask"], f"{label} bias_mask", torch)
-        b = np.where(bm, b, 0.0)
+        b = b * bm
     elif lin.bias is None:
         b = np.zeros(w.shape[0])
     else:
