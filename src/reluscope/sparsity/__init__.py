@@ -1,0 +1,25 @@
+"""Sparse ReLU networks: patterns, closedness of the linear counterpart, certificates,
+existence of optima."""
+from .pattern import Component, SparsityPattern, SupportClass
+from .verdict import (
+    CertificateCheck,
+    ClosedCertificate,
+    ClosednessVerdict,
+    LaurentPoly,
+    NotClosedCertificate,
+    register_closed_rule,
+    verify,
+)
+
+__all__ = [
+    "SparsityPattern",
+    "SupportClass",
+    "Component",
+    "LaurentPoly",
+    "NotClosedCertificate",
+    "ClosedCertificate",
+    "ClosednessVerdict",
+    "CertificateCheck",
+    "verify",
+    "register_closed_rule",
+]
