@@ -18,7 +18,7 @@ from .errors import ReluscopeError
 
 # topic modules under reluscope._cli, each defining register(app)
 _COMMAND_MODULES: list[str] = [
-
+    "report",
 ]
 
 app = typer.Typer(

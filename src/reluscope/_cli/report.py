@@ -1,0 +1,108 @@
+"""CLI commands ``reluscope analyze`` and ``reluscope reproduce`` (the main job)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ..errors import InvalidData
+from .common import console
+
+
+def _example() -> tuple[Any, Any, str]:
+    """The bundled example model and its dataset (X, y), from reluscope.io."""
+    from .. import io
+
+    net = io.load_example()
+    data = io.example_dataset()
+    return net, data, "bundled example (reluscope.io.load_example)"
+
+
+def _example_xy(data: Any) -> tuple[Any, Any]:
+    if isinstance(data, tuple) and len(data) >= 2:
+        return data[0], data[1]
+    X = getattr(data, "X", getattr(data, "data", None))
+    y = getattr(data, "y", getattr(data, "target", None))
+    if X is None or y is None:
+        raise InvalidData("the bundled example dataset has no (X, y)")
+    return X, y
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("analyze")
+    def analyze_command(
+        model: Annotated[Optional[Path], typer.Argument(
+            help="Model file (.safetensors, .npz, .pt/.pth). Default: the bundled example "
+                 "(a pruned MLP trained on a scikit-learn dataset), analyzed with its dataset.")] = None,
+        data: Annotated[Optional[Path], typer.Option(
+            "--data", help="CSV file with a header row: features plus a label column.")] = None,
+        label_column: Annotated[Optional[str], typer.Option(
+            "--label-column", help="Name of the label column of --data.")] = None,
+        domain: Annotated[Optional[str], typer.Option(
+            "--domain", help="Box LO,HI for every input coordinate. Default: the data's bounding "
+                             "box with data, else [-1,1]^d.")] = None,
+        out: Annotated[Path, typer.Option("-o", "--out", help="Report folder.")] = Path("reluscope-report"),
+        time_limit: Annotated[float, typer.Option(
+            "--time-limit", help="Seconds per solver call (bounds / undecided when hit).")] = 10.0,
+        seed: Annotated[int, typer.Option("--seed", help="Seed of sampling and data splits.")] = 0,
+    ) -> None:
+        """Analyze a network and write report.md, report.html and PNG figures.
+
+        Sections: degeneracies, reduction, canonical form, Lipschitz constant and distances
+        (time-limited, bounds otherwise), sparsity verdict, activation patterns and, with
+        data, the constructive baseline.
+        """
+        from ..domain import Box
+        from ..report import analyze
+        from ..report.data import load_csv
+
+        X = y = None
+        if model is None:
+            net, example_data, source = _example()
+            if data is None and example_data is not None:
+                X, y = _example_xy(example_data)
+        else:
+            from ..io import load
+
+            net, source = load(model), str(model)
+        if data is not None:
+            if not label_column:
+                raise InvalidData(f"{data}: --label-column NAME is required with --data")
+            X, y, _ = load_csv(data, label_column)
+        elif label_column:
+            raise InvalidData("--label-column given without --data")
+        dom = Box.parse(domain) if domain else None
+        title = f"reluscope analysis of {source if model is None else model.name}"
+        report = analyze(net, out, domain=dom, X=X, y=y, time_limit=time_limit, seed=seed, title=title)
+        console.print(f"[bold]reluscope analyze[/bold] {source}")
+        for key, value in report.summary.items():
+            console.print(f"  {key}: {value}", markup=False, highlight=False)
+        for key, info in report.sections.items():
+            if info["status"] == "not computed":
+                console.print(f"  {key}: not computed: {info.get('reason', '')}", markup=False, highlight=False)
+        console.print(f"report: {report.html}  (also {report.markdown.name}, {report.json.name}, "
+                      f"{len(report.figures)} figure(s))", markup=False, highlight=False)
+
+    @app.command("reproduce")
+    def reproduce_command(
+        name: Annotated[str, typer.Argument(help="Experiment name, or 'all'.")] = "all",
+        quick: Annotated[bool, typer.Option("--quick", help="Small configurations (CI).")] = False,
+        out: Annotated[Path, typer.Option("-o", "--out", help="Report folder.")] = Path("reluscope-reproduce"),
+        seed: Annotated[int, typer.Option("--seed", help="Seed passed to every experiment.")] = 0,
+        list_only: Annotated[bool, typer.Option("--list", help="List the registered experiments and exit.")] = False,
+    ) -> None:
+        """Run registered experiments (figures + JSON numbers each) and write a combined report."""
+        from .. import experiments
+        from ..report import reproduce
+
+        if list_only:
+            for experiment_name in experiments.names():
+                console.print(f"{experiment_name}: {experiments.get(experiment_name).description}",
+                              markup=False, highlight=False)
+            return
+        report = reproduce(name, out, quick=quick, seed=seed)
+        console.print(str(report), markup=False, highlight=False)
+        if any(info["status"] != "ok" for info in report.experiments.values()):
+            raise typer.Exit(1)

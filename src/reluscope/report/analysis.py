@@ -1,0 +1,653 @@
+"""``analyze(network, ...)``: every cheap analysis of one network, as a report folder.
+
+The folder holds ``report.md``, ``report.html`` (self-contained: plain HTML + inline CSS,
+figures as relative PNG files in the same folder), ``report.json`` (the numbers of every
+section) and the PNG figures. Each section runs on its own: a section whose analysis
+raises a :class:`~reluscope.errors.ReluscopeError`, lacks a module or runs out of time
+says so ("not computed: reason") and the others go on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._progress import track
+from .._results import ResultMixin, dump_json, to_jsonable
+from ..domain import Box, PointSet, as_domain
+from ..errors import InvalidData, ReluscopeError
+from ..network import ReLUNetwork
+from . import figures
+from ._runner import NotComputed, SectionContent, SectionOutcome, run_section
+from .document import Code, Document, Figure, Paragraph, Table, format_value
+
+__all__ = ["AnalysisReport", "analyze", "SECTION_KEYS"]
+
+#: Keys of the sections of an analysis report, in order.
+SECTION_KEYS: tuple[str, ...] = (
+    "network",
+    "degeneracies",
+    "reduction",
+    "canonical-form",
+    "lipschitz",
+    "sparsity",
+    "activations",
+    "constructive",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalysisReport(ResultMixin):
+    """What :func:`analyze` wrote.
+
+    Attributes
+    ----------
+    out_dir, markdown, html, json : Path
+        The report folder and its three documents.
+    figures : tuple of Path
+        PNG figures written into ``out_dir``.
+    sections : dict
+        Section key -> ``{"status": "ok" | "partial" | "not computed", "reason": ..., <numbers>}``.
+    summary : dict
+        The headline numbers (also printed by the CLI).
+    seconds : float
+        Wall-clock time of the whole analysis.
+    """
+
+    out_dir: Path
+    markdown: Path
+    html: Path
+    json: Path
+    figures: tuple[Path, ...]
+    sections: dict[str, dict[str, Any]]
+    summary: dict[str, Any]
+    seconds: float
+
+    def status(self, key: str) -> str:
+        """Status of section ``key``."""
+        return self.sections[key]["status"]
+
+    def __str__(self) -> str:
+        lines = [f"reluscope analysis written to {self.out_dir} ({self.seconds:.1f} s)"]
+        for key, value in self.summary.items():
+            lines.append(f"  {key}: {format_value(value)}")
+        missing = [k for k, v in self.sections.items() if v["status"] == "not computed"]
+        for key in missing:
+            lines.append(f"  {key}: not computed: {self.sections[key].get('reason', '')}")
+        lines.append(f"  report: {self.html}")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _attr(obj: Any, *names: str, default: Any = None) -> Any:
+    """First existing attribute among ``names`` (called if it is a method without arguments)."""
+    for name in names:
+        if obj is not None and hasattr(obj, name):
+            value = getattr(obj, name)
+            if callable(value) and not isinstance(value, (np.ndarray, type)):
+                try:
+                    value = value()
+                except TypeError:
+                    continue
+            return value
+    return default
+
+
+def _scalar_rows(result: Any, skip: tuple[str, ...] = ()) -> list[tuple[str, Any]]:
+    """(field, value) rows for the scalar fields of a result object (dataclass or dict)."""
+    if hasattr(result, "to_dict"):
+        data = result.to_dict()
+    elif dataclasses.is_dataclass(result):
+        data = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+    elif isinstance(result, dict):
+        data = result
+    else:
+        return []
+    rows = []
+    for key, value in data.items():
+        if key in skip:
+            continue
+        if isinstance(value, (bool, int, float, str, np.floating, np.integer)) or value is None:
+            if isinstance(value, str) and len(value) > 200:
+                value = value[:200] + "…"
+            rows.append((key, value))
+    return rows
+
+
+def _with_time_limit(function: Callable[..., Any], time_limit: float, **kwargs: Any) -> dict[str, Any]:
+    """Add ``time_limit=`` to ``kwargs`` when ``function`` accepts it."""
+    import inspect
+
+    try:
+        params = inspect.signature(function).parameters
+    except (TypeError, ValueError):  # pragma: no cover
+        return kwargs
+    if "time_limit" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        kwargs["time_limit"] = time_limit
+    return kwargs
+
+
+def _domain_text(domain: Box | PointSet, dim: int) -> str:
+    if isinstance(domain, PointSet):
+        return f"the {len(domain)} given points in R^{domain.dim}"
+    lo, hi = domain.bounds(dim)
+    if np.all(lo == lo[0]) and np.all(hi == hi[0]):
+        return f"the box [{format_value(float(lo[0]))}, {format_value(float(hi[0]))}]^{dim}"
+    return f"a box in R^{dim} with per-coordinate bounds (lo from {format_value(float(lo.min()))}, hi up to {format_value(float(hi.max()))})"
+
+
+def _sample(domain: Box | PointSet, dim: int, n: int, seed: int) -> np.ndarray:
+    if isinstance(domain, PointSet):
+        return np.array(domain.points, dtype=float)
+    return domain.sample(n, dim, seed=seed)
+
+
+@dataclasses.dataclass
+class _Context:
+    net: ReLUNetwork
+    domain: Box | PointSet
+    X: np.ndarray | None
+    y: np.ndarray | None
+    out_dir: Path
+    time_limit: float
+    seed: int
+    n_samples: int
+    shared: dict[str, Any] = dataclasses.field(default_factory=dict)
+    figures: list[Path] = dataclasses.field(default_factory=list)
+
+    def figure(self, name: str) -> Path:
+        path = self.out_dir / name
+        self.figures.append(path)
+        return path
+
+
+# ---------------------------------------------------------------------------- sections
+
+
+def _section_network(ctx: _Context) -> SectionContent:
+    net = ctx.net
+    rows = []
+    for i, W in enumerate(net.weights):
+        mask = net.mask(i) if net.masks is not None else None
+        allowed = int(mask.sum()) if mask is not None else W.size
+        nonzero = int(np.count_nonzero(W))
+        rows.append((i + 1, f"{W.shape[0]} x {W.shape[1]}", W.size + W.shape[0], allowed,
+                     nonzero, nonzero / W.size, float(np.abs(W).max()) if W.size else 0.0))
+    path = figures.weight_heatmaps(net.weights, net.masks, ctx.figure("weights.png"))
+    data = {
+        "widths": list(net.widths),
+        "depth": net.depth,
+        "n_parameters": net.n_parameters,
+        "n_free_parameters": net.n_free_parameters,
+        "masked": net.masks is not None,
+        "domain": _domain_text(ctx.domain, net.input_dim),
+        "layers": [dict(zip(("layer", "shape", "parameters", "mask_entries", "nonzero_weights",
+                             "weight_density", "max_abs_weight"), r)) for r in rows],
+    }
+    blocks = [
+        Paragraph(f"Widths `{'-'.join(map(str, net.widths))}` (input, hidden..., output): "
+                  f"{net.depth} affine layers, {net.n_parameters} parameters, "
+                  f"{net.n_free_parameters} free (inside the masks). "
+                  + ("The network carries sparsity masks." if net.masks is not None else "The network is dense (no masks).")),
+        Paragraph(f"Analyses below use the domain {_domain_text(ctx.domain, net.input_dim)}."),
+        Table(("layer", "weight shape", "parameters (with bias)", "mask entries", "nonzero weights",
+               "weight density", "max |w|"), tuple(rows)),
+        Figure(path.name, "Weight magnitudes per layer (log10 |w|); grey entries are zero or outside the mask."),
+    ]
+    return SectionContent(blocks, data)
+
+
+def _degeneracy_counts(report: Any) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """Total counts and per-layer counts of a DegeneracyReport, read from its public data."""
+    counts = _attr(report, "counts")
+    per_layer = _attr(report, "counts_by_layer", "layer_counts", default=None)
+    if isinstance(counts, dict) and counts and all(isinstance(v, dict) for v in counts.values()):
+        per_layer = counts
+        totals: dict[str, int] = {}
+        for layer_counts in counts.values():
+            for status, n in layer_counts.items():
+                totals[status] = totals.get(status, 0) + int(n)
+        counts = totals
+    counts = {str(k): int(v) for k, v in dict(counts or {}).items()}
+    if per_layer is None:
+        per_layer = {"all hidden layers": counts}
+    elif isinstance(per_layer, (list, tuple)):
+        per_layer = {f"hidden layer {i + 1}": c for i, c in enumerate(per_layer)}
+    per_layer = {str(k): {str(s): int(n) for s, n in dict(v).items()} for k, v in dict(per_layer).items()}
+    return counts, per_layer
+
+
+def _section_degeneracies(ctx: _Context) -> SectionContent:
+    from .. import degeneracies
+
+    report = degeneracies(ctx.net, ctx.domain)
+    ctx.shared["degeneracies"] = report
+    counts, per_layer = _degeneracy_counts(report)
+    blocks: list[Any] = [
+        Paragraph("Status of every hidden neuron on the domain: dead (never active), always active "
+                  "(affine on the domain), zero incoming or outgoing weights, parallel or opposite to "
+                  "another neuron of its layer, unbalanced."),
+        Table(("status", "neurons"), tuple(sorted(counts.items()))),
+    ]
+    exactness = _attr(report, "exact", "exactness")
+    if exactness is not None:
+        blocks.append(Paragraph(f"Exactness: `{to_jsonable(exactness)}`."))
+    if counts:
+        path = figures.status_bars(per_layer, ctx.figure("degeneracies.png"), "Degenerate neurons per status")
+        blocks.append(Figure(path.name, "Number of hidden neurons per degeneracy status and layer."))
+    text = str(report)
+    if text:
+        blocks.append(Code(text))
+    return SectionContent(blocks, {"counts": counts, "counts_by_layer": per_layer,
+                                   "report": to_jsonable(report)})
+
+
+def _section_reduction(ctx: _Context) -> SectionContent:
+    from .. import reduce
+
+    reduced = reduce(ctx.net, ctx.domain)
+    ctx.shared["reduced"] = reduced
+    X = _sample(ctx.domain, ctx.net.input_dim, ctx.n_samples, ctx.seed + 1)
+    sampled_gap = float(np.abs(ctx.net(X) - reduced(X)).max()) if len(X) else 0.0
+    data: dict[str, Any] = {
+        "widths_before": list(ctx.net.widths),
+        "widths_after": list(reduced.widths),
+        "parameters_before": ctx.net.n_parameters,
+        "parameters_after": reduced.n_parameters,
+        "sampled_max_abs_difference": sampled_gap,
+        "n_sample_points": int(len(X)),
+    }
+    blocks: list[Any] = [
+        Paragraph("`reduce` drops dead and disconnected neurons, merges parallel ones and folds "
+                  "always-active ones; the reduced network has the same realization on the domain."),
+        Table(("", "before", "after"), (
+            ("widths", "-".join(map(str, ctx.net.widths)), "-".join(map(str, reduced.widths))),
+            ("parameters", ctx.net.n_parameters, reduced.n_parameters),
+        )),
+    ]
+    status, reason = "ok", ""
+    try:
+        from .. import sup_distance
+
+        kwargs = _with_time_limit(sup_distance, ctx.time_limit)
+        dist = sup_distance(ctx.net, reduced, ctx.domain, **kwargs)
+        lower, upper = float(_attr(dist, "lower")), float(_attr(dist, "upper"))
+        data["sup_distance"] = {"lower": lower, "upper": upper, "exact": bool(_attr(dist, "exact", default=False))}
+        blocks.append(Paragraph(
+            f"Sup distance between the network and its reduction on the domain: lower bound "
+            f"{format_value(lower)}, upper bound {format_value(upper)}"
+            + (" (exact)." if data["sup_distance"]["exact"] else " (time limit reached: bounds only).")))
+        if not data["sup_distance"]["exact"]:
+            status, reason = "partial", f"the exact sup distance did not finish within {ctx.time_limit:g} s; bounds reported"
+    except ImportError:
+        status, reason = "partial", "the exact sup distance is not available in this installation; sampled check only"
+    except ReluscopeError as exc:
+        status, reason = "partial", f"exact sup distance not computed: {type(exc).__name__}: {exc}"
+    blocks.append(Paragraph(f"Largest |difference| on {len(X)} sampled points of the domain: {format_value(sampled_gap)}."))
+    return SectionContent(blocks, data, status, reason)
+
+
+def _section_canonical(ctx: _Context) -> SectionContent:
+    from .. import canonical_form
+
+    canon = canonical_form(ctx.net)
+    ctx.shared["canonical"] = canon
+    X = _sample(ctx.domain, ctx.net.input_dim, ctx.n_samples, ctx.seed + 2)
+    gap = float(np.abs(ctx.net(X) - canon(X)).max()) if len(X) else 0.0
+    norm_before = float(np.linalg.norm(ctx.net.to_vector()))
+    norm_after = float(np.linalg.norm(canon.to_vector()))
+    data: dict[str, Any] = {
+        "widths": list(canon.widths),
+        "parameter_norm_before": norm_before,
+        "parameter_norm_after": norm_after,
+        "sampled_max_abs_difference": gap,
+    }
+    blocks: list[Any] = [
+        Paragraph("The canonical form is the representative of the network's orbit under positive "
+                  "rescalings and permutations of hidden neurons (balanced, then ordered); two networks "
+                  "related by these symmetries have the same canonical form."),
+        Table(("quantity", "value"), (
+            ("Euclidean norm of the parameters (original)", norm_before),
+            ("Euclidean norm of the parameters (canonical)", norm_after),
+            (f"max |f(x) - canonical(x)| on {len(X)} sampled points", gap),
+        )),
+    ]
+    try:
+        from .. import equivalent
+
+        verdict = equivalent(ctx.net, canon)
+        same = bool(_attr(verdict, "equivalent", default=verdict))
+        data["equivalent_to_original"] = same
+        blocks.append(Paragraph(f"`equivalent(network, canonical_form(network))`: **{'yes' if same else 'no'}**."))
+    except ImportError:
+        pass
+    return SectionContent(blocks, data)
+
+
+def _section_lipschitz(ctx: _Context) -> SectionContent:
+    X = _sample(ctx.domain, ctx.net.input_dim, min(ctx.n_samples, 512), ctx.seed + 3)
+    sampled = 0.0
+    for x in X:
+        J, _ = ctx.net.local_affine(x)
+        sampled = max(sampled, float(np.abs(J).max()) if J.size else 0.0)
+    data: dict[str, Any] = {"sampled_lower_bound": sampled, "n_sample_points": int(len(X))}
+    blocks: list[Any] = [
+        Paragraph("Lipschitz constant in the W^{1,inf} sense: the essential supremum over the domain of the "
+                  "largest absolute partial derivative of any output."),
+    ]
+    from .. import lipschitz_constant
+
+    kwargs = _with_time_limit(lipschitz_constant, ctx.time_limit)
+    result = lipschitz_constant(ctx.net, ctx.domain, **kwargs)
+    lower, upper = float(_attr(result, "lower")), float(_attr(result, "upper"))
+    exact = bool(_attr(result, "exact", default=False))
+    data.update({"lower": lower, "upper": upper, "exact": exact, "result": to_jsonable(result)})
+    blocks.append(Table(("bound", "value"), (
+        ("lower (solver)", lower), ("upper (solver)", upper),
+        (f"lower (largest gradient entry at {len(X)} sampled points)", sampled),
+    )))
+    status, reason = "ok", ""
+    if not exact:
+        status, reason = "partial", f"the exact solve did not close the gap within {ctx.time_limit:g} s; the interval is reported"
+    return SectionContent(blocks, data, status, reason)
+
+
+def _section_sparsity(ctx: _Context) -> SectionContent:
+    from .. import sparsity
+
+    blocks: list[Any] = []
+    data: dict[str, Any] = {}
+    if ctx.net.masks is None:
+        blocks.append(Paragraph("The network has no masks: its sparsity pattern is full support."))
+    pattern = sparsity.SparsityPattern.from_network(ctx.net) if hasattr(sparsity.SparsityPattern, "from_network") \
+        else sparsity.SparsityPattern(ctx.net)
+    kwargs = _with_time_limit(sparsity.optimum_exists, ctx.time_limit)
+    verdict = sparsity.optimum_exists(ctx.net, domain=ctx.domain, **kwargs)
+    data["optimum_exists"] = to_jsonable(verdict)
+    answer = _attr(verdict, "exists", "verdict", "answer")
+    data["answer"] = to_jsonable(answer)
+    blocks.append(Paragraph(f"Existence of an optimum for the training problem of this architecture and mask: "
+                            f"**{format_value(answer)}**."))
+    reasoning = _attr(verdict, "reasoning", "reason", "explanation")
+    if reasoning:
+        blocks.append(Paragraph(str(reasoning)))
+    status, reason = "ok", ""
+    kwargs = _with_time_limit(sparsity.is_closed, ctx.time_limit)
+    closed = sparsity.is_closed(pattern, **kwargs)
+    data["linear_closedness"] = {"closed": closed.closed, "method": str(_attr(closed, "method")),
+                                 "seconds": float(_attr(closed, "seconds", default=0.0))}
+    blocks.append(Table(("question", "answer", "method"), (
+        ("is the set of matrices realizable with this pattern (linear counterpart L_I) closed?",
+         {True: "closed", False: "not closed", None: "undecided"}[closed.closed], str(_attr(closed, "method"))),
+    )))
+    if closed.closed is None:
+        status, reason = "partial", f"closedness of the linear counterpart undecided within {ctx.time_limit:g} s"
+    return SectionContent(blocks, data, status, reason)
+
+
+def _section_activations(ctx: _Context) -> SectionContent:
+    X = ctx.X if ctx.X is not None else _sample(ctx.domain, ctx.net.input_dim, ctx.n_samples, ctx.seed + 4)
+    if ctx.net.depth < 2:
+        raise NotComputed("the network has no hidden layer")
+    patterns = ctx.net.activation_pattern(X)
+    freqs = [p.mean(axis=0) for p in patterns]
+    joint = np.concatenate(patterns, axis=1)
+    distinct = int(len(np.unique(np.packbits(joint, axis=1), axis=0))) if len(X) else 0
+    rows = []
+    for i, f in enumerate(freqs):
+        rows.append((i + 1, len(f), int((f == 0).sum()), int((f == 1).sum()), float(f.mean())))
+    source = "the given data" if ctx.X is not None else "points sampled uniformly from the domain"
+    path = figures.activation_histograms(freqs, ctx.figure("activations.png"), len(X))
+    data = {
+        "n_points": int(len(X)),
+        "source": source,
+        "distinct_patterns": distinct,
+        "layers": [dict(zip(("layer", "width", "never_active", "always_active", "mean_active_fraction"), r)) for r in rows],
+        "active_fraction": [f.tolist() for f in freqs],
+    }
+    blocks = [
+        Paragraph(f"Activation patterns of the hidden neurons on {len(X)} {source}: "
+                  f"{distinct} distinct joint patterns (linear regions met). Sample counts are "
+                  "empirical; the degeneracy section gives the exact statuses on the whole domain."),
+        Table(("hidden layer", "width", "never active on sample", "always active on sample",
+               "mean active fraction"), tuple(rows)),
+        Figure(path.name, "Fraction of sample points on which each hidden neuron is active."),
+    ]
+    return SectionContent(blocks, data)
+
+
+def _model_predictions(net: ReLUNetwork, X: np.ndarray, classes: np.ndarray) -> np.ndarray | None:
+    """The model's class decisions by argmax over outputs, when there is one output per class."""
+    if net.output_dim != len(classes):
+        return None
+    return classes[np.argmax(net(X), axis=1)]
+
+
+def _section_constructive(ctx: _Context) -> SectionContent:
+    if ctx.X is None or ctx.y is None:
+        raise NotComputed("no data given (use --data DATA.csv --label-column NAME)")
+    from .. import constructive
+
+    X, y = ctx.X, ctx.y
+    classes = np.unique(y)
+    result = constructive.fit(X, y)
+    network = _attr(result, "network")
+    predict = getattr(result, "predict")
+    train_acc = float(np.mean(np.asarray(predict(X)) == y))
+    model_pred = _model_predictions(ctx.net, X, classes)
+    model_acc = None if model_pred is None else float(np.mean(model_pred == y))
+
+    # held-out comparison: fit on 70 %, evaluate both on the other 30 %
+    rng = np.random.default_rng(ctx.seed)
+    order = rng.permutation(len(X))
+    cut = int(round(0.7 * len(X)))
+    held: dict[str, Any] = {}
+    try:
+        train, test = order[:cut], order[cut:]
+        if len(np.unique(y[train])) == len(classes) and len(test):
+            res70 = constructive.fit(X[train], y[train])
+            held["constructive"] = float(np.mean(np.asarray(res70.predict(X[test])) == y[test]))
+            if model_pred is not None:
+                held["model"] = float(np.mean(model_pred[test] == y[test]))
+    except ReluscopeError as exc:
+        held["error"] = f"{type(exc).__name__}: {exc}"
+
+    widths = list(network.widths) if network is not None else None
+    data: dict[str, Any] = {
+        "n_samples": int(len(X)),
+        "n_classes": int(len(classes)),
+        "constructive_widths": widths,
+        "constructive_parameters": int(network.n_parameters) if network is not None else None,
+        "model_parameters": ctx.net.n_parameters,
+        "constructive_accuracy": train_acc,
+        "model_accuracy": model_acc,
+        "held_out_accuracy": held,
+        "constructive": {k: v for k, v in _scalar_rows(result)},
+    }
+    rows = [
+        ("accuracy on the given data", model_acc, train_acc),
+        ("accuracy on a held-out 30 % (constructive fit on the other 70 %)", held.get("model"), held.get("constructive")),
+        ("parameters", ctx.net.n_parameters, data["constructive_parameters"]),
+        ("widths", "-".join(map(str, ctx.net.widths)), "-".join(map(str, widths)) if widths else None),
+    ]
+    blocks: list[Any] = [
+        Paragraph("The constructive network (explicit shallow construction, no gradient descent) fitted "
+                  "to the same data, against the model. The model's decision is the argmax of its outputs "
+                  "(one output per class, classes in sorted order)."
+                  + ("" if model_pred is not None else
+                     f" The model has {ctx.net.output_dim} outputs for {len(classes)} classes, so its "
+                     "accuracy is not computed.")),
+        Table(("", "model", "constructive"), tuple(rows)),
+        Table(("constructive fit", "value"), tuple(_scalar_rows(result))),
+    ]
+    groups = {"given data": {"constructive": train_acc}}
+    if model_acc is not None:
+        groups["given data"]["model"] = model_acc
+    if "constructive" in held:
+        groups["held-out 30 %"] = {"constructive": held["constructive"]}
+        if "model" in held:
+            groups["held-out 30 %"]["model"] = held["model"]
+    path = figures.grouped_bars(groups, ctx.figure("constructive.png"), "Accuracy: model vs constructive", "accuracy")
+    blocks.append(Figure(path.name, "Classification accuracy of the model and of the constructive baseline."))
+    return SectionContent(blocks, data)
+
+
+_SECTIONS: dict[str, tuple[str, Callable[[_Context], SectionContent]]] = {
+    "network": ("Network", _section_network),
+    "degeneracies": ("Degeneracies", _section_degeneracies),
+    "reduction": ("Reduction", _section_reduction),
+    "canonical-form": ("Canonical form", _section_canonical),
+    "lipschitz": ("Lipschitz constant", _section_lipschitz),
+    "sparsity": ("Sparsity pattern and existence of optima", _section_sparsity),
+    "activations": ("Activation patterns", _section_activations),
+    "constructive": ("Constructive baseline", _section_constructive),
+}
+
+
+# ---------------------------------------------------------------------------- entry point
+
+
+def analyze(
+    network: ReLUNetwork | str | Path,
+    out_dir: str | Path = "reluscope-report",
+    *,
+    domain: Box | PointSet | str | None = None,
+    X: np.ndarray | None = None,
+    y: np.ndarray | None = None,
+    time_limit: float = 10.0,
+    section_timeout: float | None = None,
+    n_samples: int = 2000,
+    seed: int = 0,
+    title: str | None = None,
+    sections: tuple[str, ...] | None = None,
+    quiet: bool | None = None,
+) -> AnalysisReport:
+    """Analyze one network and write a report folder.
+
+    Parameters
+    ----------
+    network : ReLUNetwork or path
+        The network, or a model file readable by :func:`reluscope.load`.
+    out_dir : path
+        Folder to write ``report.md``, ``report.html``, ``report.json`` and the figures into
+        (created if missing).
+    domain : Box, PointSet, "LO,HI" or None
+        Domain of the analyses. ``None``: the bounding box of ``X`` when data are given,
+        else ``[-1, 1]^d``.
+    X, y : arrays, optional
+        Data ``(n, d)`` and labels ``(n,)``: enable the constructive baseline and the
+        activation statistics on the data.
+    time_limit : float
+        Time limit in seconds passed to each solver call (MILP, Z3); a solver that hits it
+        reports bounds or "undecided".
+    section_timeout : float, optional
+        Wall-clock budget per section; a section still running after it is reported as
+        not computed. Default ``4 * time_limit + 30``.
+    n_samples : int
+        Number of points sampled from a box for the empirical checks.
+    seed : int
+        Seed of every random choice.
+    title : str, optional
+        Report title.
+    sections : tuple of str, optional
+        Subset of :data:`SECTION_KEYS` to run (default: all).
+    quiet : bool, optional
+        Force the progress bar off (``True``) or on (``False``); default: on a terminal only.
+
+    Returns
+    -------
+    AnalysisReport
+    """
+    start = time.perf_counter()
+    if not isinstance(network, ReLUNetwork):
+        from ..io import load
+
+        source = str(network)
+        network = load(network)
+    else:
+        source = None
+    if time_limit <= 0:
+        raise InvalidData(f"time_limit must be positive, got {time_limit}")
+    Xa = ya = None
+    if X is not None:
+        Xa = np.array(X, dtype=float, copy=True)
+        if Xa.ndim != 2 or Xa.shape[1] != network.input_dim:
+            raise InvalidData(f"data X has shape {Xa.shape}, expected (n, {network.input_dim}) for this network")
+        if not np.all(np.isfinite(Xa)):
+            raise InvalidData("data X contains NaN or Inf")
+        if y is None:
+            raise InvalidData("data X given without labels y")
+        ya = np.array(y, copy=True)
+        if ya.shape != (len(Xa),):
+            raise InvalidData(f"labels y have shape {ya.shape}, expected ({len(Xa)},)")
+    if domain is None and Xa is not None:
+        dom: Box | PointSet = Box(Xa.min(axis=0), Xa.max(axis=0))
+    else:
+        dom = as_domain(domain, network.input_dim)
+    keys = SECTION_KEYS if sections is None else tuple(sections)
+    unknown = [k for k in keys if k not in _SECTIONS]
+    if unknown:
+        raise InvalidData(f"unknown report section(s) {unknown}; known: {', '.join(SECTION_KEYS)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = _Context(network, dom, Xa, ya, out, float(time_limit), int(seed), int(n_samples))
+    budget = section_timeout if section_timeout is not None else 4 * time_limit + 30
+
+    outcomes: list[SectionOutcome] = []
+    for key in track(keys, "analyze", quiet=quiet):
+        title_k, body = _SECTIONS[key]
+        outcomes.append(run_section(key, title_k, lambda body=body: body(ctx), budget))
+
+    summary = _summary(network, outcomes)
+    intro = [
+        Paragraph(f"Model: `{source}`." if source else f"Model: a `ReLUNetwork` with widths {network.widths}."),
+        Paragraph("Sections: " + "; ".join(f"{o.section.title}: {o.status}" for o in outcomes) + "."),
+        Table(("summary", "value"), tuple((k, v) for k, v in summary.items())),
+        Paragraph(f"Solver time limit per call: {time_limit:g} s. Generated by reluscope "
+                  f"in {time.perf_counter() - start:.1f} s."),
+    ]
+    doc = Document(title or "reluscope analysis", tuple(o.section for o in outcomes), tuple(intro))
+    md_path, html_path, json_path = out / "report.md", out / "report.html", out / "report.json"
+    md_path.write_text(doc.to_markdown())
+    html_path.write_text(doc.to_html())
+    section_data = {o.key: {**o.data, "seconds": o.seconds} for o in outcomes}
+    written = tuple(p for p in ctx.figures if p.exists())
+    seconds = time.perf_counter() - start
+    dump_json({"model": source, "widths": list(network.widths), "domain": _domain_text(dom, network.input_dim),
+               "time_limit": time_limit, "summary": summary, "sections": section_data,
+               "figures": [p.name for p in written], "seconds": seconds}, json_path)
+    return AnalysisReport(out, md_path, html_path, json_path, written, section_data, summary, seconds)
+
+
+def _summary(net: ReLUNetwork, outcomes: list[SectionOutcome]) -> dict[str, Any]:
+    data = {o.key: o.data for o in outcomes}
+    summary: dict[str, Any] = {"widths": "-".join(map(str, net.widths)), "parameters": net.n_parameters}
+    deg = data.get("degeneracies", {})
+    if deg.get("status") == "ok":
+        counts = deg.get("counts", {})
+        flagged = {k: v for k, v in counts.items() if v and k not in ("ok", "regular", "healthy", "total")}
+        summary["degenerate neurons"] = ", ".join(f"{k} {v}" for k, v in flagged.items()) or "none"
+    red = data.get("reduction", {})
+    if "widths_after" in red:
+        summary["reduced widths"] = "-".join(map(str, red["widths_after"]))
+    lip = data.get("lipschitz", {})
+    if "lower" in lip:
+        summary["Lipschitz constant"] = (format_value(lip["lower"]) if lip.get("exact")
+                                         else f"[{format_value(lip['lower'])}, {format_value(lip['upper'])}]")
+    sp = data.get("sparsity", {})
+    if "answer" in sp:
+        summary["optimum exists"] = sp["answer"]
+    con = data.get("constructive", {})
+    if "constructive_accuracy" in con:
+        summary["accuracy (model / constructive)"] = (
+            f"{format_value(con['model_accuracy'])} / {format_value(con['constructive_accuracy'])}")
+    not_computed = [o.key for o in outcomes if o.status == "not computed"]
+    summary["sections not computed"] = ", ".join(not_computed) or "none"
+    return summary

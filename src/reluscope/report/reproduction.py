@@ -1,0 +1,164 @@
+"""``reproduce(names, ...)``: run registered experiments and write one combined report.
+
+Each experiment writes its figures and its numbers (JSON) into ``out_dir/<name>/``; the
+combined ``out_dir/report.md`` and ``out_dir/report.html`` link every figure and every
+numbers file and show each experiment's summary. An experiment that fails is reported
+as not computed with its reason; the others still run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .._progress import track
+from .._results import ResultMixin, dump_json, to_jsonable
+from ..errors import ReluscopeError
+from ._runner import SectionContent, run_section
+from .document import Code, Document, Figure, Link, Paragraph, Table, format_value
+
+__all__ = ["ReproduceReport", "reproduce"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ReproduceReport(ResultMixin):
+    """What :func:`reproduce` wrote: the combined report and each experiment's outcome."""
+
+    out_dir: Path
+    markdown: Path
+    html: Path
+    json: Path
+    experiments: dict[str, dict[str, Any]]
+    quick: bool
+    seconds: float
+
+    def __str__(self) -> str:
+        lines = [f"reproduced {len(self.experiments)} experiment(s) ({'quick' if self.quick else 'full'}, "
+                 f"{self.seconds:.1f} s) into {self.out_dir}"]
+        for name, info in self.experiments.items():
+            if info["status"] == "ok":
+                lines.append(f"  {name}: {len(info['figures'])} figure(s), numbers {info['numbers']}")
+            else:
+                lines.append(f"  {name}: not computed: {info.get('reason', '')}")
+        lines.append(f"  report: {self.html}")
+        return "\n".join(lines)
+
+
+def _relative(path: Path | str, root: Path) -> str:
+    p = Path(path)
+    try:
+        return p.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return p.as_posix()
+
+
+def _summary_rows(summary: dict[str, Any]) -> list[tuple[str, Any]]:
+    rows = []
+    for key, value in summary.items():
+        if isinstance(value, (dict, list, tuple)):
+            text = json.dumps(to_jsonable(value))
+            value = text if len(text) <= 300 else text[:300] + "…"
+        rows.append((str(key), value))
+    return rows
+
+
+def reproduce(
+    names: str | Sequence[str] = "all",
+    out_dir: str | Path = "reluscope-reproduce",
+    *,
+    quick: bool = False,
+    seed: int = 0,
+    timeout: float | None = None,
+    quiet: bool | None = None,
+) -> ReproduceReport:
+    """Run registered experiments and write a combined report.
+
+    Parameters
+    ----------
+    names : "all", a name, or a sequence of names
+        Experiments to run (see :func:`reluscope.experiments.names`).
+    out_dir : path
+        Folder of the combined report; each experiment writes into ``out_dir/<name>/``.
+    quick : bool
+        Small configurations (the ones CI runs).
+    seed : int
+        Seed passed to every experiment.
+    timeout : float, optional
+        Wall-clock budget per experiment; one still running is reported as not computed.
+    quiet : bool, optional
+        Force the progress bar off or on (default: on a terminal only).
+
+    Returns
+    -------
+    ReproduceReport
+    """
+    from .. import experiments
+
+    start = time.perf_counter()
+    known = experiments.names()
+    if isinstance(names, str):
+        selected = list(known) if names == "all" else [names]
+    else:
+        selected = list(names)
+    for name in selected:
+        experiments.get(name)  # raises ReluscopeError naming the unknown experiment
+    if not selected:
+        raise ReluscopeError("no experiments are registered")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    outcomes = []
+    info: dict[str, dict[str, Any]] = {}
+    for name in track(selected, "reproduce", quiet=quiet):
+        experiment = experiments.get(name)
+
+        def body(name: str = name, description: str = experiment.description) -> SectionContent:
+            result = experiments.run(name, out, quick=quick, seed=seed)
+            figures = [Path(f) for f in result.figures]
+            missing = [str(f) for f in figures if not Path(f).exists()]
+            if missing:
+                raise ReluscopeError(f"experiment {name} reported figures that do not exist: {missing}")
+            numbers_rel = _relative(result.numbers, out)
+            blocks: list[Any] = [Paragraph(description),
+                                 Paragraph(f"Configuration: {'quick' if result.quick else 'full'}; "
+                                           f"seed {seed}; {result.seconds:.1f} s.")]
+            if result.summary:
+                blocks.append(Table(("result", "value"), tuple(_summary_rows(result.summary))))
+            for fig in figures:
+                blocks.append(Figure(_relative(fig, out), f"{name}: {fig.name}"))
+            blocks.append(Link(numbers_rel, f"Numbers of {name} (JSON): {numbers_rel}"))
+            try:
+                text = Path(result.numbers).read_text()
+                if len(text) > 4000:
+                    text = text[:4000] + "\n… (truncated; see the file)"
+                blocks.append(Code(text, "json"))
+            except OSError as exc:
+                raise ReluscopeError(f"experiment {name}: numbers file {result.numbers} unreadable: {exc}") from exc
+            data = {"figures": [_relative(f, out) for f in figures], "numbers": numbers_rel,
+                    "summary": to_jsonable(result.summary), "seconds": result.seconds, "quick": result.quick}
+            return SectionContent(blocks, data)
+
+        outcome = run_section(name, name, body, timeout)
+        outcomes.append(outcome)
+        info[name] = {**outcome.data, "status": outcome.status}
+        if outcome.status != "ok":
+            info[name].setdefault("figures", [])
+
+    rows = tuple((o.key, o.status, format_value(o.data.get("seconds", o.seconds), 3),
+                  len(o.data.get("figures", [])), o.data.get("numbers", o.reason)) for o in outcomes)
+    intro = (
+        Paragraph(f"Reproduced experiments ({'quick' if quick else 'full'} configurations, seed {seed}). "
+                  "Each section shows the experiment's summary, its figures and its numbers file."),
+        Table(("experiment", "status", "seconds", "figures", "numbers / reason"), rows),
+    )
+    doc = Document("reluscope reproduce", tuple(o.section for o in outcomes), intro)
+    md_path, html_path, json_path = out / "report.md", out / "report.html", out / "report.json"
+    md_path.write_text(doc.to_markdown())
+    html_path.write_text(doc.to_html())
+    seconds = time.perf_counter() - start
+    dump_json({"quick": quick, "seed": seed, "experiments": info, "seconds": seconds}, json_path)
+    return ReproduceReport(out, md_path, html_path, json_path, info, quick, seconds)

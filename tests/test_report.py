@@ -1,0 +1,234 @@
+"""Tests of reluscope.report.analyze: report files, section content, graceful degradation."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import reluscope
+from reluscope import Box, ReLUNetwork
+from reluscope.errors import InvalidData, ReluscopeError
+from reluscope.report import SECTION_KEYS, analyze
+from reluscope.report.data import load_csv
+from reluscope.report.document import Document, Figure, Paragraph, Section, Table
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def degenerate_network() -> ReLUNetwork:
+    """2-4-3-2 network on [-1,1]^2 with known degeneracies in the first hidden layer.
+
+    neuron 0: dead (pre-activation x1 - 5 < 0 on the box); neuron 1 and neuron 2 parallel
+    (neuron 2 = 2 * neuron 1); neuron 3 always active (x2 + 3 > 0); a mask on layer 2.
+    """
+    W1 = np.array([[1.0, 0.0], [1.0, -1.0], [2.0, -2.0], [0.0, 1.0]])
+    b1 = np.array([-5.0, 0.1, 0.2, 3.0])
+    mask2 = np.array([[1, 1, 0, 1], [1, 1, 1, 0], [0, 1, 1, 1]], dtype=bool)
+    W2 = np.array([[0.5, -1.0, 0.0, 0.7], [0.3, 0.8, -0.4, 0.0], [0.0, 0.6, 0.9, -0.5]])
+    b2 = np.array([0.1, -0.2, 0.3])
+    W3 = np.array([[1.0, -1.0, 0.5], [-0.3, 0.7, 1.2]])
+    b3 = np.array([0.0, 0.1])
+    masks = (np.ones_like(W1, dtype=bool), mask2, np.ones_like(W3, dtype=bool))
+    return ReLUNetwork([W1, W2, W3], [b1, b2, b3], masks=masks)
+
+
+def _png_ok(path: Path) -> bool:
+    data = path.read_bytes()
+    return data.startswith(PNG_MAGIC) and len(data) > 1000
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("analysis")
+    return analyze(degenerate_network(), out, domain=Box(-1, 1), time_limit=10, quiet=True)
+
+
+def test_report_files_exist_and_reference_each_figure(report):
+    assert report.markdown.is_file() and report.html.is_file() and report.json.is_file()
+    md = report.markdown.read_text()
+    html = report.html.read_text()
+    assert report.figures, "at least the weight figure is written"
+    for fig in report.figures:
+        assert fig.parent == report.out_dir
+        assert _png_ok(fig), fig
+        assert f"]({fig.name})" in md
+        assert f'src="{fig.name}"' in html
+    # every image referenced in the HTML exists next to it (self-contained folder)
+    for src in re.findall(r'<img src="([^"]+)"', html):
+        assert (report.out_dir / src).is_file()
+    # no external resources or scripts
+    assert "<script" not in html and "http://" not in html and "https://" not in html
+
+
+def test_every_section_is_present_with_a_status(report):
+    md = report.markdown.read_text()
+    data = json.loads(report.json.read_text())
+    assert list(report.sections) == list(SECTION_KEYS)
+    assert list(data["sections"]) == list(SECTION_KEYS)
+    for key, info in report.sections.items():
+        assert info["status"] in ("ok", "partial", "not computed")
+        if info["status"] != "ok":
+            assert info["reason"], key
+            assert info["reason"].split(":")[0] in md
+    # no data given: the constructive baseline says why it is absent
+    assert report.status("constructive") == "not computed"
+    assert "no data given" in report.sections["constructive"]["reason"]
+
+
+def test_network_section_numbers(report):
+    net = degenerate_network()
+    info = report.sections["network"]
+    assert info["status"] == "ok"
+    assert info["widths"] == list(net.widths)
+    assert info["n_parameters"] == net.n_parameters
+    assert info["n_free_parameters"] == net.n_free_parameters
+    assert [layer["mask_entries"] for layer in info["layers"]] == [8, 9, 6]
+    md = report.markdown.read_text()
+    assert f"{net.n_parameters} parameters" in md
+
+
+def test_activation_section_matches_an_independent_count(report):
+    net = degenerate_network()
+    info = report.sections["activations"]
+    assert info["status"] == "ok"
+    X = Box(-1, 1).sample(info["n_points"], 2, seed=0 + 4)
+    # independent forward pass in numpy
+    h = X
+    freqs = []
+    for W, b in zip(net.weights[:-1], net.biases[:-1]):
+        z = h @ W.T + b
+        freqs.append((z > 0).mean(axis=0))
+        h = np.maximum(z, 0)
+    for got, want in zip(info["active_fraction"], freqs):
+        np.testing.assert_allclose(got, want)
+    # neuron 0 of layer 1 is dead on the whole box, neuron 3 always active
+    assert info["layers"][0]["never_active"] == 1
+    assert info["layers"][0]["always_active"] == 1
+
+
+def test_summary_is_printed_by_str(report):
+    text = str(report)
+    assert str(report.out_dir) in text and "widths: 2-4-3-2" in text
+
+
+def test_data_enables_constructive_section_or_says_why(tmp_path):
+    rng = np.random.default_rng(1)
+    X = np.vstack([rng.normal(-1, 0.2, (30, 2)), rng.normal(1, 0.2, (30, 2))])
+    y = np.repeat([0, 1], 30)
+    rep = analyze(degenerate_network(), tmp_path, X=X, y=y, time_limit=5, quiet=True,
+                  sections=("network", "activations", "constructive"))
+    assert list(rep.sections) == ["network", "activations", "constructive"]
+    # domain defaults to the data's bounding box; activation stats are on the data
+    assert rep.sections["activations"]["n_points"] == 60
+    assert "given data" in rep.sections["activations"]["source"]
+    from reluscope.report.document import format_value
+
+    assert f"lo from {format_value(float(X.min()))}" in rep.sections["network"]["domain"]
+    assert f"hi up to {format_value(float(X.max()))}" in rep.sections["network"]["domain"]
+
+
+def test_failing_analysis_is_reported_not_computed_and_others_continue(tmp_path, monkeypatch):
+    import reluscope.report.analysis as module
+
+    def broken(ctx):
+        raise InvalidData("synthetic failure for the test")
+
+    monkeypatch.setitem(module._SECTIONS, "degeneracies", ("Degeneracies", broken))
+    rep = analyze(degenerate_network(), tmp_path, time_limit=5, quiet=True,
+                  sections=("network", "degeneracies", "activations"))
+    assert rep.status("degeneracies") == "not computed"
+    assert "synthetic failure for the test" in rep.sections["degeneracies"]["reason"]
+    assert rep.status("network") == "ok" and rep.status("activations") == "ok"
+    md = rep.markdown.read_text()
+    assert "**Not computed:** InvalidData: synthetic failure for the test" in md
+    assert "synthetic failure for the test" in rep.html.read_text()
+
+
+def test_section_over_budget_is_abandoned_with_a_reason(tmp_path, monkeypatch):
+    import reluscope.report.analysis as module
+
+    def slow(ctx):
+        time.sleep(30)
+
+    monkeypatch.setitem(module._SECTIONS, "lipschitz", ("Lipschitz constant", slow))
+    start = time.perf_counter()
+    rep = analyze(degenerate_network(), tmp_path, time_limit=1, section_timeout=1.0, quiet=True,
+                  sections=("lipschitz", "network"))
+    assert time.perf_counter() - start < 20
+    assert rep.status("lipschitz") == "not computed"
+    assert "did not finish" in rep.sections["lipschitz"]["reason"]
+    assert rep.status("network") == "ok"
+
+
+def test_bad_inputs_raise_one_line_errors(tmp_path):
+    net = degenerate_network()
+    with pytest.raises(InvalidData, match=r"shape \(5, 3\).*\(n, 2\)"):
+        analyze(net, tmp_path, X=np.zeros((5, 3)), y=np.zeros(5), quiet=True)
+    with pytest.raises(InvalidData, match="without labels"):
+        analyze(net, tmp_path, X=np.zeros((5, 2)), quiet=True)
+    with pytest.raises(InvalidData, match="NaN"):
+        analyze(net, tmp_path, X=np.full((5, 2), np.nan), y=np.zeros(5), quiet=True)
+    with pytest.raises(InvalidData, match="unknown report section"):
+        analyze(net, tmp_path, sections=("nope",), quiet=True)
+    with pytest.raises(ReluscopeError):
+        analyze(net, tmp_path, domain="1,0", quiet=True)
+
+
+def test_inputs_not_mutated(tmp_path):
+    X = np.linspace(-1, 1, 40).reshape(20, 2)
+    y = np.arange(20) % 2
+    X0, y0 = X.copy(), y.copy()
+    analyze(degenerate_network(), tmp_path, X=X, y=y, quiet=True, sections=("activations",))
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+
+
+# ----------------------------------------------------------------------------- document
+
+
+def test_document_escapes_html_and_renders_tables():
+    doc = Document("<b>t</b>", (
+        Section("A & B", (Paragraph("use `x<y` and **bold**"), Table(("k", "v"), (("a|b", 1.5),)))),
+        Section("C", status="not computed", reason="no <data>"),
+    ))
+    html = doc.to_html()
+    assert "<b>t</b>" not in html and "&lt;b&gt;t&lt;/b&gt;" in html
+    assert "<code>x&lt;y</code>" in html and "<strong>bold</strong>" in html
+    assert "<td>a|b</td><td>1.5</td>" in html
+    assert "no &lt;data&gt;" in html
+    md = doc.to_markdown()
+    assert "| a\\|b | 1.5 |" in md
+    assert "> **Not computed:** no <data>" in md
+
+
+def test_figure_block_markdown_and_html():
+    doc = Document("t", (Section("s", (Figure("f.png", "cap"),)),))
+    assert "![cap](f.png)" in doc.to_markdown()
+    assert '<img src="f.png" alt="cap">' in doc.to_html()
+
+
+# ----------------------------------------------------------------------------- CSV
+
+
+def test_load_csv_roundtrip_and_errors(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,label\n0.5,1,0\n-1,2.5,1\n")
+    X, y, names = load_csv(path, "label")
+    np.testing.assert_array_equal(X, [[0.5, 1.0], [-1.0, 2.5]])
+    np.testing.assert_array_equal(y, [0, 1])
+    assert names == ["a", "b"]
+    with pytest.raises(InvalidData, match="no column 'cls'"):
+        load_csv(path, "cls")
+    path.write_text("a,label\nx,0\n")
+    with pytest.raises(InvalidData, match=r"line 2, column 'a': 'x' is not a number"):
+        load_csv(path, "label")
+    path.write_text("a,label\n1,0,3\n")
+    with pytest.raises(InvalidData, match="line 2 has 3 fields"):
+        load_csv(path, "label")
+    with pytest.raises(InvalidData, match="not found"):
+        load_csv(tmp_path / "missing.csv", "label")
