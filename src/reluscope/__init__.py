@@ -35,6 +35,7 @@ _LAZY: dict[str, str] = {
     "balance": "symmetry",
     "canonical_form": "symmetry",
     "equivalent": "symmetry",
+    "align": "symmetry",
     "degeneracies": "degeneracy",
     "reduce": "degeneracy",
     "DegeneracyReport": "degeneracy",
