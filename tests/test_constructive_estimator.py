@@ -1,0 +1,65 @@
+"""The scikit-learn estimator: full check_estimator suite and agreement with fit()."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_iris, load_wine
+from sklearn.utils.estimator_checks import check_estimator
+
+from reluscope import ReLUNetwork
+from reluscope.constructive import ConstructiveReLUClassifier, fit
+from reluscope.errors import InvalidData
+
+# Checks that are skipped only because an optional package / environment variable is absent
+# (not a property of the estimator): pandas is not installed, SCIPY_ARRAY_API is not set.
+ENVIRONMENT_SKIPS = {"check_classifier_data_not_an_array", "check_array_api_input"}
+
+
+def test_check_estimator_passes():
+    results = check_estimator(ConstructiveReLUClassifier(), on_fail=None, on_skip=None)
+    failed = [r for r in results if r["status"] == "failed"]
+    assert not failed, [(r["check_name"], repr(r["exception"])) for r in failed]
+    skipped = {r["check_name"] for r in results if r["status"] == "skipped"}
+    assert skipped <= ENVIRONMENT_SKIPS
+    assert sum(r["status"] == "passed" for r in results) >= 40
+
+
+def test_estimator_matches_fit_and_metric_prediction():
+    X, y = load_wine(return_X_y=True)
+    names = np.array(["barolo", "grignolino", "barbera"])[y]
+    clf = ConstructiveReLUClassifier(affine=False).fit(X, names)
+    r = fit(X, names)
+    assert list(clf.classes_) == sorted(set(names))
+    assert clf.n_features_in_ == 13
+    assert isinstance(clf.network_, ReLUNetwork) and clf.network_.widths == (13, 3, 3)
+    assert clf.network_.allclose(r.network)
+    assert np.array_equal(clf.predict(X), r.predict(X))
+    assert clf.score(X, names) == pytest.approx(np.mean(r.predict(X) == names))
+    d = clf.transform_distances(X)
+    assert np.array_equal(clf.classes_[d.argmin(1)], clf.predict(X))
+
+
+def test_params_clone_and_dict_targets():
+    X, y = load_iris(return_X_y=True)
+    clf = ConstructiveReLUClassifier(margin=2.0)
+    assert clf.get_params()["margin"] == 2.0
+    clf.set_params(affine=False, targets={0: [2, 0, 0], 1: [0, 3, 0], 2: [0, 0, 1]})
+    c2 = clone(clf).fit(X, y)
+    assert np.allclose(c2.result_.targets, np.diag([2.0, 3.0, 1.0]))
+    direct = fit(X, y, {0: [2, 0, 0], 1: [0, 3, 0], 2: [0, 0, 1]})
+    assert c2.score(X, y) == pytest.approx(np.mean(direct.predict(X) == y))
+    with pytest.raises(InvalidData, match="class 5, which has no samples"):
+        ConstructiveReLUClassifier(targets={0: [1, 0], 5: [0, 1]}).fit(X[y < 2], y[y < 2])
+
+
+def test_affine_lift_handles_more_classes_than_features():
+    rng = np.random.default_rng(0)
+    centers = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]])
+    y = np.repeat([0, 1, 2], 20)
+    X = centers[y] + 0.3 * rng.normal(size=(60, 2))
+    clf = ConstructiveReLUClassifier().fit(X, y)
+    assert clf.score(X, y) == 1.0
+    with pytest.raises(InvalidData, match="3 classes but only 2"):
+        ConstructiveReLUClassifier(affine=False).fit(X, y)
