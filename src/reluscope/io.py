@@ -382,13 +382,18 @@ def _read_torch(path: Path) -> ReLUNetwork:
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         text = str(exc)
-        m = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
-        if m:
+        m = re.search(r"GLOBAL ([\w.]+)", text)
+        if m and m.group(1).startswith("torch.nn."):
             raise UnsupportedLayer(
                 f"{path}: contains {m.group(1)}, which is not part of a Linear/ReLU stack (not unpickled; "
                 "only tensors, state dicts and nn.Sequential of Linear/ReLU/Identity/Flatten/Dropout are loaded)"
             ) from None
-        first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+        if m:
+            raise _fail(path, f"refers to {m.group(1)}, which the safe loader refuses to unpickle (not executed)")
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        informative = [ln for ln in lines if not ln.startswith(("Weights only load failed", "Check the documentation", "(1)", "(2)"))]
+        first = (informative or lines or [type(exc).__name__])[0]
+        first = first.split("WeightsUnpickler error:")[-1].strip() or "invalid pickle data"
         raise _fail(path, f"truncated or corrupted torch file ({type(exc).__name__}: {first[:200]})") from None
     if isinstance(obj, dict):
         for key in ("state_dict", "model_state_dict", "model"):
