@@ -1,0 +1,74 @@
+"""Inverse stability: pathology families, the restricted parametrization set, the
+inverse-stability ratio and (with PyTorch) training over the restricted set.
+
+Mathematics: ``docs/background/inverse-stability.md``. PyTorch is imported only by
+:mod:`reluscope.stability.training` (loaded lazily here).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .pathologies import (
+    DOMAIN,
+    FAMILIES,
+    PathologyFamily,
+    cancelling_parallel_family,
+    dead_neuron_family,
+    get_family,
+    opposite_directions_family,
+    unbalanced_neuron_family,
+    uniform_norm_family,
+)
+from .restricted import (
+    RestrictedSetCheck,
+    RestrictedShallowNetwork,
+    Violation,
+    in_restricted_set,
+    to_restricted,
+)
+
+_LAZY = {
+    "inverse_stability_ratio": "ratio",
+    "InverseStabilityRatio": "ratio",
+    "symmetric_parameter_distance": "ratio",
+    "ParameterDistance": "ratio",
+    "restricted_parameter_distance": "ratio",
+    "RestrictedShallowReLU": "training",
+    "unrestricted_shallow": "training",
+    "train": "training",
+    "TrainingHistory": "training",
+    "module_to_network": "training",
+}
+
+__all__ = [
+    "DOMAIN",
+    "FAMILIES",
+    "PathologyFamily",
+    "get_family",
+    "uniform_norm_family",
+    "unbalanced_neuron_family",
+    "cancelling_parallel_family",
+    "dead_neuron_family",
+    "opposite_directions_family",
+    "RestrictedShallowNetwork",
+    "RestrictedSetCheck",
+    "Violation",
+    "in_restricted_set",
+    "to_restricted",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reluscope.stability' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
