@@ -130,6 +130,25 @@ def test_data_enables_constructive_section_or_says_why(tmp_path):
 
     assert f"lo from {format_value(float(X.min()))}" in rep.sections["network"]["domain"]
     assert f"hi up to {format_value(float(X.max()))}" in rep.sections["network"]["domain"]
+    # constructive baseline: numbers equal an independent evaluation
+    from reluscope.constructive import fit
+
+    info = rep.sections["constructive"]
+    assert info["status"] == "ok", info
+    net = degenerate_network()
+    assert info["model_accuracy"] == pytest.approx(np.mean(np.argmax(net(X), axis=1) == y))
+    fitted = fit(X, y)
+    outputs = fitted.network(X)
+    nearest = np.argmin(np.linalg.norm(outputs[:, None, :] - np.eye(2)[None], axis=2), axis=1)
+    assert info["constructive_accuracy"] == pytest.approx(np.mean(nearest == y))
+    assert info["constructive_balanced_cost"] == pytest.approx(fitted.cost)
+    assert info["constructive_balanced_cost"] <= info["constructive_upper_bound"] + 1e-9
+    sq = np.sum((net(X) - np.eye(2)[y]) ** 2, axis=1)
+    assert info["model_mean_cost"] == pytest.approx(sq.mean())
+    assert info["model_balanced_cost"] == pytest.approx(np.sqrt(np.sum(sq / 30)))
+    assert info["constructive_widths"] == [2, 2, 2]
+    md = rep.markdown.read_text()
+    assert "| accuracy on the given data |" in md and (rep.out_dir / "constructive.png").is_file()
 
 
 def test_failing_analysis_is_reported_not_computed_and_others_continue(tmp_path, monkeypatch):

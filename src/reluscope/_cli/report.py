@@ -75,15 +75,16 @@ def register(app: typer.Typer) -> None:
             raise InvalidData("--label-column given without --data")
         dom = Box.parse(domain) if domain else None
         title = f"reluscope analysis of {source if model is None else model.name}"
-        report = analyze(net, out, domain=dom, X=X, y=y, time_limit=time_limit, seed=seed, title=title)
-        console.print(f"[bold]reluscope analyze[/bold] {source}")
+        report = analyze(net, out, domain=dom, X=X, y=y, time_limit=time_limit, seed=seed, title=title,
+                         source=source)
+        console.print(f"[bold]reluscope analyze[/bold] {source}", soft_wrap=True)
         for key, value in report.summary.items():
-            console.print(f"  {key}: {value}", markup=False, highlight=False)
+            console.print(f"  {key}: {value}", markup=False, highlight=False, soft_wrap=True)
         for key, info in report.sections.items():
             if info["status"] == "not computed":
-                console.print(f"  {key}: not computed: {info.get('reason', '')}", markup=False, highlight=False)
+                console.print(f"  {key}: not computed: {info.get('reason', '')}", markup=False, highlight=False, soft_wrap=True)
         console.print(f"report: {report.html}  (also {report.markdown.name}, {report.json.name}, "
-                      f"{len(report.figures)} figure(s))", markup=False, highlight=False)
+                      f"{len(report.figures)} figure(s))", markup=False, highlight=False, soft_wrap=True)
 
     @app.command("reproduce")
     def reproduce_command(
@@ -100,9 +101,9 @@ def register(app: typer.Typer) -> None:
         if list_only:
             for experiment_name in experiments.names():
                 console.print(f"{experiment_name}: {experiments.get(experiment_name).description}",
-                              markup=False, highlight=False)
+                              markup=False, highlight=False, soft_wrap=True)
             return
         report = reproduce(name, out, quick=quick, seed=seed)
-        console.print(str(report), markup=False, highlight=False)
+        console.print(str(report), markup=False, highlight=False, soft_wrap=True)
         if any(info["status"] != "ok" for info in report.experiments.values()):
             raise typer.Exit(1)

@@ -430,6 +430,15 @@ def _model_predictions(net: ReLUNetwork, X: np.ndarray, classes: np.ndarray) -> 
     return classes[np.argmax(net(X), axis=1)]
 
 
+def _balanced_cost(outputs: np.ndarray, y: np.ndarray, classes: np.ndarray) -> tuple[float, float]:
+    """(balanced, mean) cost of ``outputs`` against one-hot targets, as in reluscope.constructive."""
+    from ..constructive.shallow import training_costs
+
+    index = np.searchsorted(classes, y)
+    counts = np.bincount(index, minlength=len(classes))
+    return training_costs(outputs, np.eye(len(classes)), index, counts)
+
+
 def _section_constructive(ctx: _Context) -> SectionContent:
     if ctx.X is None or ctx.y is None:
         raise NotComputed("no data given (use --data DATA.csv --label-column NAME)")
@@ -438,62 +447,71 @@ def _section_constructive(ctx: _Context) -> SectionContent:
     X, y = ctx.X, ctx.y
     classes = np.unique(y)
     result = constructive.fit(X, y)
-    network = _attr(result, "network")
-    predict = getattr(result, "predict")
-    train_acc = float(np.mean(np.asarray(predict(X)) == y))
+    network = result.network
+    con_acc = float(np.mean(np.asarray(result.network_predict(X)) == y))
     model_pred = _model_predictions(ctx.net, X, classes)
     model_acc = None if model_pred is None else float(np.mean(model_pred == y))
+    model_cost = _balanced_cost(ctx.net(X), y, classes) if ctx.net.output_dim == len(classes) else (None, None)
 
     # held-out comparison: fit on 70 %, evaluate both on the other 30 %
     rng = np.random.default_rng(ctx.seed)
     order = rng.permutation(len(X))
     cut = int(round(0.7 * len(X)))
     held: dict[str, Any] = {}
-    try:
-        train, test = order[:cut], order[cut:]
-        if len(np.unique(y[train])) == len(classes) and len(test):
+    train, test = order[:cut], order[cut:]
+    if len(np.unique(y[train])) == len(classes) and len(test):
+        try:
             res70 = constructive.fit(X[train], y[train])
-            held["constructive"] = float(np.mean(np.asarray(res70.predict(X[test])) == y[test]))
+            held["constructive"] = float(np.mean(np.asarray(res70.network_predict(X[test])) == y[test]))
             if model_pred is not None:
                 held["model"] = float(np.mean(model_pred[test] == y[test]))
-    except ReluscopeError as exc:
-        held["error"] = f"{type(exc).__name__}: {exc}"
+        except ReluscopeError as exc:
+            held["error"] = f"{type(exc).__name__}: {exc}"
 
-    widths = list(network.widths) if network is not None else None
     data: dict[str, Any] = {
         "n_samples": int(len(X)),
         "n_classes": int(len(classes)),
-        "constructive_widths": widths,
-        "constructive_parameters": int(network.n_parameters) if network is not None else None,
+        "constructive_widths": list(network.widths),
+        "constructive_parameters": int(network.n_parameters),
         "model_parameters": ctx.net.n_parameters,
-        "constructive_accuracy": train_acc,
+        "constructive_accuracy": con_acc,
         "model_accuracy": model_acc,
+        "constructive_balanced_cost": float(result.balanced_cost),
+        "constructive_mean_cost": float(result.mean_cost),
+        "constructive_upper_bound": float(result.upper_bound),
+        "delta_P": float(result.delta_P),
+        "model_balanced_cost": model_cost[0],
+        "model_mean_cost": model_cost[1],
         "held_out_accuracy": held,
-        "constructive": {k: v for k, v in _scalar_rows(result)},
     }
     rows = [
-        ("accuracy on the given data", model_acc, train_acc),
+        ("accuracy on the given data", model_acc, con_acc),
         ("accuracy on a held-out 30 % (constructive fit on the other 70 %)", held.get("model"), held.get("constructive")),
-        ("parameters", ctx.net.n_parameters, data["constructive_parameters"]),
-        ("widths", "-".join(map(str, ctx.net.widths)), "-".join(map(str, widths)) if widths else None),
+        ("balanced cost against one-hot targets", model_cost[0], result.balanced_cost),
+        ("mean squared error against one-hot targets", model_cost[1], result.mean_cost),
+        ("parameters", ctx.net.n_parameters, network.n_parameters),
+        ("widths", "-".join(map(str, ctx.net.widths)), "-".join(map(str, network.widths))),
     ]
     blocks: list[Any] = [
-        Paragraph("The constructive network (explicit shallow construction, no gradient descent) fitted "
-                  "to the same data, against the model. The model's decision is the argmax of its outputs "
-                  "(one output per class, classes in sorted order)."
+        Paragraph("The constructive network (explicit shallow construction of width Q, no gradient "
+                  "descent) fitted to the same data, against the model. The model's decision is the "
+                  "argmax of its outputs (one output per class, classes in sorted order); the "
+                  "constructive network's decision is the nearest one-hot target. Costs use the "
+                  "constructive network's one-hot targets, which the model was not necessarily "
+                  "trained for."
                   + ("" if model_pred is not None else
                      f" The model has {ctx.net.output_dim} outputs for {len(classes)} classes, so its "
-                     "accuracy is not computed.")),
+                     "accuracy and cost are not computed.")),
         Table(("", "model", "constructive"), tuple(rows)),
-        Table(("constructive fit", "value"), tuple(_scalar_rows(result))),
+        Paragraph(f"Constructive fit: noise-to-signal ratio delta_P = {format_value(result.delta_P)}, "
+                  f"balanced cost {format_value(result.balanced_cost)} <= bound "
+                  f"{format_value(result.upper_bound)} (sqrt(Q) ||Y||_op delta_P)."),
     ]
-    groups = {"given data": {"constructive": train_acc}}
-    if model_acc is not None:
-        groups["given data"]["model"] = model_acc
+    if "error" in held:
+        blocks.append(Paragraph(f"Held-out fit not computed: {held['error']}."))
+    groups = {"given data": {"model": model_acc if model_acc is not None else np.nan, "constructive": con_acc}}
     if "constructive" in held:
-        groups["held-out 30 %"] = {"constructive": held["constructive"]}
-        if "model" in held:
-            groups["held-out 30 %"]["model"] = held["model"]
+        groups["held-out 30 %"] = {"model": held.get("model", np.nan), "constructive": held["constructive"]}
     path = figures.grouped_bars(groups, ctx.figure("constructive.png"), "Accuracy: model vs constructive", "accuracy")
     blocks.append(Figure(path.name, "Classification accuracy of the model and of the constructive baseline."))
     return SectionContent(blocks, data)
@@ -528,6 +546,7 @@ def analyze(
     title: str | None = None,
     sections: tuple[str, ...] | None = None,
     quiet: bool | None = None,
+    source: str | None = None,
 ) -> AnalysisReport:
     """Analyze one network and write a report folder.
 
@@ -560,6 +579,9 @@ def analyze(
         Subset of :data:`SECTION_KEYS` to run (default: all).
     quiet : bool, optional
         Force the progress bar off (``True``) or on (``False``); default: on a terminal only.
+    source : str, optional
+        Where the network came from (shown in the report); default: the path when
+        ``network`` is a path.
 
     Returns
     -------
@@ -569,10 +591,8 @@ def analyze(
     if not isinstance(network, ReLUNetwork):
         from ..io import load
 
-        source = str(network)
+        source = source or str(network)
         network = load(network)
-    else:
-        source = None
     if time_limit <= 0:
         raise InvalidData(f"time_limit must be positive, got {time_limit}")
     Xa = ya = None

@@ -1,0 +1,67 @@
+"""`reluscope analyze` on the command line: files, summary, bad input as one line + exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import reluscope
+from reluscope.cli import app
+
+from test_report import degenerate_network
+
+
+def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "reluscope", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+def test_analyze_model_file_with_csv_data(tmp_path):
+    net = degenerate_network()
+    model = tmp_path / "net.safetensors"
+    reluscope.save(net, model)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (40, 2))
+    y = (X[:, 0] > X[:, 1]).astype(int)
+    csv = tmp_path / "data.csv"
+    csv.write_text("x1,x2,cls\n" + "\n".join(f"{a},{b},{c}" for (a, b), c in zip(X, y)) + "\n")
+    out = tmp_path / "rep"
+    result = CliRunner().invoke(app, ["analyze", str(model), "--data", str(csv), "--label-column", "cls",
+                                      "--domain=-1,1", "-o", str(out), "--time-limit", "5"])
+    assert result.exit_code == 0, result.output
+    assert "widths: 2-4-3-2" in result.output
+    assert f"report: {out / 'report.html'}" in result.output
+    data = json.loads((out / "report.json").read_text())
+    assert data["model"] == str(model)
+    assert data["sections"]["activations"]["n_points"] == 40
+    assert data["sections"]["constructive"]["n_samples"] == 40
+    assert data["sections"]["network"]["domain"] == "the box [-1, 1]^2"
+    assert (out / "report.md").read_text().startswith("# reluscope analysis of net.safetensors")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["analyze", "missing-model.safetensors"], "missing-model.safetensors"),
+    (["analyze", "{model}", "--domain", "2,1"], ""),
+    (["analyze", "{model}", "--data", "{csv}"], "--label-column NAME is required"),
+    (["analyze", "{model}", "--data", "{csv}", "--label-column", "nope"], "no column 'nope'"),
+    (["analyze", "{model}", "--time-limit", "0"], "time_limit must be positive"),
+    (["reproduce", "no-such-experiment", "--quick"], "unknown experiment 'no-such-experiment'"),
+])
+def test_bad_input_is_one_line_on_stderr_with_exit_2(tmp_path, args, message):
+    model = tmp_path / "net.npz"
+    reluscope.save(degenerate_network(), model)
+    csv = tmp_path / "d.csv"
+    csv.write_text("a,b,label\n0,1,0\n1,0,1\n")
+    args = [a.format(model=model, csv=csv) for a in args]
+    proc = _run(*args, "-o", str(tmp_path / "out"), cwd=tmp_path) if args[0] == "analyze" else _run(*args, cwd=tmp_path)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert message in lines[0]
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,95 @@
+"""Tests of reluscope.report.reproduce and `reluscope reproduce` on synthetic experiments."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from reluscope import experiments
+from reluscope.cli import app
+from reluscope.errors import ReluscopeError
+from reluscope.experiments import ExperimentResult
+from reluscope.report import reproduce
+
+
+def _fake_ok(out_dir: Path, quick: bool = False, seed: int = 0) -> ExperimentResult:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=8 if quick else 32)
+    fig, ax = plt.subplots()
+    ax.plot(values)
+    path = out_dir / "curve.png"
+    fig.savefig(path)
+    plt.close(fig)
+    numbers = out_dir / "numbers.json"
+    numbers.write_text(json.dumps({"values": values.tolist(), "mean": float(values.mean())}))
+    return ExperimentResult("test-fake-ok", (path,), numbers, {"mean": float(values.mean()), "n": len(values)}, quick)
+
+
+def _fake_broken(out_dir: Path, quick: bool = False, seed: int = 0) -> ExperimentResult:
+    raise ReluscopeError("synthetic experiment failure")
+
+
+@pytest.fixture
+def fake_experiments():
+    experiments._load()
+    saved = dict(experiments._REGISTRY)
+    experiments.register("test-fake-ok", "A synthetic experiment for the report tests.")(_fake_ok)
+    experiments.register("test-fake-broken", "A synthetic experiment that fails.")(_fake_broken)
+    yield
+    experiments._REGISTRY.clear()
+    experiments._REGISTRY.update(saved)
+
+
+def test_reproduce_links_every_figure_and_numbers(tmp_path, fake_experiments):
+    rep = reproduce(["test-fake-ok"], tmp_path, quick=True, seed=3, quiet=True)
+    info = rep.experiments["test-fake-ok"]
+    assert info["status"] == "ok"
+    assert info["figures"] == ["test-fake-ok/curve.png"]
+    assert info["numbers"] == "test-fake-ok/numbers.json"
+    md, html = rep.markdown.read_text(), rep.html.read_text()
+    assert "![test-fake-ok: curve.png](test-fake-ok/curve.png)" in md
+    assert '<img src="test-fake-ok/curve.png"' in html
+    assert "(test-fake-ok/numbers.json)" in md and 'href="test-fake-ok/numbers.json"' in html
+    numbers = json.loads((tmp_path / "test-fake-ok" / "numbers.json").read_text())
+    # the summary shown is the experiment's own number, seeded
+    expected = float(np.random.default_rng(3).normal(size=8).mean())
+    assert numbers["mean"] == pytest.approx(expected)
+    assert f"| mean | {expected:.6g} |" in md
+    data = json.loads(rep.json.read_text())
+    assert data["quick"] is True and data["experiments"]["test-fake-ok"]["summary"]["n"] == 8
+
+
+def test_reproduce_reports_failures_and_continues(tmp_path, fake_experiments):
+    rep = reproduce(["test-fake-broken", "test-fake-ok"], tmp_path, quick=True, quiet=True)
+    assert rep.experiments["test-fake-broken"]["status"] == "not computed"
+    assert "synthetic experiment failure" in rep.experiments["test-fake-broken"]["reason"]
+    assert rep.experiments["test-fake-ok"]["status"] == "ok"
+    assert "**Not computed:** ReluscopeError: synthetic experiment failure" in rep.markdown.read_text()
+
+
+def test_reproduce_unknown_name_raises(tmp_path, fake_experiments):
+    with pytest.raises(ReluscopeError, match="unknown experiment 'nope'"):
+        reproduce("nope", tmp_path, quiet=True)
+
+
+def test_cli_reproduce_exit_codes(tmp_path, fake_experiments):
+    runner = CliRunner()
+    result = runner.invoke(app, ["reproduce", "test-fake-ok", "--quick", "-o", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    assert "test-fake-ok: 1 figure(s)" in result.output
+    assert (tmp_path / "a" / "report.html").is_file()
+    result = runner.invoke(app, ["reproduce", "test-fake-broken", "--quick", "-o", str(tmp_path / "b")])
+    assert result.exit_code == 1
+    assert "not computed" in result.output
+    result = runner.invoke(app, ["reproduce", "--list"])
+    assert result.exit_code == 0
+    assert "test-fake-ok: A synthetic experiment for the report tests." in result.output
