@@ -18,7 +18,9 @@ from .errors import ReluscopeError
 
 # topic modules under reluscope._cli, each defining register(app)
 _COMMAND_MODULES: list[str] = [
+    "info",
     "report",
+    "constructive",
 ]
 
 app = typer.Typer(
