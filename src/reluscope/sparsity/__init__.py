@@ -1,5 +1,6 @@
 """Sparse ReLU networks: patterns, closedness of the linear counterpart, certificates,
 existence of optima."""
+from .closedness import find_degeneration_certificate, is_closed, lu_certificate
 from .pattern import Component, SparsityPattern, SupportClass
 from .verdict import (
     CertificateCheck,
@@ -22,4 +23,7 @@ __all__ = [
     "CertificateCheck",
     "verify",
     "register_closed_rule",
+    "is_closed",
+    "lu_certificate",
+    "find_degeneration_certificate",
 ]
