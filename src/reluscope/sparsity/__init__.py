@@ -1,6 +1,7 @@
 """Sparse ReLU networks: patterns, closedness of the linear counterpart, certificates,
 existence of optima."""
 from .closedness import find_degeneration_certificate, is_closed, lu_certificate
+from .existence import ExistenceVerdict, optimum_exists, relu_lift
 from .pattern import Component, SparsityPattern, SupportClass
 from .verdict import (
     CertificateCheck,
@@ -26,4 +27,7 @@ __all__ = [
     "is_closed",
     "lu_certificate",
     "find_degeneration_certificate",
+    "optimum_exists",
+    "ExistenceVerdict",
+    "relu_lift",
 ]
