@@ -1,0 +1,828 @@
+"""Exact reductions and fast closedness tests for the linear counterpart ``L_I``.
+
+Two factors (``W_1`` mask of shape ``(H, N_0)``, ``W_2`` mask of shape ``(N_2, H)``): hidden
+neuron ``k`` has the rectangle ``S_k = C_k x R_k`` and ``L_I = sum_k V_k``. The pipeline
+(every step is proved in ``docs/background/closedness-decisions.md``):
+
+1. **drop** neurons with an empty rectangle (they contribute ``{0}``);
+2. **merge** neurons with identical rectangles into a *term*: the closed cone of matrices of
+   rank ``<= r`` supported on the rectangle (``r`` = number of neurons, capped by the
+   rectangle's sides). A term whose rank reaches a side is a coordinate *subspace*;
+3. **absorb** subspace terms: if ``R^F`` (``F`` = union of the rectangles of some subspace
+   terms) lies in ``L_I`` and every other rectangle minus ``F`` is again a rectangle, then
+   ``L_I`` is closed iff its projection zeroing ``F`` is, and that projection is the ``L`` of
+   the trimmed rectangles (repeat, re-merging);
+4. **split** into components with pairwise disjoint supports (direct sum);
+5. per component: **one term** (closed cone); the **hidden-width-2 rule** (proved);
+   **first-order degenerations** (including local LU) proposing a limit ``A`` whose
+   non-membership Z3 proves, which gives a :class:`NotClosedCertificate`; the
+   **full-space** test (``L = R^U`` by a universal-existential Z3 sentence, much smaller
+   than the closedness sentence); and exact quantifier elimination on the reduced
+   component as the last resort.
+
+Deep patterns (three or more factors): hidden units without incoming or outgoing allowed
+weights are removed (exact), then quantifier elimination runs on the pruned pattern.
+
+Closed verdicts carry a :class:`~reluscope.sparsity.verdict.ClosedCertificate` with rule
+``"reductions"`` (two factors) or ``"pruned-qe"`` (deep); the rule checkers registered
+here recompute the reduction from the pattern and re-check each component's terminal rule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidPattern
+from .pattern import SparsityPattern
+from .verdict import (
+    ClosedCertificate,
+    ClosednessVerdict,
+    LaurentPoly,
+    NotClosedCertificate,
+    register_closed_rule,
+)
+
+__all__ = [
+    "Term",
+    "Reduction",
+    "support_terms",
+    "absorb_subspaces",
+    "split_components",
+    "reduce_two_factor",
+    "width_two_rule",
+    "local_lu_blocks",
+    "first_order_candidates",
+    "FirstOrderCandidate",
+    "member",
+    "full_space",
+    "component_pattern",
+    "decide_fast",
+    "decide",
+    "prune_deep",
+]
+
+Entry = tuple[int, int]
+
+
+# ---------------------------------------------------------------------------------- terms
+@dataclasses.dataclass(frozen=True, order=True)
+class Term:
+    """A class cone: matrices of rank ``<= rank`` supported on ``rows x cols``.
+
+    ``neurons`` are the hidden neurons (of the original pattern) whose rank-one terms make
+    up the cone; ``len(neurons) >= rank``.
+    """
+
+    rows: tuple[int, ...]
+    cols: tuple[int, ...]
+    rank: int
+    neurons: tuple[int, ...]
+
+    @property
+    def subspace(self) -> bool:
+        """Whether the cone is the whole coordinate subspace on its rectangle."""
+        return self.rank >= min(len(self.rows), len(self.cols))
+
+    @property
+    def support(self) -> frozenset[Entry]:
+        return frozenset((i, j) for i in self.rows for j in self.cols)
+
+    def overlaps(self, other: Term) -> bool:
+        return bool(set(self.rows) & set(other.rows)) and bool(set(self.cols) & set(other.cols))
+
+    def to_list(self) -> list[Any]:
+        return [list(self.rows), list(self.cols), self.rank, list(self.neurons)]
+
+
+def _make_term(rows: Any, cols: Any, rank: int, neurons: Any) -> Term:
+    rows, cols = tuple(sorted(set(rows))), tuple(sorted(set(cols)))
+    return Term(rows, cols, min(int(rank), len(rows), len(cols)), tuple(sorted(neurons)))
+
+
+def _merge(terms: Sequence[Term]) -> list[Term]:
+    """Drop empty terms and merge terms with identical rectangles (ranks add, capped)."""
+    groups: dict[tuple, list[Term]] = {}
+    for t in terms:
+        if t.rows and t.cols and t.rank > 0:
+            groups.setdefault((t.rows, t.cols), []).append(t)
+    out = [
+        _make_term(r, c, sum(t.rank for t in ts), [n for t in ts for n in t.neurons]) for (r, c), ts in groups.items()
+    ]
+    return sorted(out)
+
+
+def _two_factor_masks(pattern: SparsityPattern | Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(pattern, SparsityPattern):
+        masks = pattern.masks
+    else:
+        masks = [np.asarray(m, dtype=bool) for m in pattern]
+    if len(masks) != 2:
+        raise InvalidPattern(f"expected a two-factor pattern, got {len(masks)} factors")
+    w1, w2 = np.asarray(masks[0], dtype=bool), np.asarray(masks[1], dtype=bool)
+    if w2.shape[1] != w1.shape[0]:
+        raise InvalidPattern(f"W_2 mask of shape {w2.shape} does not chain with W_1 mask of shape {w1.shape}")
+    return w1, w2
+
+
+def support_terms(w1: np.ndarray, w2: np.ndarray) -> list[Term]:
+    """Steps 1–2: the nonempty rectangles ``C_k x R_k`` merged into class cones.
+
+    Parameters
+    ----------
+    w1, w2:
+        Boolean masks of ``W_1`` ``(H, N_0)`` and ``W_2`` ``(N_2, H)``.
+    """
+    w1, w2 = np.asarray(w1, dtype=bool), np.asarray(w2, dtype=bool)
+    terms = []
+    for k in range(w1.shape[0]):
+        rows = np.nonzero(w2[:, k])[0].tolist()
+        cols = np.nonzero(w1[k])[0].tolist()
+        if rows and cols:
+            terms.append(_make_term(rows, cols, 1, [k]))
+    return _merge(terms)
+
+
+def _trim(term: Term, free: frozenset[Entry]) -> Term | None:
+    """``term`` restricted to its rectangle minus ``free`` if that is a (possibly empty)
+    rectangle, else ``None``. An empty result is returned as a term with rank 0."""
+    rest = term.support - free
+    if len(rest) == len(term.support):
+        return term
+    rows = {i for i, _ in rest}
+    cols = {j for _, j in rest}
+    if len(rest) != len(rows) * len(cols):
+        return None
+    if not rest:
+        return Term((), (), 0, term.neurons)
+    return _make_term(rows, cols, term.rank, term.neurons)
+
+
+def absorb_subspaces(terms: Sequence[Term], max_group: int = 4) -> tuple[list[Term], list[dict[str, Any]]]:
+    """Step 3: repeatedly quotient out coordinate subspaces ``R^F`` contained in ``L``.
+
+    A group ``G`` of subspace terms is absorbed when every other term's rectangle minus
+    ``F = union of G's rectangles`` is again a rectangle (possibly empty). Groups are tried
+    by increasing size (singletons first, at most ``max_group`` terms, then all subspace
+    terms at once), in a deterministic order.
+
+    Returns
+    -------
+    terms, steps:
+        The remaining terms (pairwise distinct rectangles, none absorbed) and one record
+        per absorption: ``{"absorbed": [...], "free": [...]}``.
+    """
+    terms = _merge(terms)
+    steps: list[dict[str, Any]] = []
+    while True:
+        subs = [t for t in terms if t.subspace]
+        done = False
+        sizes = list(range(1, min(max_group, len(subs)) + 1))
+        if len(subs) > max_group:
+            sizes.append(len(subs))
+        for size in sizes:
+            for group in itertools.combinations(subs, size):
+                free: frozenset[Entry] = frozenset().union(*(g.support for g in group))
+                new = []
+                ok = True
+                touched = False
+                for q in terms:
+                    if q in group:
+                        continue
+                    t = _trim(q, free)
+                    if t is None:
+                        ok = False
+                        break
+                    touched = touched or t != q
+                    new.append(t)
+                if not ok or not touched:
+                    # a group touching no other term is left to component splitting
+                    continue
+                steps.append({"absorbed": [g.to_list() for g in group], "free": sorted([list(e) for e in free])})
+                terms = _merge(new)
+                done = True
+                break
+            if done:
+                break
+        if not done:
+            return terms, steps
+
+
+def split_components(terms: Sequence[Term]) -> list[list[Term]]:
+    """Step 4: groups of terms connected by overlapping rectangles (direct summands)."""
+    n = len(terms)
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a in range(n):
+        for b in range(a + 1, n):
+            if terms[a].overlaps(terms[b]):
+                parent[find(a)] = find(b)
+    groups: dict[int, list[Term]] = {}
+    for a in range(n):
+        groups.setdefault(find(a), []).append(terms[a])
+    return sorted((sorted(g) for g in groups.values()), key=lambda g: g[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class Reduction:
+    """Result of steps 1–4 on a two-factor pattern."""
+
+    widths: tuple[int, ...]
+    dropped: tuple[int, ...]
+    steps: tuple[dict[str, Any], ...]
+    components: tuple[tuple[Term, ...], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "widths": list(self.widths),
+            "dropped": list(self.dropped),
+            "steps": list(self.steps),
+            "components": [[t.to_list() for t in comp] for comp in self.components],
+        }
+
+
+def reduce_two_factor(pattern: SparsityPattern | Sequence[Any]) -> Reduction:
+    """Steps 1–4 (drop, merge, absorb, split) on a two-factor pattern; deterministic."""
+    w1, w2 = _two_factor_masks(pattern)
+    dropped = tuple(k for k in range(w1.shape[0]) if not w1[k].any() or not w2[:, k].any())
+    terms, steps = absorb_subspaces(support_terms(w1, w2))
+    comps = split_components(terms)
+    return Reduction((w1.shape[1], w1.shape[0], w2.shape[0]), dropped, tuple(steps), tuple(tuple(c) for c in comps))
+
+
+# ---------------------------------------------------------------------------------- width 2
+def width_two_rule(s: Term, t: Term) -> bool | None:
+    """Closedness of ``V_s + V_t`` for two rank-one terms with overlapping rectangles.
+
+    Not closed iff (1) one rectangle has both a row and a column the other lacks, or
+    (2) they share at least two rows and each has a column the other lacks, or (3) the
+    transpose of (2). Returns ``None`` when the premises (two overlapping, distinct,
+    rank-one terms) do not hold. Proof: ``docs/background/closedness-decisions.md``.
+    """
+    if s.rank != 1 or t.rank != 1 or not s.overlaps(t) or (s.rows, s.cols) == (t.rows, t.cols):
+        return None
+    c1, r1, c2, r2 = set(s.rows), set(s.cols), set(t.rows), set(t.cols)
+    e1r, e2r, e1c, e2c = c1 - c2, c2 - c1, r1 - r2, r2 - r1
+    if (e1r and e1c) or (e2r and e2c):
+        return False
+    if len(c1 & c2) >= 2 and e1c and e2c:
+        return False
+    if len(r1 & r2) >= 2 and e1r and e2r:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------- first order
+@dataclasses.dataclass(frozen=True)
+class FirstOrderCandidate:
+    """A first-order degeneration of the pair ``(s, t)`` of terms at entry ``(i, j)``:
+
+    ``u_s = e_i/eps + a1``, ``v_s = e_j + eps b1``, ``u_t = -e_i/eps + a2``,
+    ``v_t = e_j + eps b2`` (plus bounded rank-one terms ``extra``) give
+    ``A = e_i (b1 - b2)^T + (a1 + a2) e_j^T + sum extra``.
+    """
+
+    s: Term
+    t: Term
+    entry: Entry
+    a1: tuple[tuple[int, int], ...]
+    a2: tuple[tuple[int, int], ...]
+    b1: tuple[tuple[int, int], ...]
+    b2: tuple[tuple[int, int], ...]
+    extra: tuple[tuple[Term, tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]], ...] = ()
+    kind: str = "first-order"
+
+    def limit(self) -> dict[Entry, Fraction]:
+        i, j = self.entry
+        A: dict[Entry, Fraction] = {}
+
+        def add(e: Entry, v: Any) -> None:
+            A[e] = A.get(e, Fraction(0)) + Fraction(v)
+
+        for jj, v in self.b1:
+            add((i, jj), v)
+        for jj, v in self.b2:
+            add((i, jj), -v)
+        for ii, v in self.a1 + self.a2:
+            add((ii, j), v)
+        for _, u, w in self.extra:
+            for ii, x in u:
+                for jj, y in w:
+                    add((ii, jj), x * y)
+        return {e: v for e, v in A.items() if v != 0}
+
+
+def local_lu_blocks(terms: Sequence[Term]) -> list[tuple[Term, Term, tuple[int, int, int, int]]]:
+    """Blocks ``B = {i, i'} x {j, j'}`` meeting the local-LU premise exactly: one term meets
+    ``B`` only in ``(i, j)``, a rank-one term contains ``B``, no other term meets ``B``.
+    Returns ``(small, big, (i, i', j, j'))`` triples."""
+    out = []
+    for s, t in itertools.permutations(terms, 2):
+        if t.rank != 1 or not s.overlaps(t):
+            continue
+        for i in sorted(set(s.rows) & set(t.rows)):
+            for j in sorted(set(s.cols) & set(t.cols)):
+                for i2 in sorted(set(t.rows) - set(s.rows)):
+                    for j2 in sorted(set(t.cols) - set(s.cols)):
+                        block = {(i, j), (i, j2), (i2, j), (i2, j2)}
+                        if (i, j2) in s.support or (i2, j) in s.support:
+                            continue
+                        if any(block & q.support for q in terms if q is not s and q is not t):
+                            continue
+                        out.append((s, t, (i, i2, j, j2)))
+    return out
+
+
+def _structured_candidates(comp: Sequence[Term]) -> list[FirstOrderCandidate]:
+    """Pair configurations (1), (2), (3) of the width-2 rule, embedded in the component."""
+    out: list[FirstOrderCandidate] = []
+    for s, t in itertools.permutations(comp, 2):
+        if not s.overlaps(t):
+            continue
+        rs, rt, cs, ct = set(s.rows), set(t.rows), set(s.cols), set(t.cols)
+        for i in sorted(rs & rt):
+            for j in sorted(cs & ct):
+                # (1): t has a row i2 and a column j2 that s lacks -> A = e_i e_j2^T + e_i2 e_j^T
+                for i2 in sorted(rt - rs):
+                    for j2 in sorted(ct - cs):
+                        out.append(FirstOrderCandidate(s, t, (i, j), (), ((i2, 1),), (), ((j2, -1),), kind="local-lu"))
+                # (2): another shared row i2, columns j1 (s only), j2 (t only)
+                for i2 in sorted((rs & rt) - {i}):
+                    for j1 in sorted(cs - ct):
+                        for j2 in sorted(ct - cs):
+                            out.append(
+                                FirstOrderCandidate(s, t, (i, j), ((i2, 1),), (), ((j1, 1),), ((j2, -1),), kind="shared-rows")
+                            )
+                # (3): transpose of (2)
+                for j2 in sorted((cs & ct) - {j}):
+                    for i1 in sorted(rs - rt):
+                        for i3 in sorted(rt - rs):
+                            out.append(
+                                FirstOrderCandidate(s, t, (i, j), ((i1, 1),), ((i3, 1),), ((j2, 1),), (), kind="shared-cols")
+                            )
+    # deduplicate by limit (keep the first)
+    seen, unique = set(), []
+    for c in out:
+        key = tuple(sorted(c.limit().items()))
+        if key not in seen:
+            seen.add(key)
+            unique.append(c)
+    return unique
+
+
+def _random_candidates(comp: Sequence[Term], rng: np.random.Generator, n: int) -> list[FirstOrderCandidate]:
+    """Random small-integer members of first-order degeneration families of overlapping pairs,
+    plus bounded rank-one terms of the other terms."""
+    pairs = [(s, t) for s, t in itertools.combinations(comp, 2) if s.overlaps(t)]
+    out = []
+    if not pairs:
+        return out
+    for _ in range(n):
+        s, t = pairs[int(rng.integers(len(pairs)))]
+        if rng.random() < 0.5:
+            s, t = t, s
+        i = int(rng.choice(sorted(set(s.rows) & set(t.rows))))
+        j = int(rng.choice(sorted(set(s.cols) & set(t.cols))))
+
+        def vec(idx: Sequence[int], skip: int | None) -> tuple[tuple[int, int], ...]:
+            return tuple(
+                (int(x), int(rng.integers(-2, 3))) for x in idx if x != skip and rng.random() < 0.5
+            )
+
+        a1, a2 = vec(s.rows, i), vec(t.rows, i)
+        b1, b2 = vec(s.cols, j), vec(t.cols, j)
+        extra = []
+        for q in comp:
+            if q in (s, t) or rng.random() < 0.5:
+                continue
+            extra.append((q, vec(q.rows, None), vec(q.cols, None)))
+        out.append(FirstOrderCandidate(s, t, (i, j), a1, a2, b1, b2, tuple(extra), kind="first-order"))
+    return out
+
+
+def first_order_candidates(comp: Sequence[Term], seed: int = 0, n_random: int = 40) -> list[FirstOrderCandidate]:
+    """Candidate limits ``A`` in the closure of ``L`` (structured first, then random)."""
+    return _structured_candidates(comp) + _random_candidates(comp, np.random.default_rng(seed), n_random)
+
+
+# ---------------------------------------------------------------------------------- Z3 checks
+def _rank_pieces(terms: Sequence[Term]) -> list[tuple[Term, int]]:
+    return [(t, r) for t in terms for r in range(t.rank)]
+
+
+def member(terms: Sequence[Term], A: dict[Entry, Fraction], timeout: float = 1.0) -> bool | None:
+    """Whether ``A`` lies in ``sum of the term cones`` (Z3 ``QF_NRA``, in-process).
+
+    Entries covered by a subspace term are free (their equations are dropped, exact);
+    non-subspace terms of rank ``r`` are written as ``r`` rank-one products.
+    """
+    import z3
+
+    free: set[Entry] = set()
+    for t in terms:
+        if t.subspace:
+            free |= t.support
+    covered: set[Entry] = set().union(*(t.support for t in terms)) if terms else set()
+    if any(v != 0 and e not in covered for e, v in A.items()):
+        return False
+    expr: dict[Entry, list[Any]] = {}
+    for n, (t, _) in enumerate(_rank_pieces([t for t in terms if not t.subspace])):
+        u = {i: z3.Real(f"u{n}_{i}") for i in t.rows}
+        v = {j: z3.Real(f"v{n}_{j}") for j in t.cols}
+        for i in t.rows:
+            for j in t.cols:
+                if (i, j) not in free:
+                    expr.setdefault((i, j), []).append(u[i] * v[j])
+    solver = z3.SolverFor("QF_NRA")
+    solver.set("timeout", max(1, int(timeout * 1000)))
+    for e, terms_e in expr.items():
+        q = Fraction(A.get(e, 0))
+        solver.add(z3.Sum(terms_e) == z3.RealVal(f"{q.numerator}/{q.denominator}"))
+    result = solver.check()
+    if result == z3.sat:
+        return True
+    if result == z3.unsat:
+        return False
+    return None
+
+
+def _full_space_status(terms: list[list[Any]], timeout_ms: int) -> str:
+    import z3
+
+    ts = [_make_term(*t) for t in terms]
+    free: set[Entry] = set()
+    for t in ts:
+        if t.subspace:
+            free |= t.support
+    U = sorted(set().union(*(t.support for t in ts)) - free)
+    if not U:
+        return "sat"
+    X = {e: z3.Real(f"x_{e[0]}_{e[1]}") for e in U}
+    expr: dict[Entry, list[Any]] = {e: [] for e in U}
+    W = []
+    for n, (t, _) in enumerate(_rank_pieces([t for t in ts if not t.subspace])):
+        u = {i: z3.Real(f"u{n}_{i}") for i in t.rows}
+        v = {j: z3.Real(f"v{n}_{j}") for j in t.cols}
+        W += list(u.values()) + list(v.values())
+        for i in t.rows:
+            for j in t.cols:
+                if (i, j) in X:
+                    expr[(i, j)].append(u[i] * v[j])
+    body = z3.And([z3.Sum(expr[e]) == X[e] if expr[e] else X[e] == 0 for e in U])
+    solver = z3.Solver()
+    solver.set("timeout", timeout_ms)
+    solver.add(z3.ForAll(list(X.values()), z3.Exists(W, body)))
+    return str(solver.check())
+
+
+def full_space(terms: Sequence[Term], time_limit: float = 1.0) -> bool | None:
+    """Whether ``sum of the term cones`` is the whole coordinate space on the union of the
+    rectangles (a universal-existential Z3 sentence, run in a child with a hard limit).
+
+    ``True`` proves closedness (a linear subspace is closed); ``False`` only says the sum is
+    not the whole space.
+    """
+    from .qe import run_with_limit
+
+    status, value = run_with_limit(
+        _full_space_status, ([t.to_list() for t in terms], max(1, int(time_limit * 1000))), time_limit
+    )
+    if status != "ok" or value == "unknown":
+        return None
+    return value == "sat"
+
+
+def component_pattern(comp: Sequence[Term]) -> tuple[SparsityPattern, tuple[int, ...], tuple[int, ...]]:
+    """The two-factor pattern of a component: one hidden neuron per rank-one piece, on the
+    component's rows and columns. Returns ``(pattern, rows, cols)``."""
+    rows = tuple(sorted({i for t in comp for i in t.rows}))
+    cols = tuple(sorted({j for t in comp for j in t.cols}))
+    ri = {i: n for n, i in enumerate(rows)}
+    ci = {j: n for n, j in enumerate(cols)}
+    pieces = _rank_pieces(comp)
+    w1 = np.zeros((len(pieces), len(cols)), dtype=bool)
+    w2 = np.zeros((len(rows), len(pieces)), dtype=bool)
+    for k, (t, _) in enumerate(pieces):
+        for j in t.cols:
+            w1[k, ci[j]] = True
+        for i in t.rows:
+            w2[ri[i], k] = True
+    return SparsityPattern([w1, w2]), rows, cols
+
+
+# ---------------------------------------------------------------------------------- certificates
+def _not_closed_certificate(pattern: SparsityPattern, cand: FirstOrderCandidate) -> NotClosedCertificate:
+    """The explicit factor family of a first-order candidate on the original neurons."""
+    w1m, w2m = pattern.masks
+    H, n0 = w1m.shape
+    n2 = w2m.shape[0]
+    W1 = [[LaurentPoly() for _ in range(n0)] for _ in range(H)]
+    W2 = [[LaurentPoly() for _ in range(H)] for _ in range(n2)]
+    used: set[int] = set()
+
+    def neuron_of(term: Term) -> int:
+        for k in term.neurons:
+            if k not in used:
+                used.add(k)
+                return k
+        raise InvalidPattern("internal: no free neuron left in a term")  # pragma: no cover
+
+    i, j = cand.entry
+    ks, kt = neuron_of(cand.s), neuron_of(cand.t)
+    W2[i][ks] = LaurentPoly.monomial(1, -1)
+    W2[i][kt] = LaurentPoly.monomial(-1, -1)
+    W1[ks][j] = LaurentPoly.const(1)
+    W1[kt][j] = LaurentPoly.const(1)
+    for k, a, b in ((ks, cand.a1, cand.b1), (kt, cand.a2, cand.b2)):
+        for ii, v in a:
+            W2[ii][k] = W2[ii][k] + LaurentPoly.const(v)
+        for jj, v in b:
+            W1[k][jj] = W1[k][jj] + LaurentPoly.monomial(v, 1)
+    for q, u, w in cand.extra:
+        k = neuron_of(q)
+        for ii, x in u:
+            W2[ii][k] = LaurentPoly.const(x)
+        for jj, y in w:
+            W1[k][jj] = LaurentPoly.const(y)
+    A = cand.limit()
+    limit = tuple(tuple(A.get((r, c), Fraction(0)) for c in range(n0)) for r in range(n2))
+    return NotClosedCertificate(
+        pattern,
+        limit,
+        (tuple(tuple(r) for r in W1), tuple(tuple(r) for r in W2)),
+        rule=f"reductions/{cand.kind}",
+        note=f"neurons {ks} and {kt} diverge like 1/eps at entry {cand.entry}; Z3 proves A not in L_I",
+    )
+
+
+def _component_record(comp: Sequence[Term], rule: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    record = {"terms": [t.to_list() for t in comp], "rule": rule}
+    if extra:
+        record.update(extra)
+    return record
+
+
+# ---------------------------------------------------------------------------------- decisions
+def _decide_component(
+    comp: Sequence[Term], deadline: float, seed: int, use_qe: bool
+) -> tuple[bool | None, str, Any]:
+    """Decide one component. Returns ``(closed, rule, data)``; ``data`` is a
+    :class:`FirstOrderCandidate` when not closed."""
+    if len(comp) == 1:
+        return True, "class-cone", None
+    if len(comp) == 2:
+        verdict = width_two_rule(*comp)
+        if verdict is True:
+            return True, "width-2", None
+    for cand in first_order_candidates(comp, seed=seed):
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            return None, "timeout", None
+        if member(comp, cand.limit(), timeout=min(remaining, 0.5)) is False:
+            return False, cand.kind, cand
+    remaining = deadline - time.perf_counter()
+    if remaining > 0.05:
+        if full_space(comp, time_limit=min(remaining, 2.0)) is True:
+            return True, "full-space", None
+    remaining = deadline - time.perf_counter()
+    if use_qe and remaining > 0.05:
+        from .qe import decide_qe
+
+        sub, _, _ = component_pattern(comp)
+        closed, _, _ = decide_qe(sub, time_limit=remaining)
+        if closed is True:
+            return True, "qe", sub.to_text()
+        if closed is False:
+            return False, "qe", None
+    return None, "undecided", None
+
+
+def _decide_two_factor(pattern: SparsityPattern, time_limit: float, seed: int, use_qe: bool) -> ClosednessVerdict | None:
+    start = time.perf_counter()
+    deadline = start + float(time_limit)
+    red = reduce_two_factor(pattern)
+    records = []
+    undecided = []
+    for n, comp in enumerate(red.components):
+        closed, rule, data = _decide_component(comp, deadline, seed + n, use_qe)
+        if closed is False:
+            if isinstance(data, FirstOrderCandidate):
+                cert = _not_closed_certificate(pattern, data)
+                return ClosednessVerdict(
+                    False,
+                    "reductions",
+                    time.perf_counter() - start,
+                    cert,
+                    f"component {n} ({len(comp)} terms after {len(red.steps)} absorptions) has a {rule} "
+                    f"degeneration at {data.entry}; its limit is not in L_I",
+                )
+            return ClosednessVerdict(
+                False,
+                "reductions+qe",
+                time.perf_counter() - start,
+                None,
+                f"quantifier elimination on reduced component {n} says not closed (no explicit family found)",
+            )
+        if closed is None:
+            undecided.append(n)
+        records.append(_component_record(comp, rule, {"reduced": data} if rule == "qe" else None))
+    if undecided:
+        return None
+    details = red.to_dict()
+    details["components"] = records
+    cert = ClosedCertificate(pattern, "reductions", details)
+    rules = sorted({r["rule"] for r in records})
+    return ClosednessVerdict(
+        True,
+        "reductions" + ("+qe" if "qe" in rules else ""),
+        time.perf_counter() - start,
+        cert,
+        f"dropped {len(red.dropped)} empty neurons, {len(red.steps)} subspace absorptions, "
+        f"{len(red.components)} independent components closed by {', '.join(rules) or 'nothing (L_I = {0})'}",
+    )
+
+
+def prune_deep(pattern: SparsityPattern) -> tuple[SparsityPattern, list[tuple[int, ...]]]:
+    """Remove hidden units with no allowed incoming or no allowed outgoing weight, repeatedly
+    (exact: such a unit contributes nothing to any product). Returns the pruned pattern and
+    the kept units per layer. Layers that would become empty keep one (all-zero) unit."""
+    masks = [np.array(m) for m in pattern.masks]
+    keep = [list(range(w)) for w in pattern.widths]
+    changed = True
+    while changed:
+        changed = False
+        for l in range(1, len(masks)):
+            inc = masks[l - 1].any(axis=1)
+            out = masks[l].any(axis=0)
+            alive = np.nonzero(inc & out)[0]
+            if len(alive) == masks[l - 1].shape[0]:
+                continue
+            if len(alive) == 0:
+                alive = np.array([0])
+                masks[l - 1][0] = False
+                masks[l][:, 0] = False
+            masks[l - 1] = masks[l - 1][alive]
+            masks[l] = masks[l][:, alive]
+            keep[l] = [keep[l][a] for a in alive]
+            changed = True
+    return SparsityPattern(masks), [tuple(k) for k in keep]
+
+
+def _decide_deep(pattern: SparsityPattern, time_limit: float, use_qe: bool) -> ClosednessVerdict | None:
+    start = time.perf_counter()
+    pruned, keep = prune_deep(pattern)
+    if not pruned.path_support().any():
+        cert = ClosedCertificate(pattern, "pruned-zero", {"pruned": pruned.to_text()})
+        return ClosednessVerdict(True, "reductions", time.perf_counter() - start, cert, "no path: L_I = {0}")
+    if not use_qe or pruned == pattern:
+        return None
+    from .qe import decide_qe
+
+    closed, _, message = decide_qe(pruned, time_limit=max(0.05, time_limit - (time.perf_counter() - start)))
+    if closed is None:
+        return None
+    cert = ClosedCertificate(pattern, "pruned-qe", {"pruned": pruned.to_text(), "kept": keep}) if closed else None
+    return ClosednessVerdict(
+        closed, "reductions+qe", time.perf_counter() - start, cert,
+        f"pruned dead hidden units ({pattern.widths} -> {pruned.widths}); {message}",
+    )
+
+
+def decide_fast(
+    pattern: SparsityPattern, time_limit: float = 1.0, seed: int = 0, use_qe: bool = True
+) -> ClosednessVerdict | None:
+    """Decide closedness of ``L_I`` by exact reductions and fast tests, with certificates.
+
+    Parameters
+    ----------
+    pattern:
+        The sparsity pattern (any number of factors).
+    time_limit:
+        Wall-clock budget in seconds (Z3 calls are bounded by it).
+    seed:
+        Seed of the random first-order candidates (results are reproducible).
+    use_qe:
+        Run exact quantifier elimination on the *reduced* components as a last resort.
+
+    Returns
+    -------
+    ClosednessVerdict or None
+        A decided verdict (``closed`` True/False; the certificate is ``None`` only when
+        quantifier elimination decided "not closed" without an explicit family), or
+        ``None`` when undecided within the budget (callers may fall back to other methods).
+    """
+    if not isinstance(pattern, SparsityPattern):
+        pattern = SparsityPattern(pattern)
+    if pattern.n_factors == 1:
+        return ClosednessVerdict(
+            True, "reductions", 0.0, ClosedCertificate(pattern, "single-factor"), "one factor: a coordinate subspace"
+        )
+    if pattern.n_factors == 2:
+        return _decide_two_factor(pattern, time_limit, seed, use_qe)
+    return _decide_deep(pattern, time_limit, use_qe)
+
+
+def decide(pattern: SparsityPattern, time_limit: float = 1.0, seed: int = 0, use_qe: bool = True) -> ClosednessVerdict:
+    """Like :func:`decide_fast` but always returns a verdict (``closed=None`` if undecided)."""
+    start = time.perf_counter()
+    verdict = decide_fast(pattern, time_limit=time_limit, seed=seed, use_qe=use_qe)
+    if verdict is None:
+        return ClosednessVerdict(
+            None, "reductions", time.perf_counter() - start, None, f"undecided within {time_limit} s"
+        )
+    return verdict
+
+
+# ---------------------------------------------------------------------------------- rule checkers
+def _check_reductions(cert: ClosedCertificate, time_limit: float) -> tuple[bool | None, str]:
+    pattern = cert.pattern
+    if pattern.n_factors != 2:
+        return False, "rule 'reductions' needs a two-factor pattern"
+    red = reduce_two_factor(pattern)
+    expected = red.to_dict()
+    details = dict(cert.details)
+    for key in ("widths", "dropped", "steps"):
+        if _jsonish(details.get(key)) != _jsonish(expected[key]):
+            return False, f"recomputed reduction differs from the certificate ({key})"
+    comps = details.get("components")
+    if not isinstance(comps, (list, tuple)) or len(comps) != len(red.components):
+        return False, "number of components differs from the recomputed reduction"
+    undecided = False
+    for n, (record, comp) in enumerate(zip(comps, red.components)):
+        if _jsonish(record.get("terms")) != _jsonish([t.to_list() for t in comp]):
+            return False, f"component {n} differs from the recomputed reduction"
+        rule = record.get("rule")
+        if rule == "class-cone":
+            if len(comp) != 1:
+                return False, f"component {n}: 'class-cone' needs exactly one term, has {len(comp)}"
+        elif rule == "width-2":
+            if len(comp) != 2 or width_two_rule(*comp) is not True:
+                return False, f"component {n}: premises of the hidden-width-2 rule fail"
+        elif rule == "full-space":
+            ok = full_space(comp, time_limit=time_limit)
+            if ok is False:
+                return False, f"component {n}: its cone sum is not the whole coordinate space"
+            undecided = undecided or ok is None
+        elif rule == "qe":
+            from .qe import decide_qe
+
+            sub, _, _ = component_pattern(comp)
+            closed = decide_qe(sub, time_limit=time_limit)[0]
+            if closed is False:
+                return False, f"component {n}: quantifier elimination says not closed"
+            undecided = undecided or closed is None
+        else:
+            return False, f"component {n}: unknown terminal rule {rule!r}"
+    if undecided:
+        return None, "a Z3 re-check did not finish in time"
+    return True, (
+        f"reduction recomputed ({len(red.dropped)} dropped, {len(red.steps)} absorptions, "
+        f"{len(red.components)} components); every component's terminal rule re-checked"
+    )
+
+
+def _check_pruned_qe(cert: ClosedCertificate, time_limit: float) -> tuple[bool | None, str]:
+    from .qe import decide_qe
+
+    pruned, _ = prune_deep(cert.pattern)
+    if cert.details.get("pruned") != pruned.to_text():
+        return False, "recomputed pruned pattern differs from the certificate"
+    closed = decide_qe(pruned, time_limit=time_limit)[0]
+    if closed is True:
+        return True, "dead units pruned (exact); quantifier elimination re-run on the pruned pattern: closed"
+    if closed is False:
+        return False, "quantifier elimination on the pruned pattern says not closed"
+    return None, f"quantifier elimination undecided within {time_limit} s"
+
+
+def _check_pruned_zero(cert: ClosedCertificate, time_limit: float) -> tuple[bool | None, str]:
+    if cert.pattern.path_support().any():
+        return False, "some path reaches the output: L_I is not {0}"
+    return True, "no path from input to output: L_I = {0}"
+
+
+def _jsonish(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_jsonish(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonish(v) for k, v in value.items()}
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    return value
+
+
+register_closed_rule("reductions", _check_reductions)
+register_closed_rule("pruned-qe", _check_pruned_qe)
+register_closed_rule("pruned-zero", _check_pruned_zero)
