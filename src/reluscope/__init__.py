@@ -28,6 +28,7 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "load": "io",
     "save": "io",
+    "load_example": "io", "example_path": "io", "example_dataset": "io", "example_info": "io",
     "from_torch": "torch_interop",
     "to_torch": "torch_interop",
     "rescale": "symmetry",

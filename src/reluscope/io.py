@@ -19,8 +19,10 @@ Tensor names
 ``net.weights[i]``), the tensors ``layers.{i}.weight`` (float64, ``(out, in)``),
 ``layers.{i}.bias`` (float64, ``(out,)``) and, for a masked network,
 ``layers.{i}.mask`` (bool). npz files also hold a marker ``__reluscope__``; safetensors
-files carry ``{"format": "reluscope", "sha256": ...}`` in their header metadata (the
-checksum of the tensor bytes, verified on load, so flipped data bytes are detected).
+files carry the metadata key ``reluscope`` whose value is the JSON object
+``{"format": "reluscope-model-1", "widths": [...], "sha256": ...}`` (the checksum of the
+tensor bytes, verified on load, so flipped data bytes are detected). Files are
+byte-for-byte deterministic.
 A ``.pt`` file is written as the ``state_dict`` of the equivalent
 ``nn.Sequential(Linear, ReLU, ..., Linear)``: keys ``0.weight``, ``0.bias``,
 ``2.weight``, ...; masked layers as ``{j}.weight_orig`` + ``{j}.weight_mask``, exactly
@@ -345,9 +347,17 @@ def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
     except Exception as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise _fail(path, f"corrupted or truncated safetensors file ({msg})") from None
-    if isinstance(metadata, dict) and metadata.get("format") == "reluscope":
+    info: dict[str, Any] = {}
+    if isinstance(metadata, dict) and "reluscope" in metadata:
+        try:
+            info = json.loads(metadata["reluscope"])
+            if not isinstance(info, dict):
+                raise ValueError("not a JSON object")
+        except (TypeError, ValueError) as exc:
+            raise _fail(path, f"corrupted reluscope metadata in the safetensors header ({exc})") from None
+    if info.get("format") == _MARKER_VALUE:
         tensors[_MARKER] = np.array(_MARKER_VALUE)
-        expected = metadata.get("sha256")
+        expected = info.get("sha256")
         if expected is not None:
             got = _digest({k: v for k, v in tensors.items() if k != _MARKER})
             if got != expected:
@@ -533,7 +543,9 @@ def save(net: ReLUNetwork, path: str | os.PathLike[str], format: str | None = No
             elif fmt == "safetensors":
                 import safetensors.numpy as stn
 
-                meta = {"format": "reluscope", "widths": json.dumps(list(net.widths)), "sha256": _digest(tensors)}
+                # one metadata key (safetensors does not keep the order of several keys)
+                info = {"format": _MARKER_VALUE, "widths": list(net.widths), "sha256": _digest(tensors)}
+                meta = {"reluscope": json.dumps(info, sort_keys=True)}
                 fh.write(stn.save(tensors, metadata=meta))
             else:
                 from .torch_interop import _import_torch

@@ -1,0 +1,97 @@
+"""``reluscope info [MODEL] [--json]``: the architecture of a model file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table
+
+from ..network import ReLUNetwork
+from .common import console, print_json
+
+__all__ = ["architecture", "register"]
+
+
+def architecture(net: ReLUNetwork) -> dict[str, Any]:
+    """Architecture summary of ``net``: widths, parameter counts and per-layer sparsity.
+
+    Per layer ``i`` (0-based, as in ``net.weights[i]``): weight shape, number of
+    parameters (weights + biases), nonzero weights, weight sparsity (fraction of zero
+    weights), and the mask's density (fraction of allowed weights; ``None`` when the
+    network has no masks).
+    """
+    layers = []
+    for i, (w, b) in enumerate(net.layers()):
+        nonzero = int((w != 0).sum())
+        mask_density = None if net.masks is None else float(net.masks[i].mean())
+        layers.append(
+            {
+                "layer": i,
+                "shape": [int(w.shape[0]), int(w.shape[1])],
+                "parameters": int(w.size + b.size),
+                "nonzero_weights": nonzero,
+                "weight_sparsity": 1.0 - nonzero / w.size,
+                "mask_density": mask_density,
+                "mask_allowed": None if net.masks is None else int(net.masks[i].sum()),
+                "activation": "relu" if i < net.depth - 1 else "identity",
+            }
+        )
+    return {
+        "widths": list(net.widths),
+        "depth": net.depth,
+        "input_dim": net.input_dim,
+        "output_dim": net.output_dim,
+        "hidden_widths": list(net.hidden_widths),
+        "parameters": net.n_parameters,
+        "free_parameters": net.n_free_parameters,
+        "nonzero_parameters": int(sum(int((w != 0).sum()) + int((b != 0).sum()) for w, b in net.layers())),
+        "masked": net.masks is not None,
+        "layers": layers,
+    }
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("info")
+    def info(
+        model: Annotated[
+            Optional[Path],
+            typer.Argument(help="Model file (.npz, .safetensors, .pt/.pth). Default: the bundled example."),
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    ) -> None:
+        """Print a model's architecture: widths, parameter counts, per-layer sparsity and masks."""
+        from ..io import detect_format, example_info, example_path, load
+
+        path = example_path() if model is None else model
+        net = load(path)
+        summary = {"file": str(path), "format": detect_format(path), **architecture(net)}
+        if model is None:
+            summary["example"] = example_info()
+        if as_json:
+            print_json(summary)
+            return
+        title = f"{path.name}  ({summary['format']})" + ("  [bundled example]" if model is None else "")
+        table = Table(title=title)
+        for col in ("layer", "shape (out,in)", "params", "nonzero w", "sparsity", "mask density", "then"):
+            table.add_column(col, justify="left" if col == "then" else "right", no_wrap=True)
+        for row in summary["layers"]:
+            table.add_row(
+                str(row["layer"]),
+                f"({row['shape'][0]}, {row['shape'][1]})",
+                str(row["parameters"]),
+                str(row["nonzero_weights"]),
+                f"{row['weight_sparsity']:.1%}",
+                "dense" if row["mask_density"] is None else f"{row['mask_density']:.1%}",
+                row["activation"],
+            )
+        console.print(table)
+        console.print(
+            f"widths {tuple(summary['widths'])}  depth {summary['depth']}  parameters {summary['parameters']}  "
+            f"free {summary['free_parameters']}  nonzero {summary['nonzero_parameters']}"
+            + ("  (masked)" if summary["masked"] else "")
+        )
+        if model is None:
+            ex = summary["example"]
+            console.print(f"example: {ex.get('description', '')}")
