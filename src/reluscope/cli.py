@@ -18,6 +18,7 @@ from .errors import ReluscopeError
 
 # topic modules under reluscope._cli, each defining register(app)
 _COMMAND_MODULES: list[str] = [
+    "sparsity",
     "info",
     "report",
     "constructive",

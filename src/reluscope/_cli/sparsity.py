@@ -1,0 +1,129 @@
+"""``reluscope check-pattern INPUT``: closedness of ``L_I`` and existence of optima for a sparsity pattern."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from ..errors import InvalidPattern, ModelFileError
+from .common import console, print_json
+
+__all__ = ["register", "read_pattern"]
+
+_HELP = """Does the sparsity pattern of a network admit optimal parameters?
+
+Decides whether the linear counterpart L_I (products of factors supported on the masks) is
+closed, prints the verdict, the reasoning and a checkable certificate, and the three-valued
+verdict on the ReLU training problem: "no optimum guaranteed", "an optimum always exists" or
+"undecided".
+
+INPUT is one of:
+
+* a pruned PyTorch model (.pt/.pth: state_dict with weight_mask buffers, or nn.Sequential);
+
+* a model file with masks (.npz / .safetensors written by reluscope);
+
+* an .npz holding only the masks (2-D 0/1 arrays, W_1 first, in key order);
+
+* the compact text notation: layers W_1;W_2;... separated by ';', each layer its rows of
+0/1 separated by '/', e.g. "10/11;11/01" (2x2 LU: W_1 lower, W_2 upper), or nested lists
+"[[1,0],[1,1]];[[1,1],[0,1]]". Layer W_l has shape (N_l, N_(l-1)).
+
+A model without masks contributes the nonzero pattern of its weights.
+"""
+
+
+def _masks_from_npz(path: Path) -> list[np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: np.asarray(data[k]) for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise ModelFileError(f"{path}: cannot be read as npz ({exc})") from None
+    import re
+
+    def natural(key: str) -> tuple:
+        return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", key) if p)
+
+    masks = [arrays[k] for k in sorted(arrays, key=natural) if arrays[k].ndim == 2]
+    if not masks:
+        raise ModelFileError(f"{path}: no 2-D arrays (masks) found")
+    return masks
+
+
+def read_pattern(source: str) -> tuple[Any, str]:
+    """The pattern named by ``source`` (file or text notation) and a description of it."""
+    from ..sparsity import SparsityPattern
+
+    path = Path(source)
+    looks_like_text = all(c in "01/;[], \t\n" for c in source) or source.strip().startswith("[")
+    if not path.exists():
+        if looks_like_text:
+            return SparsityPattern.from_text(source), "text notation"
+        raise ModelFileError(f"{source}: no such file (and not a pattern in text notation, e.g. '10/11;11/01')")
+    from ..io import detect_format, load
+
+    fmt = detect_format(path)
+    try:
+        net = load(path)
+    except ModelFileError:
+        if fmt != "npz":
+            raise
+        return SparsityPattern(_masks_from_npz(path)), f"{path} (npz of masks)"
+    if net.masks is not None:
+        return SparsityPattern.from_network(net), f"{path} (model masks)"
+    return SparsityPattern([w != 0 for w in net.weights]), f"{path} (nonzero weights; no masks in file)"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("check-pattern", help=_HELP)
+    def check_pattern(
+        input: Annotated[str, typer.Argument(help="Model file, .npz of masks, or text notation like '10/11;11/01'.")],
+        time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds for the closedness decision.")] = 30.0,
+        json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    ) -> None:
+        from ..sparsity import optimum_exists
+
+        if not time_limit > 0:
+            raise InvalidPattern(f"--time-limit must be positive, got {time_limit}")
+        pattern, described = read_pattern(input)
+        result = optimum_exists(pattern, time_limit=time_limit)
+        closedness = result.closedness
+        if json_output:
+            print_json(
+                {
+                    "input": described,
+                    "pattern": pattern.to_text(),
+                    "widths": list(pattern.widths),
+                    "existence": result.status,
+                    "reasoning": result.reasoning,
+                    "closed": None if closedness is None else closedness.closed,
+                    "closedness": None if closedness is None else closedness.to_dict(),
+                    "certificate_valid": result.certificate_valid,
+                    "training_points": None if result.training_inputs is None else int(result.training_inputs.shape[0]),
+                    "sequence": [
+                        {"eps": e, "loss": loss, "theta_norm": n} for e, loss, n in result.sequence
+                    ],
+                }
+            )
+            return
+        console.print(f"[bold]pattern[/bold] {pattern.to_text()} (widths {'x'.join(map(str, pattern.widths))}; {described})", highlight=False)
+        if closedness is not None:
+            console.print(str(closedness), highlight=False, markup=False)
+        else:
+            console.print("L_I closedness: not needed for this verdict", highlight=False)
+        console.print(f"[bold]training problem:[/bold] {result.status}", highlight=False)
+        console.print(f"  reasoning: {result.reasoning}", highlight=False, markup=False)
+        if result.training_inputs is not None:
+            console.print(
+                f"  training set: {result.training_inputs.shape[0]} points in general position, labels A x",
+                highlight=False,
+            )
+        if result.sequence:
+            console.print("  eps        loss          ||theta||_2", highlight=False)
+            for eps, loss, norm in result.sequence:
+                console.print(f"  {eps:<9.1e}  {loss:<12.4e}  {norm:.4g}", highlight=False)
+        if result.certificate_valid is not None:
+            console.print(f"  certificate verified independently: {result.certificate_valid}", highlight=False)
