@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..network import ReLUNetwork
@@ -72,9 +73,9 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(summary)
             return
-        title = f"{path.name}  ({summary['format']})" + ("  [bundled example]" if model is None else "")
+        title = f"{escape(path.name)}  ({summary['format']})" + ("  - bundled example" if model is None else "")
         table = Table(title=title)
-        for col in ("layer", "shape (out,in)", "params", "nonzero w", "sparsity", "mask density", "then"):
+        for col in ("layer", "shape", "params", "nonzero", "sparsity", "mask", "then"):
             table.add_column(col, justify="left" if col == "then" else "right", no_wrap=True)
         for row in summary["layers"]:
             table.add_row(
@@ -86,6 +87,7 @@ def register(app: typer.Typer) -> None:
                 "dense" if row["mask_density"] is None else f"{row['mask_density']:.1%}",
                 row["activation"],
             )
+        table.caption = "shape = (out, in); sparsity = zero weights; mask = allowed weights; then = activation"
         console.print(table)
         console.print(
             f"widths {tuple(summary['widths'])}  depth {summary['depth']}  parameters {summary['parameters']}  "
@@ -94,4 +96,4 @@ def register(app: typer.Typer) -> None:
         )
         if model is None:
             ex = summary["example"]
-            console.print(f"example: {ex.get('description', '')}")
+            console.print(f"example: {escape(ex.get('description', ''))}")
