@@ -1,0 +1,508 @@
+"""Deep zero-cost constructions by cone truncation.
+
+A *truncation layer* with invertible ``W`` (d x d) and apex ``a`` acts as
+
+``τ(z) = W^{-1} (σ(W (z - a)) ) + a = W^{-1}(σ(W z + b) - b)``,  ``b = -W a``:
+
+the identity on the forward cone ``{W (z - a) >= 0}`` and the constant ``a`` on the backward
+cone ``{W (z - a) <= 0}``. Composing truncations that each collapse one class to a point
+while fixing everything else, then an affine map sending the ``Q`` points to the targets,
+gives a ReLU network of ``L`` hidden layers of width ``d`` with zero training cost.
+
+* :func:`cone_truncation_clustered`: ``d = Q``, coordinates ``z = X_red^+ x`` (barycentric),
+  one analytic cone per class; applies when the clusters are small (sufficient:
+  ``5 δ_P < sqrt(Q / (Q - 1))``), checked exactly.
+* :func:`cone_truncation_separable`: ``d = M``, hyperplanes from a linear program (HiGHS) in
+  a greedy order; applies exactly when the classes are *sequentially linearly separable* in
+  that sense (see ``docs/background/constructive.md``).
+
+The cones are simplicial: rows ``w_k = cos φ f + sin φ u_k`` with ``f`` the unit axis and
+``u_k`` a regular simplex of unit vectors orthogonal to ``f``; the cone contains the round
+cone of half-angle ``π/2 - φ`` around ``f`` (and its negative contains the opposite one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .._results import ResultMixin
+from ..errors import InvalidData
+from ..network import ReLUNetwork
+from ._data import Prepared, prepare, reduced_inverse
+from .shallow import training_costs
+
+FloatArray = NDArray[np.float64]
+
+__all__ = [
+    "DeepConstruction",
+    "cone_matrix",
+    "truncate",
+    "cone_truncation_clustered",
+    "cone_truncation_separable",
+]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DeepConstruction(ResultMixin):
+    """A deep ReLU network built by cone truncations, with its training cost.
+
+    Attributes
+    ----------
+    network:
+        ``ReLUNetwork`` with ``n_layers`` hidden layers of width ``d`` (``Q`` for the clustered
+        construction, ``M`` for the separable one) and an affine output layer.
+    kind:
+        ``"clustered"`` or ``"separable"``.
+    order:
+        Classes in the order their truncation layers collapse them.
+    apexes:
+        Apex of each truncation (rows, in ``order``), in the working coordinates.
+    cone_angles:
+        ``φ`` of each cone (radians): the cone contains the round cone of half-angle
+        ``π/2 - φ``.
+    balanced_cost, mean_cost:
+        Training costs of ``network`` (zero up to rounding when the construction applies).
+    min_clearance:
+        Smallest ``|f·(z - a)|`` over all points and all truncation steps (how far the data
+        stay from the truncating hyperplanes), in the working coordinates.
+    conditions:
+        The quantities in the stated sufficient conditions (per-class radii, height, ...).
+    """
+
+    network: ReLUNetwork
+    kind: str
+    classes: tuple[Hashable, ...]
+    order: tuple[Hashable, ...]
+    apexes: FloatArray
+    cone_angles: tuple[float, ...]
+    n_layers: int
+    balanced_cost: float
+    mean_cost: float
+    training_accuracy: float
+    min_clearance: float
+    conditions: dict[str, Any]
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """Class whose target is nearest to the network output."""
+        X = np.asarray(X, dtype=np.float64)
+        out = self.network(X if X.ndim == 2 else X[None, :])
+        T = np.asarray(self.conditions["targets"])
+        j = np.argmin(np.linalg.norm(out[:, None, :] - T[None], axis=-1), axis=1)
+        return np.array([self.classes[int(k)] for k in j], dtype=object)
+
+    def __str__(self) -> str:
+        return "\n".join(
+            [
+                f"deep cone-truncation network ({self.kind}): widths {' -> '.join(map(str, self.network.widths))}",
+                f"  truncation order: {', '.join(map(repr, self.order))}",
+                f"  balanced cost: {self.balanced_cost:.3g}; mean squared error: {self.mean_cost:.3g}",
+                f"  training accuracy: {self.training_accuracy:.4f}; min clearance: {self.min_clearance:.3g}",
+            ]
+        )
+
+
+# --------------------------------------------------------------------------- cones
+
+
+def cone_matrix(axis: ArrayLike, phi: float) -> FloatArray:
+    """Invertible ``W`` whose cone ``{W v >= 0}`` contains the round cone of half-angle ``π/2 - φ``.
+
+    Rows ``w_k = cos φ f + sin φ u_k`` with ``f = axis / |axis|`` and ``u_k`` (``k = 1..d``)
+    unit vectors orthogonal to ``f`` with ``Σ u_k = 0`` (a regular simplex). Invertible for
+    ``0 < φ <= π/2``.
+    """
+    f = np.asarray(axis, dtype=np.float64)
+    f = f / np.linalg.norm(f)
+    d = f.shape[0]
+    if d == 1:
+        return f.reshape(1, 1).copy()
+    g = np.full(d, 1.0 / math.sqrt(d))
+    U = (np.eye(d) - 1.0 / d) / math.sqrt(1.0 - 1.0 / d)  # rows: regular simplex ⟂ g
+    W0 = math.cos(phi) * np.tile(g, (d, 1)) + math.sin(phi) * U
+    v = g - f
+    nv = np.linalg.norm(v)
+    if nv < 1e-14:
+        return W0
+    H = np.eye(d) - 2.0 * np.outer(v, v) / nv**2  # symmetric orthogonal, H g = f
+    return W0 @ H
+
+
+def truncate(Z: FloatArray, W: FloatArray, apex: FloatArray) -> FloatArray:
+    """``τ(z) = W^{-1} σ(W (z - a)) + a`` row-wise (what the network layer computes)."""
+    return np.maximum((Z - apex) @ W.T, 0.0) @ np.linalg.inv(W).T + apex
+
+
+def _angle_to_axis(V: FloatArray, f: FloatArray) -> FloatArray:
+    norms = np.linalg.norm(V, axis=1)
+    cos = np.divide(V @ f, norms, out=np.ones(len(V)), where=norms > 0)
+    return np.arccos(np.clip(cos, -1.0, 1.0))
+
+
+def _choose_phi(front: FloatArray, back: FloatArray, f: FloatArray, apex: FloatArray) -> float:
+    """Half of the angular room left: ``φ = (π/2 - max angle) / 2``."""
+    angles = [0.0]
+    if len(front):
+        angles.append(float(np.max(_angle_to_axis(front - apex, f))))
+    if len(back):
+        angles.append(float(np.max(_angle_to_axis(apex - back, f))))
+    return 0.5 * (0.5 * math.pi - max(angles))
+
+
+def _assemble(
+    T: FloatArray, t: FloatArray, cones: list[tuple[FloatArray, FloatArray]], V: FloatArray, c: FloatArray
+) -> ReLUNetwork:
+    """Network ``x ↦ V τ_L ∘ ... ∘ τ_1 (T x + t) + c`` with ``τ_l = truncate(., W_l, a_l)``."""
+    weights, biases = [], []
+    prev_inv, prev_b = None, None
+    for W, a in cones:
+        b = -W @ a
+        if prev_inv is None:
+            weights.append(W @ T)
+            biases.append(W @ t + b)
+        else:
+            M_ = W @ prev_inv
+            weights.append(M_)
+            biases.append(b - M_ @ prev_b)
+        prev_inv, prev_b = np.linalg.inv(W), b
+    assert prev_inv is not None and prev_b is not None
+    out = V @ prev_inv
+    weights.append(out)
+    biases.append(c - out @ prev_b)
+    return ReLUNetwork(weights, biases)
+
+
+def _run_truncations(
+    Z: FloatArray,
+    index: NDArray[np.intp],
+    plan: list[tuple[int, FloatArray, FloatArray]],
+    classes: tuple[Hashable, ...],
+    rtol: float,
+) -> tuple[FloatArray, list[tuple[FloatArray, FloatArray]], list[float], float]:
+    """Apply the truncation steps ``(class j, axis f, apex a)`` with exact checks.
+
+    Returns the final points, the ``(W, a)`` list, the angles ``φ`` and the minimal clearance.
+    Raises :class:`InvalidData` when a step's cone conditions fail.
+    """
+    current = Z.copy()
+    cones: list[tuple[FloatArray, FloatArray]] = []
+    angles: list[float] = []
+    clearance = math.inf
+    scale = 1.0 + float(np.max(np.abs(Z)))
+    for j, f, apex in plan:
+        back = index == j
+        side = (current - apex) @ f
+        bad_front = (~back) & (side <= 0)
+        bad_back = back & (side >= 0)
+        if bad_front.any() or bad_back.any():
+            which = "of other classes lie on or behind" if bad_front.any() else "of the class lie on or in front of"
+            count = int(bad_front.sum() if bad_front.any() else bad_back.sum())
+            raise InvalidData(
+                f"cone truncation of class {classes[j]!r} impossible: {count} point(s) {which} the truncating "
+                f"hyperplane (min f·(z - apex) over other points = {float(side[~back].min()) if (~back).any() else math.nan:.3g})"
+            )
+        clearance = min(clearance, float(np.min(np.abs(side))))
+        phi = _choose_phi(current[~back], current[back], f, apex)
+        W = cone_matrix(f, phi)
+        s = (current - apex) @ W.T
+        if (s[~back] < -rtol * scale).any() or (s[back] > rtol * scale).any():  # pragma: no cover - theory says no
+            raise InvalidData(f"cone truncation of class {classes[j]!r}: cone sign conditions fail numerically")
+        new = truncate(current, W, apex)
+        expected = current.copy()
+        expected[back] = apex
+        if not np.allclose(new, expected, rtol=0, atol=rtol * scale * max(1.0, np.linalg.cond(W))):
+            raise InvalidData(  # pragma: no cover - theory says no
+                f"cone truncation of class {classes[j]!r} is numerically unstable (cone angle φ = {phi:.3g})"
+            )
+        current = expected
+        cones.append((W, apex))
+        angles.append(phi)
+    return current, cones, angles, clearance
+
+
+def _identity_cones(current: FloatArray, extra: int) -> list[tuple[FloatArray, FloatArray]]:
+    """Truncations that are the identity on all points (apex below every coordinate)."""
+    d = current.shape[1]
+    apex = current.min(axis=0) - 1.0
+    return [(np.eye(d), apex.copy()) for _ in range(extra)]
+
+
+def _finish(
+    data: Prepared,
+    kind: str,
+    network: ReLUNetwork,
+    order: list[int],
+    apexes: FloatArray,
+    angles: list[float],
+    n_layers: int,
+    clearance: float,
+    conditions: dict[str, Any],
+) -> DeepConstruction:
+    outputs = network(data.X)
+    balanced, mean = training_costs(outputs, data.Y, data.index, data.counts)
+    dist = np.linalg.norm(outputs[:, None, :] - data.Y.T[None], axis=-1)
+    accuracy = float(np.mean(np.argmin(dist, axis=1) == data.index))
+    conditions = dict(conditions, targets=data.Y.T.tolist())
+    return DeepConstruction(
+        network=network,
+        kind=kind,
+        classes=data.classes,
+        order=tuple(data.classes[j] for j in order),
+        apexes=apexes,
+        cone_angles=tuple(angles),
+        n_layers=n_layers,
+        balanced_cost=balanced,
+        mean_cost=mean,
+        training_accuracy=accuracy,
+        min_clearance=clearance,
+        conditions=conditions,
+    )
+
+
+# --------------------------------------------------------------------------- clustered
+
+
+def cone_truncation_clustered(
+    X: ArrayLike,
+    y: Any,
+    targets: Any = None,
+    n_layers: int | None = None,
+    *,
+    mu_factor: float = 2.5,
+    rank_tol: float = 1e-10,
+    rtol: float = 1e-9,
+) -> DeepConstruction:
+    """Zero-cost deep network for clustered data: ``L >= Q`` hidden layers of width ``Q``.
+
+    Works in barycentric coordinates ``z = X_red^+ x`` where the class means are the unit
+    vectors ``e_j``. Layer ``ℓ`` truncates class ``ℓ``: axis ``f_ℓ`` from ``e_ℓ`` towards the
+    centroid of the other ``e_j`` (the facet normal of the simplex, height
+    ``h = sqrt(Q/(Q-1))``), apex ``a_ℓ = e_ℓ + μ_ℓ f_ℓ`` with ``μ_ℓ = mu_factor · δ_ℓ``
+    (``δ_ℓ`` the radius of class ``ℓ`` in barycentric coordinates). The output layer maps
+    the apexes to the targets. Layers beyond ``Q`` are identity truncations.
+
+    Conditions: ``Q <= M`` with linearly independent class means, and for every ``ℓ`` all
+    current points of the other classes strictly in front of the hyperplane through
+    ``a_ℓ`` normal to ``f_ℓ`` (checked exactly); sufficient:
+    ``mu_factor (δ_ℓ + δ_j) + ... < h``, e.g. ``5 δ_P < sqrt(Q / (Q - 1))`` with the default
+    ``mu_factor = 2.5``.
+
+    Raises
+    ------
+    InvalidData
+        As :func:`~reluscope.constructive.fit`, ``n_layers < Q``, or clusters too wide for
+        the cones (the message names the class).
+    """
+    data = prepare(X, y, targets)
+    Q = data.n_classes
+    L = Q if n_layers is None else int(n_layers)
+    if L < Q:
+        raise InvalidData(f"the clustered construction needs n_layers >= Q = {Q}; got {L}")
+    if not (mu_factor > 1.0):
+        raise InvalidData(f"mu_factor must be > 1 (apex beyond the cluster radius); got {mu_factor}")
+    pinv = reduced_inverse(data.means, rank_tol)
+    Z = data.X @ pinv.T  # barycentric coordinates; class means -> e_j
+    E = np.eye(Q)
+    radii = np.array([np.max(np.linalg.norm(Z[data.index == j] - E[j], axis=1)) for j in range(Q)])
+    h = math.sqrt(Q / (Q - 1))
+    plan = []
+    for j in range(Q):
+        centroid = (np.ones(Q) - E[j]) / (Q - 1)
+        f = (centroid - E[j]) / h
+        mu = mu_factor * radii[j] if radii[j] > 1e-12 * h else 1e-3 * h
+        plan.append((j, f, E[j] + mu * f))
+    sufficient = bool(all(mu_factor * (radii[l] + np.max(np.delete(radii, l))) < h for l in range(Q)))
+    current, cones, angles, clearance = _run_truncations(Z, data.index, plan, data.classes, rtol)
+    apexes = np.stack([a for _, _, a in plan])
+    if np.linalg.cond(apexes) > 1e12:
+        raise InvalidData("the truncation apexes are linearly dependent; lower mu_factor")  # pragma: no cover
+    V = data.Y @ np.linalg.inv(apexes.T)
+    cones += _identity_cones(current, L - Q)
+    angles += [math.pi / 2] * (L - Q)
+    network = _assemble(pinv, np.zeros(Q), cones, V, np.zeros(data.Y.shape[0]))
+    conditions = {
+        "class_radii_barycentric": radii.tolist(),
+        "delta_P": float(radii.max()),
+        "height": h,
+        "mu_factor": mu_factor,
+        "sufficient_condition": f"{mu_factor} (delta_l + max_j delta_j) < sqrt(Q/(Q-1)) for every l",
+        "sufficient_condition_holds": sufficient,
+    }
+    return _finish(data, "clustered", network, list(range(Q)), apexes, angles, L, clearance, conditions)
+
+
+# --------------------------------------------------------------------------- separable
+
+
+def _separating_hyperplane(inside: FloatArray, outside: FloatArray) -> tuple[FloatArray, float] | None:
+    """Unit ``n`` and ``c`` with ``n·z < c`` on ``inside``, ``> c`` on ``outside`` (HiGHS LP), or None.
+
+    Solves ``min ||w||_1`` s.t. ``w·z - c <= -1`` (inside), ``>= 1`` (outside).
+    """
+    from scipy.optimize import linprog
+
+    d = inside.shape[1]
+    # variables: w+ (d), w- (d), c (1)
+    A_in = np.hstack([inside, -inside, -np.ones((len(inside), 1))])
+    A_out = np.hstack([-outside, outside, np.ones((len(outside), 1))])
+    A = np.vstack([A_in, A_out])
+    b = -np.ones(len(A))
+    cost = np.r_[np.ones(2 * d), 0.0]
+    bounds = [(0, None)] * (2 * d) + [(None, None)]
+    res = linprog(cost, A_ub=A, b_ub=b, bounds=bounds, method="highs")
+    if res.status != 0:
+        return None
+    w = res.x[:d] - res.x[d : 2 * d]
+    c = res.x[2 * d]
+    nw = np.linalg.norm(w)
+    if nw == 0:
+        return None  # pragma: no cover
+    # verify strict separation on the actual points (LP tolerances)
+    if not ((inside @ w - c).max() < 0 and (outside @ w - c).min() > 0):
+        return None  # pragma: no cover
+    return w / nw, c / nw
+
+
+def _separable_classes(current: FloatArray, index: NDArray[np.intp], remaining: list[int], apexes: list[FloatArray]) -> int:
+    """How many of the ``remaining`` classes are strictly separable from all other current points."""
+    count = 0
+    for m in remaining:
+        others = [current[(index != m) & np.isin(index, remaining)], np.stack(apexes)]
+        if _separating_hyperplane(current[index == m], np.vstack(others)) is not None:
+            count += 1
+    return count
+
+
+def _place_apex(
+    current: FloatArray,
+    index: NDArray[np.intp],
+    j: int,
+    n: FloatArray,
+    c: float,
+    remaining: list[int],
+    collapsed: list[FloatArray],
+) -> FloatArray:
+    """Apex on the hyperplane ``n·z = c`` for class ``j`` (one-step lookahead).
+
+    Candidates: the point of the hyperplane nearest to the class centroid, and that point
+    moved along the hyperplane by ``± 2 diam`` in each coordinate direction projected onto it.
+    The first candidate that keeps the most remaining classes separable is chosen.
+    """
+    centroid = current[index == j].mean(axis=0)
+    base = centroid + (c - n @ centroid) * n
+    if not remaining:
+        return base
+    diam = float(np.ptp(current, axis=0).max()) + 1.0
+    candidates = [base]
+    for e in np.eye(len(n)):
+        u = e - (e @ n) * n
+        if np.linalg.norm(u) > 1e-8:
+            u = u / np.linalg.norm(u)
+            candidates += [base + 2 * diam * u, base - 2 * diam * u]
+    best, best_count = base, -1
+    for a in candidates:
+        trial = current.copy()
+        trial[index == j] = a
+        count = _separable_classes(trial, index, remaining, [*collapsed, a])
+        if count > best_count:
+            best, best_count = a, count
+        if count == len(remaining):
+            break
+    return best
+
+
+def cone_truncation_separable(
+    X: ArrayLike,
+    y: Any,
+    targets: Any = None,
+    order: Any = None,
+    *,
+    rtol: float = 1e-9,
+) -> DeepConstruction:
+    """Zero-cost deep network for sequentially linearly separable data: ``Q`` hidden layers of width ``M``.
+
+    Step ``ℓ`` picks a class ``j_ℓ`` (the next of ``order``, or greedily the first sorted
+    class that works) whose points are strictly linearly separable from the current
+    positions of all other points -- the remaining classes and the points the earlier
+    classes were collapsed to -- using a linear program (HiGHS). The truncation cone has
+    the separating hyperplane's normal as axis and its apex on the hyperplane, so it
+    collapses class ``j_ℓ`` and fixes everything else. The apex is the point of the
+    hyperplane nearest to the class centroid or that point moved far along the hyperplane,
+    whichever keeps the most remaining classes separable (one-step lookahead).
+    The output layer is the affine map sending the ``Q`` apexes to the targets.
+
+    Conditions: such an order exists (the classes are *sequentially linearly separable*
+    including the collapsed points), and the ``Q`` apexes are affinely independent (needs
+    ``Q <= M + 1``).
+
+    Raises
+    ------
+    InvalidData
+        No class can be separated at some step (the message lists the stuck classes), a
+        given ``order`` is not a permutation of the classes or fails, or the apexes are
+        affinely dependent.
+    """
+    data = prepare(X, y, targets)
+    Q, M = data.n_classes, data.X.shape[1]
+    if Q > M + 1:
+        raise InvalidData(f"{Q} classes but only {M} features: the separable construction needs Q <= M + 1")
+    if order is not None:
+        given = list(order)
+        lookup = {c: j for j, c in enumerate(data.classes)}
+        if sorted(map(repr, given)) != sorted(map(repr, data.classes)) or any(c not in lookup for c in given):
+            raise InvalidData(f"order must be a permutation of the classes {list(data.classes)}; got {given}")
+        candidates_fixed: list[int] | None = [lookup[c] for c in given]
+    else:
+        candidates_fixed = None
+    current = data.X.copy()
+    remaining = list(range(Q))
+    collapsed: list[FloatArray] = []
+    plan: list[tuple[int, FloatArray, FloatArray]] = []
+    for step in range(Q):
+        candidates = [candidates_fixed[step]] if candidates_fixed is not None else remaining
+        chosen = None
+        for j in candidates:
+            inside = current[data.index == j]
+            others = [current[(data.index != j) & np.isin(data.index, remaining)]]
+            if collapsed:
+                others.append(np.stack(collapsed))
+            outside = np.vstack(others)
+            sep = _separating_hyperplane(inside, outside)
+            if sep is not None:
+                chosen = (j, sep[0], sep[1])
+                break
+        if chosen is None:
+            stuck = ", ".join(repr(data.classes[j]) for j in candidates)
+            done = ", ".join(repr(data.classes[j]) for j, _, _ in plan) or "none"
+            raise InvalidData(
+                f"data are not sequentially linearly separable: at step {step + 1} (collapsed: {done}) "
+                f"no class among {stuck} is strictly linearly separable from all other points"
+            )
+        j, n, c = chosen
+        remaining.remove(j)
+        apex = _place_apex(current, data.index, j, n, c, remaining, collapsed)
+        plan.append((j, n, apex))
+        collapsed.append(apex)
+        # positions after this step (the checked run below recomputes them exactly)
+        current = current.copy()
+        current[data.index == j] = apex
+    Z, cones, angles, clearance = _run_truncations(data.X, data.index, plan, data.classes, rtol)
+    apexes = np.stack([a for _, _, a in plan])
+    lifted = np.hstack([apexes, np.ones((Q, 1))])
+    targets_in_order = data.Y[:, [j for j, _, _ in plan]].T  # (Q, k)
+    if np.linalg.matrix_rank(lifted, tol=1e-10 * (1 + np.abs(lifted).max())) < Q:
+        raise InvalidData(f"the {Q} truncation apexes are affinely dependent; no affine output layer maps them to the targets")
+    sol, *_ = np.linalg.lstsq(lifted, targets_in_order, rcond=None)
+    V, c0 = sol[:M].T, sol[M]
+    network = _assemble(np.eye(M), np.zeros(M), cones, V, c0)
+    conditions = {
+        "definition": "an order j_1..j_Q such that class j_l is strictly linearly separable from the "
+        "remaining classes and the apexes a_1..a_{l-1}; apexes affinely independent",
+        "hidden_width": M,
+    }
+    return _finish(data, "separable", network, [j for j, _, _ in plan], apexes, angles, Q, clearance, conditions)
