@@ -22,6 +22,7 @@ _COMMAND_MODULES: list[str] = [
     "info",
     "report",
     "constructive",
+    "symmetry",
 ]
 
 app = typer.Typer(

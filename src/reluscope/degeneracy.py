@@ -213,7 +213,7 @@ class DegeneracyReport(ResultMixin):
             t.add_column(col)
         for s in self.neurons:
             labels = s.labels
-            if only_degenerate and not labels:
+            if only_degenerate and not (s.degenerate or s.dead is None or s.always_active is None):
                 continue
             lo = f"{s.pre_min:.4g}" + ("" if s.exact_min else "*")
             hi = f"{s.pre_max:.4g}" + ("" if s.exact_max else "*")
