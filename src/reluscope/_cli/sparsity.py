@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from ..errors import InvalidPattern, ModelFileError
+from ..errors import InvalidPattern, ModelFileError, UnsupportedLayer
 from .common import console, print_json
 
 __all__ = ["register", "read_pattern"]
@@ -68,7 +68,7 @@ def read_pattern(source: str) -> tuple[Any, str]:
     fmt = detect_format(path)
     try:
         net = load(path)
-    except ModelFileError:
+    except (ModelFileError, UnsupportedLayer):
         if fmt != "npz":
             raise
         return SparsityPattern(_masks_from_npz(path)), f"{path} (npz of masks)"
