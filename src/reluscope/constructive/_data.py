@@ -35,12 +35,7 @@ class Prepared:
     def n_classes(self) -> int:
         return len(self.classes)
 
-    @property
-    def means(self) -> FloatArray:
-        """Class means as rows, shape ``(Q, M)``."""
-        sums = np.zeros((self.n_classes, self.X.shape[1]))
-        np.add.at(sums, self.index, self.X)
-        return sums / self.counts[:, None]
+    means: FloatArray  # (Q, M), class means as rows
 
 
 def _as_inputs(X: Any) -> FloatArray:
@@ -129,7 +124,10 @@ def prepare(X: Any, y: Any, targets: Any = None, min_classes: int = 2) -> Prepar
     lookup = {c: j for j, c in enumerate(classes)}
     index = np.fromiter((lookup[label] for label in labels), dtype=np.intp, count=len(labels))
     counts = np.bincount(index, minlength=len(classes)).astype(np.intp)
-    return Prepared(arr, index, classes, Y, counts)
+    order = np.argsort(index, kind="stable")
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    means = np.add.reduceat(arr[order], starts, axis=0) / counts[:, None]
+    return Prepared(arr, index, classes, Y, counts, means)
 
 
 def reduced_inverse(means: FloatArray, rank_tol: float) -> FloatArray:
