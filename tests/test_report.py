@@ -251,3 +251,64 @@ def test_load_csv_roundtrip_and_errors(tmp_path):
         load_csv(path, "label")
     with pytest.raises(InvalidData, match="not found"):
         load_csv(tmp_path / "missing.csv", "label")
+
+
+# ----------------------------------------------------------------------------- real content
+
+
+def test_degeneracy_counts_equal_the_library(report):
+    net = degenerate_network()
+    expected = reluscope.degeneracies(net, Box(-1, 1), time_limit=10)
+    info = report.sections["degeneracies"]
+    assert info["status"] == "ok"
+    assert info["counts"] == expected.counts
+    assert info["counts_by_layer"] == expected.counts_by_layer
+    # the known degeneracies of the constructed first layer
+    first = info["counts_by_layer"]["hidden layer 1"]
+    assert first["dead"] == 1 and first["always_active"] == 1 and first["parallel"] == 2
+    md = report.markdown.read_text()
+    section = md.split("## Degeneracies", 1)[1].split("\n## ", 1)[0]
+    for status, total in expected.counts.items():
+        per_layer = " | ".join(str(c[status]) for c in expected.counts_by_layer.values())
+        assert f"| {status} | {per_layer} | {total} |" in section
+
+
+def test_reduction_section_matches_reduce_and_is_exactly_equal(report):
+    net = degenerate_network()
+    info = report.sections["reduction"]
+    assert info["status"] == "ok", info
+    reduced = reluscope.reduce(net, Box(-1, 1))
+    assert info["widths_after"] == list(reduced.widths)
+    assert sum(info["widths_after"][1:-1]) < sum(info["widths_before"][1:-1])
+    assert info["sup_distance"]["exact"] is True
+    assert info["sup_distance"]["upper"] <= 1e-5  # zero up to the MILP tolerance
+    assert info["sampled_max_abs_difference"] <= 1e-9
+
+
+def test_canonical_section(report):
+    info = report.sections["canonical-form"]
+    assert info["status"] == "ok"
+    assert info["equivalent_to_original"] is True
+    assert info["sampled_max_abs_difference"] <= 1e-9
+    canon = reluscope.canonical_form(degenerate_network())
+    assert info["parameter_norm_after"] == pytest.approx(float(np.linalg.norm(canon.to_vector())))
+
+
+def test_lipschitz_section_equals_the_library(report):
+    info = report.sections["lipschitz"]
+    expected = reluscope.lipschitz_constant(degenerate_network(), Box(-1, 1), time_limit=10)
+    assert info["status"] == "ok" and info["exact"] is True
+    assert info["upper"] == pytest.approx(expected.upper, rel=1e-6)
+    # the sampled gradient entries are a valid lower bound
+    assert info["sampled_lower_bound"] <= info["upper"] + 1e-9
+    assert info["lower"] <= info["upper"] + 1e-9
+
+
+def test_sparsity_section_equals_the_library(report):
+    from reluscope import sparsity
+
+    info = report.sections["sparsity"]
+    expected = sparsity.optimum_exists(degenerate_network(), domain=Box(-1, 1), time_limit=10)
+    assert info["answer"] == expected.status
+    assert info["status"] == ("partial" if expected.status == "undecided" else "ok")
+    assert f"**{expected.status}**" in report.markdown.read_text()

@@ -204,55 +204,54 @@ def _section_network(ctx: _Context) -> SectionContent:
     return SectionContent(blocks, data)
 
 
-def _degeneracy_counts(report: Any) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
-    """Total counts and per-layer counts of a DegeneracyReport, read from its public data."""
-    counts = _attr(report, "counts")
-    per_layer = _attr(report, "counts_by_layer", "layer_counts", default=None)
-    if isinstance(counts, dict) and counts and all(isinstance(v, dict) for v in counts.values()):
-        per_layer = counts
-        totals: dict[str, int] = {}
-        for layer_counts in counts.values():
-            for status, n in layer_counts.items():
-                totals[status] = totals.get(status, 0) + int(n)
-        counts = totals
-    counts = {str(k): int(v) for k, v in dict(counts or {}).items()}
-    if per_layer is None:
-        per_layer = {"all hidden layers": counts}
-    elif isinstance(per_layer, (list, tuple)):
-        per_layer = {f"hidden layer {i + 1}": c for i, c in enumerate(per_layer)}
-    per_layer = {str(k): {str(s): int(n) for s, n in dict(v).items()} for k, v in dict(per_layer).items()}
-    return counts, per_layer
-
-
 def _section_degeneracies(ctx: _Context) -> SectionContent:
-    from .. import degeneracies
+    from ..degeneracy import degeneracies
 
-    report = degeneracies(ctx.net, ctx.domain)
+    report = degeneracies(ctx.net, ctx.domain, time_limit=ctx.time_limit, seed=ctx.seed)
     ctx.shared["degeneracies"] = report
-    counts, per_layer = _degeneracy_counts(report)
+    counts = {str(k): int(v) for k, v in report.counts.items()}
+    per_layer = {str(k): {str(s): int(n) for s, n in v.items()} for k, v in report.counts_by_layer.items()}
+    layers = list(per_layer)
+    rows = tuple((status, *(per_layer[layer].get(status, 0) for layer in layers), total)
+                 for status, total in counts.items())
     blocks: list[Any] = [
         Paragraph("Status of every hidden neuron on the domain: dead (never active), always active "
                   "(affine on the domain), zero incoming or outgoing weights, parallel or opposite to "
-                  "another neuron of its layer, unbalanced."),
-        Table(("status", "neurons"), tuple(sorted(counts.items()))),
+                  "another neuron of its layer, unbalanced (incoming and outgoing norms differ, so a "
+                  "positive rescaling changes the parameters but not the function). First hidden layer "
+                  "on a box: exact interval arithmetic; deeper layers: LP/MILP bounds on HiGHS."),
+        Table(("status", *layers, "total"), rows),
+        Paragraph(f"{len(report.neurons)} hidden neurons, {report.n_degenerate} with at least one "
+                  "degeneracy (unbalanced excluded); "
+                  + ("every status is exact." if report.exact else
+                     f"{counts.get('undecided', 0)} neuron(s) undecided within the time limit "
+                     "(dead / always-active open: only valid bounds were found).")),
     ]
-    exactness = _attr(report, "exact", "exactness")
-    if exactness is not None:
-        blocks.append(Paragraph(f"Exactness: `{to_jsonable(exactness)}`."))
-    if counts:
-        path = figures.status_bars(per_layer, ctx.figure("degeneracies.png"), "Degenerate neurons per status")
-        blocks.append(Figure(path.name, "Number of hidden neurons per degeneracy status and layer."))
-    text = str(report)
-    if text:
-        blocks.append(Code(text))
-    return SectionContent(blocks, {"counts": counts, "counts_by_layer": per_layer,
-                                   "report": to_jsonable(report)})
+    path = figures.status_bars(per_layer, ctx.figure("degeneracies.png"), "Hidden neurons per degeneracy status")
+    blocks.append(Figure(path.name, "Number of hidden neurons per degeneracy status and hidden layer."))
+    listed = [s for s in report.neurons if [lab for lab in s.labels if lab != "unbalanced"]]
+    if listed:
+        shown = listed[:60]
+        blocks.append(Table(
+            ("hidden layer", "neuron", "pre-activation range on the domain", "statuses"),
+            tuple((s.layer, s.neuron,
+                   f"[{format_value(s.pre_min, 4)}{'' if s.exact_min else '*'}, "
+                   f"{format_value(s.pre_max, 4)}{'' if s.exact_max else '*'}]",
+                   "; ".join(s.labels)) for s in shown),
+            caption="Degenerate neurons (* = valid bound, not attained)"
+                    + (f"; first {len(shown)} of {len(listed)}" if len(listed) > len(shown) else "")))
+    status, reason = ("ok", "") if report.exact else (
+        "partial", f"{counts.get('undecided', 0)} neuron status(es) undecided within {ctx.time_limit:g} s")
+    return SectionContent(blocks, {"counts": counts, "counts_by_layer": per_layer, "exact": bool(report.exact),
+                                   "n_degenerate": int(report.n_degenerate),
+                                   "report": to_jsonable(report)}, status, reason)
 
 
 def _section_reduction(ctx: _Context) -> SectionContent:
-    from .. import reduce
+    from ..degeneracy import reduction
 
-    reduced = reduce(ctx.net, ctx.domain)
+    result = reduction(ctx.net, ctx.domain, time_limit=ctx.time_limit, seed=ctx.seed)
+    reduced = result.network
     ctx.shared["reduced"] = reduced
     X = _sample(ctx.domain, ctx.net.input_dim, ctx.n_samples, ctx.seed + 1)
     sampled_gap = float(np.abs(ctx.net(X) - reduced(X)).max()) if len(X) else 0.0
@@ -261,6 +260,8 @@ def _section_reduction(ctx: _Context) -> SectionContent:
         "widths_after": list(reduced.widths),
         "parameters_before": ctx.net.n_parameters,
         "parameters_after": reduced.n_parameters,
+        "removed_neurons": int(result.removed),
+        "actions": list(result.actions),
         "sampled_max_abs_difference": sampled_gap,
         "n_sample_points": int(len(X)),
     }
@@ -272,19 +273,25 @@ def _section_reduction(ctx: _Context) -> SectionContent:
             ("parameters", ctx.net.n_parameters, reduced.n_parameters),
         )),
     ]
+    if result.actions:
+        shown = list(result.actions[:40])
+        if len(result.actions) > 40:
+            shown.append(f"... ({len(result.actions) - 40} more)")
+        blocks.append(Code("\n".join(shown)))
+    else:
+        blocks.append(Paragraph("No rule applies: the network is already reduced on this domain."))
     status, reason = "ok", ""
     try:
-        from .. import sup_distance
+        from ..distance import sup_distance
 
-        kwargs = _with_time_limit(sup_distance, ctx.time_limit)
-        dist = sup_distance(ctx.net, reduced, ctx.domain, **kwargs)
-        lower, upper = float(_attr(dist, "lower")), float(_attr(dist, "upper"))
-        data["sup_distance"] = {"lower": lower, "upper": upper, "exact": bool(_attr(dist, "exact", default=False))}
+        dist = sup_distance(ctx.net, reduced, ctx.domain, time_limit=ctx.time_limit)
+        lower, upper, exact = float(dist.lower), float(dist.upper), bool(dist.exact)
+        data["sup_distance"] = {"lower": lower, "upper": upper, "exact": exact}
         blocks.append(Paragraph(
-            f"Sup distance between the network and its reduction on the domain: lower bound "
-            f"{format_value(lower)}, upper bound {format_value(upper)}"
-            + (" (exact)." if data["sup_distance"]["exact"] else " (time limit reached: bounds only).")))
-        if not data["sup_distance"]["exact"]:
+            f"Sup distance between the network and its reduction on the domain (MILP): "
+            + (f"{format_value(upper)} (exact)." if exact else
+               f"between {format_value(lower)} and {format_value(upper)} (time limit reached: bounds only).")))
+        if not exact:
             status, reason = "partial", f"the exact sup distance did not finish within {ctx.time_limit:g} s; bounds reported"
     except ImportError:
         status, reason = "partial", "the exact sup distance is not available in this installation; sampled check only"
@@ -295,7 +302,7 @@ def _section_reduction(ctx: _Context) -> SectionContent:
 
 
 def _section_canonical(ctx: _Context) -> SectionContent:
-    from .. import canonical_form
+    from ..symmetry import canonical_form
 
     canon = canonical_form(ctx.net)
     ctx.shared["canonical"] = canon
@@ -319,15 +326,13 @@ def _section_canonical(ctx: _Context) -> SectionContent:
             (f"max |f(x) - canonical(x)| on {len(X)} sampled points", gap),
         )),
     ]
-    try:
-        from .. import equivalent
+    from ..symmetry import equivalent
 
-        verdict = equivalent(ctx.net, canon)
-        same = bool(_attr(verdict, "equivalent", default=verdict))
-        data["equivalent_to_original"] = same
-        blocks.append(Paragraph(f"`equivalent(network, canonical_form(network))`: **{'yes' if same else 'no'}**."))
-    except ImportError:
-        pass
+    verdict = equivalent(ctx.net, canon)
+    data["equivalent_to_original"] = bool(verdict.equivalent)
+    data["equivalence_max_deviation"] = float(verdict.max_deviation)
+    blocks.append(Paragraph(f"`equivalent(network, canonical_form(network))`: "
+                            f"**{'yes' if verdict.equivalent else 'no'}** ({verdict.reason})."))
     return SectionContent(blocks, data)
 
 
@@ -363,32 +368,42 @@ def _section_sparsity(ctx: _Context) -> SectionContent:
     from .. import sparsity
 
     blocks: list[Any] = []
-    data: dict[str, Any] = {}
+    status, reason = "ok", ""
     if ctx.net.masks is None:
         blocks.append(Paragraph("The network has no masks: its sparsity pattern is full support."))
-    pattern = sparsity.SparsityPattern.from_network(ctx.net) if hasattr(sparsity.SparsityPattern, "from_network") \
-        else sparsity.SparsityPattern(ctx.net)
-    kwargs = _with_time_limit(sparsity.optimum_exists, ctx.time_limit)
-    verdict = sparsity.optimum_exists(ctx.net, domain=ctx.domain, **kwargs)
-    data["optimum_exists"] = to_jsonable(verdict)
-    answer = _attr(verdict, "exists", "verdict", "answer")
-    data["answer"] = to_jsonable(answer)
-    blocks.append(Paragraph(f"Existence of an optimum for the training problem of this architecture and mask: "
-                            f"**{format_value(answer)}**."))
-    reasoning = _attr(verdict, "reasoning", "reason", "explanation")
-    if reasoning:
-        blocks.append(Paragraph(str(reasoning)))
-    status, reason = "ok", ""
-    kwargs = _with_time_limit(sparsity.is_closed, ctx.time_limit)
-    closed = sparsity.is_closed(pattern, **kwargs)
-    data["linear_closedness"] = {"closed": closed.closed, "method": str(_attr(closed, "method")),
-                                 "seconds": float(_attr(closed, "seconds", default=0.0))}
-    blocks.append(Table(("question", "answer", "method"), (
-        ("is the set of matrices realizable with this pattern (linear counterpart L_I) closed?",
-         {True: "closed", False: "not closed", None: "undecided"}[closed.closed], str(_attr(closed, "method"))),
-    )))
-    if closed.closed is None:
-        status, reason = "partial", f"closedness of the linear counterpart undecided within {ctx.time_limit:g} s"
+    pattern = sparsity.SparsityPattern.from_network(ctx.net)
+    verdict = sparsity.optimum_exists(pattern, domain=ctx.domain, time_limit=ctx.time_limit,
+                                      verify_time_limit=ctx.time_limit)
+    closed = verdict.closedness
+    if closed is None:
+        closed = sparsity.is_closed(pattern, time_limit=ctx.time_limit, seed=ctx.seed)
+    data: dict[str, Any] = {
+        "answer": verdict.status,
+        "reasoning": verdict.reasoning,
+        "certificate_valid": verdict.certificate_valid,
+        "sequence": [list(map(float, row)) for row in verdict.sequence],
+        "linear_closedness": {"closed": closed.closed, "method": closed.method, "seconds": closed.seconds,
+                              "reasoning": closed.reasoning, "certificate": to_jsonable(closed.certificate)},
+    }
+    blocks.append(Paragraph(f"Existence of an optimum for the training problem of this architecture and "
+                            f"mask (squared loss): **{verdict.status}**."))
+    blocks.append(Paragraph(verdict.reasoning))
+    if verdict.sequence:
+        blocks.append(Table(("eps", "training loss", "parameter norm"), tuple(tuple(r) for r in verdict.sequence),
+                            caption="A parameter sequence whose loss tends to 0 while its norm grows"))
+    if verdict.certificate_valid is not None:
+        blocks.append(Paragraph(f"Non-closedness certificate re-verified independently: "
+                                f"**{'valid' if verdict.certificate_valid else 'INVALID'}**."))
+    state = {True: "closed", False: "not closed", None: "undecided"}[closed.closed]
+    blocks.append(Paragraph(
+        f"Linear counterpart: the set L_I of products W_L ... W_1 with supports inside the masks is "
+        f"**{state}** (method `{closed.method}`, {closed.seconds:.2f} s)."
+        + (f" {closed.reasoning}" if closed.reasoning else "")))
+    if closed.certificate is not None:
+        text = str(closed.certificate)
+        blocks.append(Code(text if len(text) < 3000 else text[:3000] + "\n… (truncated)"))
+    if verdict.status == "undecided":
+        status, reason = "partial", f"undecided within {ctx.time_limit:g} s (see the reasoning)"
     return SectionContent(blocks, data, status, reason)
 
 
@@ -446,7 +461,18 @@ def _section_constructive(ctx: _Context) -> SectionContent:
 
     X, y = ctx.X, ctx.y
     classes = np.unique(y)
-    result = constructive.fit(X, y)
+    affine_note = ""
+    try:
+        result = constructive.fit(X, y)
+    except InvalidData as exc:
+        if "linearly dependent" not in str(exc):
+            raise
+        # centred data make the class means linearly dependent; the affine lift (x, 1) only
+        # needs them affinely independent
+        result = constructive.fit(X, y, affine=True)
+        affine_note = (f" The linear construction does not apply ({exc}); the construction uses the "
+                       "affine lift (x, 1), which needs the class means only affinely independent.")
+    affine = bool(result.affine)
     network = result.network
     con_acc = float(np.mean(np.asarray(result.network_predict(X)) == y))
     model_pred = _model_predictions(ctx.net, X, classes)
@@ -461,7 +487,7 @@ def _section_constructive(ctx: _Context) -> SectionContent:
     train, test = order[:cut], order[cut:]
     if len(np.unique(y[train])) == len(classes) and len(test):
         try:
-            res70 = constructive.fit(X[train], y[train])
+            res70 = constructive.fit(X[train], y[train], affine=affine)
             held["constructive"] = float(np.mean(np.asarray(res70.network_predict(X[test])) == y[test]))
             if model_pred is not None:
                 held["model"] = float(np.mean(model_pred[test] == y[test]))
@@ -472,6 +498,7 @@ def _section_constructive(ctx: _Context) -> SectionContent:
         "n_samples": int(len(X)),
         "n_classes": int(len(classes)),
         "constructive_widths": list(network.widths),
+        "affine_lift": affine,
         "constructive_parameters": int(network.n_parameters),
         "model_parameters": ctx.net.n_parameters,
         "constructive_accuracy": con_acc,
@@ -486,7 +513,7 @@ def _section_constructive(ctx: _Context) -> SectionContent:
     }
     rows = [
         ("accuracy on the given data", model_acc, con_acc),
-        ("accuracy on a held-out 30 % (constructive fit on the other 70 %)", held.get("model"), held.get("constructive")),
+        ("accuracy on a random 30 % left out of the constructive fit (the model may have trained on it)", held.get("model"), held.get("constructive")),
         ("balanced cost against one-hot targets", model_cost[0], result.balanced_cost),
         ("mean squared error against one-hot targets", model_cost[1], result.mean_cost),
         ("parameters", ctx.net.n_parameters, network.n_parameters),
@@ -498,7 +525,7 @@ def _section_constructive(ctx: _Context) -> SectionContent:
                   "argmax of its outputs (one output per class, classes in sorted order); the "
                   "constructive network's decision is the nearest one-hot target. Costs use the "
                   "constructive network's one-hot targets, which the model was not necessarily "
-                  "trained for."
+                  "trained for." + affine_note
                   + ("" if model_pred is not None else
                      f" The model has {ctx.net.output_dim} outputs for {len(classes)} classes, so its "
                      "accuracy and cost are not computed.")),
