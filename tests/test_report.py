@@ -172,13 +172,13 @@ def test_section_over_budget_is_abandoned_with_a_reason(tmp_path, monkeypatch):
     import reluscope.report.analysis as module
 
     def slow(ctx):
-        time.sleep(30)
+        time.sleep(120)
 
     monkeypatch.setitem(module._SECTIONS, "lipschitz", ("Lipschitz constant", slow))
     start = time.perf_counter()
-    rep = analyze(degenerate_network(), tmp_path, time_limit=1, section_timeout=1.0, quiet=True,
+    rep = analyze(degenerate_network(), tmp_path, time_limit=1, section_timeout=10.0, quiet=True,
                   sections=("lipschitz", "network"))
-    assert time.perf_counter() - start < 20
+    assert time.perf_counter() - start < 60
     assert rep.status("lipschitz") == "not computed"
     assert "did not finish" in rep.sections["lipschitz"]["reason"]
     assert rep.status("network") == "ok"
