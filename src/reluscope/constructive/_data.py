@@ -54,9 +54,15 @@ def _as_inputs(X: Any) -> FloatArray:
     return arr
 
 
-def _labels(y: Any, n: int) -> tuple[list[Hashable], tuple[Hashable, ...]]:
+def _labels(y: Any, n: int) -> tuple[Any, tuple[Hashable, ...]]:
+    """Return ``(index array or label list, sorted classes)``."""
     if isinstance(y, np.ndarray) and y.ndim != 1:
         raise InvalidData(f"labels y must be one-dimensional; got shape {y.shape}")
+    if isinstance(y, np.ndarray) and y.dtype.kind in "biuU":  # fast path: integer / string arrays
+        if len(y) != n:
+            raise InvalidData(f"X has {n} rows but y has {len(y)} labels")
+        values, index = np.unique(y, return_inverse=True)
+        return index.astype(np.intp).reshape(-1), tuple(v.item() for v in values)
     try:
         labels = list(y)
     except TypeError:
@@ -121,8 +127,11 @@ def prepare(X: Any, y: Any, targets: Any = None, min_classes: int = 2) -> Prepar
             f"y contains only one class ({classes[0]!r}); the construction needs at least {min_classes} classes"
         )
     Y = _targets(targets, classes)
-    lookup = {c: j for j, c in enumerate(classes)}
-    index = np.fromiter((lookup[label] for label in labels), dtype=np.intp, count=len(labels))
+    if isinstance(labels, np.ndarray):
+        index = labels
+    else:
+        lookup = {c: j for j, c in enumerate(classes)}
+        index = np.fromiter((lookup[label] for label in labels), dtype=np.intp, count=len(labels))
     counts = np.bincount(index, minlength=len(classes)).astype(np.intp)
     order = np.argsort(index, kind="stable")
     starts = np.r_[0, np.cumsum(counts)[:-1]]

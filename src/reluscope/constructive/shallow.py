@@ -39,13 +39,19 @@ def _ro(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def nearest_target(outputs: FloatArray, Y: FloatArray) -> NDArray[np.intp]:
+    """Index ``j`` minimizing ``|f(x) - y_j|`` for each row of ``outputs`` (``Y``: (k, Q))."""
+    return np.argmin(np.sum(Y * Y, axis=0)[None, :] - 2.0 * outputs @ Y, axis=1)
+
+
 def training_costs(outputs: FloatArray, Y: FloatArray, index: NDArray[np.intp], counts: NDArray[np.intp]) -> tuple[float, float]:
     """Return ``(balanced, mean)`` costs of network ``outputs`` (N, k) against targets.
 
     ``balanced = sqrt(Σ_j (1/N_j) Σ_i |f(x_{j,i}) - y_j|²)`` (not squared) and
     ``mean = (1/N) Σ_n |f(x_n) - y_{j(n)}|²`` (the usual mean squared error, squared).
     """
-    sq = np.sum((outputs - Y[:, index].T) ** 2, axis=1)
+    R = outputs - Y.T[index]
+    sq = np.einsum("nk,nk->n", R, R)
     balanced = float(np.sqrt(np.sum(sq / counts[index])))
     mean = float(np.mean(sq))
     return balanced, mean
@@ -229,7 +235,6 @@ def fit_prepared(
         raise InvalidData(f"margin must be a finite number >= 0; got {margin}")
     X, idx, Y = data.X, data.index, data.Y
     Q, M = data.n_classes, X.shape[1]
-    Xt = lifted(X, affine)
     means_t = lifted(data.means, affine)
     if affine and Q > M + 1:
         raise InvalidData(f"{Q} classes but only {M} input features: the affine construction needs Q <= M + 1")
@@ -247,13 +252,12 @@ def fit_prepared(
 
     outputs = network(X)
     balanced, mean = training_costs(outputs, Y, idx, data.counts)
-    D1 = (Xt - means_t[idx]) @ pinv.T  # (N, Q): columns of Δ_1
-    delta_P = float(np.max(np.linalg.norm(D1, axis=1)))
+    D1 = (X - data.means[idx]) @ pinv[:, :M].T  # (N, Q): columns of Δ_1 (lifted coordinate: Δ = 0)
+    delta_P = float(np.sqrt(np.max(np.einsum("nq,nq->n", D1, D1))))
     y_op = float(np.linalg.norm(Y, 2))
     bound = float(np.sqrt(Q) * y_op * delta_P) if cost == "balanced" else float(y_op**2 * delta_P**2)
     projector = means_t.T @ pinv
-    dist = np.linalg.norm(outputs[:, None, :] - Y.T[None, :, :], axis=-1)
-    accuracy = float(np.mean(np.argmin(dist, axis=1) == idx))
+    accuracy = float(np.mean(nearest_target(outputs, Y) == idx))
     return ConstructiveFit(
         network=network,
         classes=data.classes,
