@@ -487,13 +487,7 @@ def _full_space_status(terms: list[list[Any]], timeout_ms: int) -> str:
     return str(solver.check())
 
 
-def full_space(terms: Sequence[Term], time_limit: float = 1.0) -> bool | None:
-    """Whether ``sum of the term cones`` is the whole coordinate space on the union of the
-    rectangles (a universal-existential Z3 sentence, run in a child with a hard limit).
-
-    ``True`` proves closedness (a linear subspace is closed); ``False`` only says the sum is
-    not the whole space.
-    """
+def _full_space_z3(terms: Sequence[Term], time_limit: float) -> bool | None:
     from .qe import run_with_limit
 
     status, value = run_with_limit(
@@ -502,6 +496,111 @@ def full_space(terms: Sequence[Term], time_limit: float = 1.0) -> bool | None:
     if status != "ok" or value == "unknown":
         return None
     return value == "sat"
+
+
+def _union(terms: Sequence[Term]) -> frozenset[Entry]:
+    return frozenset().union(*(t.support for t in terms)) if terms else frozenset()
+
+
+def _free_blocks(terms: Sequence[Term]) -> list[tuple[Term, frozenset[Entry]]]:
+    """Coordinate blocks ``R^F`` inside one term's cone: a subspace term's whole rectangle,
+    or one row / one column of a rectangle (``{u e_j^T}`` is a subspace of ``V_Q``)."""
+    out = []
+    for q in terms:
+        if q.subspace:
+            out.append((q, q.support))
+            continue
+        for j in q.cols:
+            out.append((q, frozenset((i, j) for i in q.rows)))
+        for i in q.rows:
+            out.append((q, frozenset((i, j) for j in q.cols)))
+    return out
+
+
+def _nested_full(s: Term, t: Term) -> bool:
+    """Two rank-one terms with equal column sets and nested row sets ``C_1 ⊆ C_2`` (or the
+    transpose): the sum is ``{M on C_2 x R : rank M <= 2, rank M_D <= 1}``, ``D = C_2 - C_1``
+    (proof in the background page). It is the whole space iff both rank bounds are void."""
+    if s.rank != 1 or t.rank != 1:
+        return False
+    for a, b in ((s, t), (t, s)):
+        for rows_a, rows_b, cols_a, cols_b in (
+            (set(a.rows), set(b.rows), set(a.cols), set(b.cols)),
+            (set(a.cols), set(b.cols), set(a.rows), set(b.rows)),
+        ):
+            if cols_a == cols_b and rows_a <= rows_b:
+                n_cols, n_rows, n_d = len(cols_a), len(rows_b), len(rows_b - rows_a)
+                if min(n_rows, n_cols) <= 2 and min(n_d, n_cols) <= 1:
+                    return True
+    return False
+
+
+def _full_peel(terms: tuple[Term, ...], deadline: float, memo: dict, z3_leaf: int) -> bool | None:
+    key = terms
+    if key in memo:
+        return memo[key]
+    result: bool | None = False
+    nonsub = [t for t in terms if not t.subspace]
+    if not nonsub:
+        result = True  # a sum of coordinate subspaces is the coordinate space on the union
+    elif len(terms) == 2 and _nested_full(*terms):
+        result = True
+    else:
+        U = _union(terms)
+        undecided = False
+        for owner, F in _free_blocks(terms):
+            if time.perf_counter() > deadline:
+                undecided = True
+                break
+            rest = []
+            ok = True
+            for q in terms:
+                if q is owner:
+                    continue
+                t = _trim(q, F)
+                if t is None:
+                    ok = False
+                    break
+                if t.rows:
+                    rest.append(t)
+            if not ok:
+                continue
+            rest_t = tuple(_merge(rest))
+            if _union(rest_t) != U - F:
+                continue
+            sub = _full_peel(rest_t, deadline, memo, z3_leaf)
+            if sub is True:
+                result = True
+                break
+            undecided = undecided or sub is None
+        if result is not True and len(nonsub) <= z3_leaf:
+            remaining = deadline - time.perf_counter()
+            if remaining > 0.02:
+                leaf = _full_space_z3(terms, min(remaining, 1.0))
+                if leaf is True:
+                    result = True
+                elif leaf is None:
+                    undecided = True
+        if result is not True and undecided:
+            result = None
+    memo[key] = result
+    return result
+
+
+def full_space(terms: Sequence[Term], time_limit: float = 1.0, z3_leaf: int = 2) -> bool | None:
+    """Prove that the sum of the term cones is the whole coordinate space ``R^U`` on the
+    union ``U`` of the rectangles (then it is closed).
+
+    Peeling: if ``R^F`` lies in one term's cone (a subspace term's rectangle, or one row or
+    column of a rectangle) and the other terms, trimmed by ``F`` (still rectangles), sum to
+    ``R^(U - F)``, then the sum is ``R^U``. Leaves with at most ``z3_leaf`` non-subspace
+    terms are settled by a universal-existential Z3 sentence (child process, hard limit).
+
+    Returns ``True`` (proved), ``False`` (no proof found) or ``None`` (ran out of time).
+    It never returns ``True`` unless the sum is the whole space.
+    """
+    deadline = time.perf_counter() + float(time_limit)
+    return _full_peel(tuple(_merge(terms)), deadline, {}, z3_leaf)
 
 
 def component_pattern(comp: Sequence[Term]) -> tuple[SparsityPattern, tuple[int, ...], tuple[int, ...]]:
