@@ -55,10 +55,11 @@ def test_cone_matrix_contains_round_cone_and_is_invertible():
 
 
 def test_clustered_zero_cost_whenever_sufficient_condition_holds():
-    # theorem: 5 δ_P < sqrt(Q/(Q-1)) (in particular δ_P < 0.2) => zero training cost
+    # theorem: δ_P < min(0.2, 0.4/sqrt(Q)) (κ = 2.5) => zero training cost
     rng = np.random.default_rng(1)
     for seed in range(400):
-        delta = float(rng.uniform(0.0, 0.199))
+        X, y, Q, M, _ = clustered_instance(seed, 0.1)
+        delta = float(rng.uniform(0.0, 0.999 * min(0.2, 0.4 / math.sqrt(Q))))
         X, y, Q, M, _ = clustered_instance(seed, delta)
         L = Q + int(rng.integers(0, 3))
         r = cone_truncation_clustered(X, y, n_layers=L)
@@ -82,7 +83,17 @@ def test_clustered_with_targets_and_string_labels():
 def test_clustered_rejects_wide_clusters_and_short_networks():
     rng = np.random.default_rng(5)
     failures = 0
+    beyond = 0
     for seed in range(50):
+        # beyond the sufficient condition the exact checks decide; success still means cost 0
+        X, y, Q, M, _ = clustered_instance(seed, 0.3)
+        try:
+            r = cone_truncation_clustered(X, y)
+        except InvalidData:
+            pass
+        else:
+            beyond += 1
+            assert r.balanced_cost <= 1e-8 and not r.conditions["sufficient_condition_holds"]
         X, y, Q, M, _ = clustered_instance(seed, 3.0)
         try:
             r = cone_truncation_clustered(X, y)
@@ -92,6 +103,7 @@ def test_clustered_rejects_wide_clusters_and_short_networks():
         else:  # when it does not raise, the exact conditions held and the cost is zero
             assert r.balanced_cost <= 1e-8
     assert failures > 25
+    assert beyond > 25  # the exact checks accept most data beyond the sufficient condition
     X, y, Q, M, _ = clustered_instance(0, 0.1)
     with pytest.raises(InvalidData, match="n_layers >= Q"):
         cone_truncation_clustered(X, y, n_layers=Q - 1)

@@ -286,11 +286,11 @@ def cone_truncation_clustered(
     (``δ_ℓ`` the radius of class ``ℓ`` in barycentric coordinates). The output layer maps
     the apexes to the targets. Layers beyond ``Q`` are identity truncations.
 
-    Conditions: ``Q <= M`` with linearly independent class means, and for every ``ℓ`` all
+    Conditions: ``Q <= M`` with linearly independent class means; for every ``ℓ`` all
     current points of the other classes strictly in front of the hyperplane through
-    ``a_ℓ`` normal to ``f_ℓ`` (checked exactly); sufficient:
-    ``mu_factor (δ_ℓ + δ_j) + ... < h``, e.g. ``5 δ_P < sqrt(Q / (Q - 1))`` with the default
-    ``mu_factor = 2.5``.
+    ``a_ℓ`` normal to ``f_ℓ``; linearly independent apexes (all checked exactly). Sufficient
+    (``κ = mu_factor``): ``κ (δ_ℓ + max_{j≠ℓ} δ_j) < sqrt(Q / (Q - 1))`` for every ``ℓ`` and
+    ``sqrt(Q) κ δ_P < 1``; with ``κ = 2.5``, ``δ_P < min(0.2, 0.4 / sqrt(Q))`` suffices.
 
     Raises
     ------
@@ -316,11 +316,18 @@ def cone_truncation_clustered(
         f = (centroid - E[j]) / h
         mu = mu_factor * radii[j] if radii[j] > 1e-12 * h else 1e-3 * h
         plan.append((j, f, E[j] + mu * f))
-    sufficient = bool(all(mu_factor * (radii[l] + np.max(np.delete(radii, l))) < h for l in range(Q)))
+    # cones exist: κ(δ_ℓ + max_{j≠ℓ} δ_j) < h; apexes e_j + μ_j f_j independent: sqrt(Q) κ δ_P < 1
+    sufficient = bool(
+        all(mu_factor * (radii[l] + np.max(np.delete(radii, l))) < h for l in range(Q))
+        and math.sqrt(Q) * mu_factor * radii.max() < 1.0
+    )
     current, cones, angles, clearance = _run_truncations(Z, data.index, plan, data.classes, rtol)
     apexes = np.stack([a for _, _, a in plan])
     if np.linalg.cond(apexes) > 1e12:
-        raise InvalidData("the truncation apexes are linearly dependent; lower mu_factor")  # pragma: no cover
+        raise InvalidData(
+            f"the {Q} truncation apexes are linearly dependent (condition number {np.linalg.cond(apexes):.3g}); "
+            "clusters too wide or lower mu_factor"
+        )
     V = data.Y @ np.linalg.inv(apexes.T)
     cones += _identity_cones(current, L - Q)
     angles += [math.pi / 2] * (L - Q)
@@ -330,7 +337,8 @@ def cone_truncation_clustered(
         "delta_P": float(radii.max()),
         "height": h,
         "mu_factor": mu_factor,
-        "sufficient_condition": f"{mu_factor} (delta_l + max_j delta_j) < sqrt(Q/(Q-1)) for every l",
+        "sufficient_condition": f"{mu_factor} (delta_l + max_j delta_j) < sqrt(Q/(Q-1)) for every l "
+        f"and sqrt(Q) {mu_factor} delta_P < 1",
         "sufficient_condition_holds": sufficient,
     }
     return _finish(data, "clustered", network, list(range(Q)), apexes, angles, L, clearance, conditions)
