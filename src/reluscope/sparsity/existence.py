@@ -232,6 +232,14 @@ def optimum_exists(
             verdict,
         )
     check = verify(certificate, time_limit=verify_time_limit)
+    if check.valid is False:
+        return ExistenceVerdict(
+            UNDECIDED,
+            "the non-closedness certificate FAILED independent verification ("
+            + "; ".join(f"{c.name}: {c.message}" for c in check.failures)
+            + "); no conclusion is drawn",
+            text, verdict, False,
+        )
     H = sum(pattern.hidden_widths)
     needed = 2**H * n_in + 1
     if isinstance(dom, PointSet):
@@ -287,6 +295,6 @@ def optimum_exists(
         reasoning += f" Numerically: loss decreasing {decreasing}, ||theta|| growing {growing}."
     else:
         reasoning += f"; a finite training set would need {needed} points (> max_points={max_points}), not built."
-    if check.valid is not True:
-        reasoning += f" WARNING: certificate verification returned {check.valid}."
+    if check.valid is None:
+        reasoning += " (the certificate's Z3 re-check did not finish in time; its exact checks passed)"
     return ExistenceVerdict(NO_OPTIMUM, reasoning, text, verdict, check.valid, X, Y, tuple(rows))
