@@ -23,6 +23,8 @@ __all__ = ["Experiment", "ExperimentResult", "register", "get", "names", "run"]
 
 # One module per reproduced result; each registers itself on import.
 _MODULES: list[str] = [
+    "inverse_stability_notebook",
+    "pathologies_experiment",
     "sparse_divergence",
     "constructive_vs_gradient",
 ]

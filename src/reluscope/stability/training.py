@@ -225,6 +225,13 @@ class RestrictedShallowReLU(nn.Module):
                 v[i] = 0.0
                 reseed.append(i)
         alive = [i for i in range(self.width) if i not in reseed and v[i] != 0]
+        if len(alive) > 1:  # vectorized screen: most steps have no close pair at all
+            U = u[alive]
+            gram = np.clip(U @ U.T, -1.0, 1.0)
+            close = np.sqrt(np.maximum(2 - 2 * np.abs(gram), 0.0)) <= self.merge_tol
+            np.fill_diagonal(close, False)
+            if not close.any():
+                alive = []
         for pos, i in enumerate(alive):
             if i in reseed:
                 continue  # merged into an earlier neuron
