@@ -126,3 +126,15 @@ def test_seeded_sweep_nonclosed_patterns_give_diverging_minimizing_sequences() -
         assert norms[-1] > 100 * norms[0] / 2
         found += 1
     assert found >= 3
+
+
+def test_tampered_certificate_is_not_trusted(monkeypatch) -> None:
+    import dataclasses
+
+    import reluscope.sparsity.existence as existence
+    from reluscope.sparsity import ClosednessVerdict
+
+    bad = dataclasses.replace(lu_certificate(2), limit=((1, 0), (0, 1)))  # wrong limit
+    monkeypatch.setattr(existence, "is_closed", lambda *a, **k: ClosednessVerdict(False, "fake", 0.0, bad, ""))
+    result = existence.optimum_exists(SparsityPattern.lu(2))
+    assert result.status == UNDECIDED and result.certificate_valid is False
