@@ -120,6 +120,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> ExperimentResult:
     summary: dict[str, Any] = {"n": n, "points": n_points, "steps": steps}
     for label, log in runs.items():
         key = label.replace(", ", "_").replace(" ", "_")
+        summary[f"{key}_relative_loss_half"] = at(log, "relative_loss", 0.5)
         summary[f"{key}_final_relative_loss"] = log["relative_loss"][-1]
         summary[f"{key}_final_product_error"] = log["product_error"][-1]
         summary[f"{key}_weight_norm_half"] = at(log, "weight_norm", 0.5)
