@@ -364,3 +364,21 @@ def test_align_of_unrelated_networks_preserves_function_and_does_not_increase_di
 def test_public_exports():
     for name in ("rescale", "permute", "balance", "canonical_form", "equivalent"):
         assert callable(getattr(rs, name))
+
+
+@settings(max_examples=30, deadline=None)
+@given(net=networks(min_hidden=2), seed=st.integers(0, 10**6))
+def test_coarse_layer_shift_reaches_the_same_balanced_point(net, seed):
+    """The layer-wide shift used for large networks does not change the optimum."""
+    from reluscope.symmetry import _balance_scales
+
+    rng = np.random.default_rng(seed)
+    other = net
+    for h in range(1, net.depth):
+        other = rescale(other, h, np.exp(rng.uniform(-3, 3, net.widths[h])))
+    ws, bs = [np.array(w) for w in other.weights], [np.array(b) for b in other.biases]
+    plain, _, r1 = _balance_scales(ws, bs, 1e-12, 10_000, coarse_min_params=10**12)
+    coarse, _, r2 = _balance_scales(ws, bs, 1e-12, 10_000, coarse_min_params=0)
+    assert r1 <= 1e-12 and r2 <= 1e-12
+    for a, b in zip(plain, coarse):
+        np.testing.assert_allclose(a, b, rtol=1e-9)
