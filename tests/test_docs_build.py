@@ -1,0 +1,52 @@
+"""The documentation builds with `mkdocs build --strict` and lists every page in the nav."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+
+
+def _nav_files(node) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [f for value in node.values() for f in _nav_files(value)]
+    if isinstance(node, list):
+        return [f for item in node for f in _nav_files(item)]
+    return []
+
+
+def test_every_docs_page_is_in_the_nav_and_exists():
+    import yaml  # PyYAML: a dependency of mkdocs
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    nav = _nav_files(config["nav"])
+    pages = sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md"))
+    missing = [p for p in pages if p not in nav]
+    assert not missing, f"docs pages not in the nav of mkdocs.yml: {missing}"
+    dangling = [p for p in nav if not (DOCS / p).is_file()]
+    assert not dangling, f"nav entries without a file: {dangling}"
+    for page in ("index.md", "getting-started.md", "guide/analyze.md", "guide/reproduce.md"):
+        assert page in nav
+
+
+def test_mkdocs_build_strict(tmp_path):
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--clean", "-f", str(ROOT / "mkdocs.yml"),
+         "-d", str(tmp_path / "site")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    site = tmp_path / "site"
+    assert (site / "index.html").is_file()
+    assert (site / "guide" / "analyze" / "index.html").is_file()
+    # the API reference is generated from the docstrings
+    api = (site / "api" / "report" / "index.html").read_text()
+    assert "reluscope.report.analyze" in api and "Analyze one network and write a report folder" in api
+    network = (site / "api" / "network" / "index.html").read_text()
+    assert "ReLUNetwork" in network and "activation_pattern" in network
