@@ -102,7 +102,9 @@ def run_with_limit(function: Callable[..., Any], args: tuple, time_limit: float)
 
 
 # ---------------------------------------------------------------------------------- encodings
-def _product(z3: Any, masks: Sequence[np.ndarray], prefix: str, dense: bool = False) -> tuple[list, list, dict]:
+def _product(
+    z3: Any, masks: Sequence[np.ndarray], prefix: str, dense: bool = False, ctx: Any = None
+) -> tuple[list, list, dict]:
     """Variables and product entries ``(W_L...W_1)[i, j]`` as Z3 terms.
 
     ``dense=False``: variables for support entries only. ``dense=True``: a variable for every
@@ -116,7 +118,7 @@ def _product(z3: Any, masks: Sequence[np.ndarray], prefix: str, dense: bool = Fa
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
                 if dense or m[i, j]:
-                    v = z3.Real(f"{prefix}{l + 1}_{i}_{j}")
+                    v = z3.Real(f"{prefix}{l + 1}_{i}_{j}", ctx)
                     variables.append(v)
                     layer[i, j] = v
                     if dense and not m[i, j]:
@@ -149,37 +151,37 @@ def _masks_of(pattern: SparsityPattern | Sequence[Any]) -> list[np.ndarray]:
     return [np.asarray(m, dtype=bool) for m in pattern]
 
 
-def sentence(masks: Sequence[np.ndarray]) -> Any:
+def sentence(masks: Sequence[np.ndarray], ctx: Any = None) -> Any:
     """The non-closedness sentence with support variables only (true iff not closed)."""
     import z3
 
-    _, _, shape_entries = _product(z3, masks, "s")
-    A = {ij: z3.Real(f"A_{ij[0]}_{ij[1]}") for ij in sorted(shape_entries)}
+    _, _, shape_entries = _product(z3, masks, "s", ctx=ctx)
+    A = {ij: z3.Real(f"A_{ij[0]}_{ij[1]}", ctx) for ij in sorted(shape_entries)}
     if not A:
-        return z3.BoolVal(False)  # L_I = {0}
-    w, _, P = _product(z3, masks, "w")
-    v, _, Q = _product(z3, masks, "v")
-    eps = z3.Real("eps")
+        return z3.BoolVal(False, ctx)  # L_I = {0}
+    w, _, P = _product(z3, masks, "w", ctx=ctx)
+    v, _, Q = _product(z3, masks, "v", ctx=ctx)
+    eps = z3.Real("eps", ctx)
     not_member = z3.ForAll(w, z3.Or([P[ij] != A[ij] for ij in A]))
     close = z3.And([z3.And(Q[ij] - A[ij] < eps, A[ij] - Q[ij] < eps) for ij in A])
     approx = z3.ForAll([eps], z3.Implies(eps > 0, z3.Exists(v, close)))
     return z3.Exists(list(A.values()), z3.And(not_member, approx))
 
 
-def plain_sentence(masks: Sequence[np.ndarray]) -> Any:
+def plain_sentence(masks: Sequence[np.ndarray], ctx: Any = None) -> Any:
     """The published encoding: dense variables, off-support forced to 0, dense ``A``."""
     import z3
 
     n_out, n_in = masks[-1].shape[0], masks[0].shape[1]
-    A = {(i, j): z3.Real(f"A_{i}_{j}") for i in range(n_out) for j in range(n_in)}
-    w, wz, P = _product(z3, masks, "w", dense=True)
-    v, vz, Q = _product(z3, masks, "v", dense=True)
+    A = {(i, j): z3.Real(f"A_{i}_{j}", ctx) for i in range(n_out) for j in range(n_in)}
+    w, wz, P = _product(z3, masks, "w", dense=True, ctx=ctx)
+    v, vz, Q = _product(z3, masks, "v", dense=True, ctx=ctx)
 
     def entry(T: dict, ij: tuple[int, int]) -> Any:
-        return T.get(ij, z3.RealVal(0))
+        return T.get(ij, z3.RealVal(0, ctx))
 
-    eps = z3.Real("eps")
-    not_member = z3.ForAll(w, z3.Implies(z3.And(wz) if wz else True, z3.Or([entry(P, ij) != A[ij] for ij in A])))
+    eps = z3.Real("eps", ctx)
+    not_member = z3.ForAll(w, z3.Implies(z3.And(wz) if wz else z3.BoolVal(True, ctx), z3.Or([entry(P, ij) != A[ij] for ij in A])))
     close = z3.And(
         [z3.And(entry(Q, ij) - A[ij] < eps, A[ij] - entry(Q, ij) < eps) for ij in A] + list(vz)
     )
@@ -190,9 +192,10 @@ def plain_sentence(masks: Sequence[np.ndarray]) -> Any:
 def _check_sentence(masks: list[np.ndarray], plain: bool, timeout_ms: int) -> str:
     import z3
 
-    solver = z3.SolverFor("NRA")
+    ctx = z3.Context()  # a fresh context: nothing shared with the parent's Z3 state
+    solver = z3.SolverFor("NRA", ctx=ctx)
     solver.set(timeout=timeout_ms)
-    solver.add(plain_sentence(masks) if plain else sentence(masks))
+    solver.add(plain_sentence(masks, ctx) if plain else sentence(masks, ctx))
     return str(solver.check())
 
 
@@ -229,17 +232,18 @@ def decide_plain(pattern: SparsityPattern | Sequence[Any], time_limit: float = 3
 def _check_membership(masks: list[np.ndarray], limit: list[list[str]], timeout_ms: int) -> str:
     import z3
 
-    _, _, P = _product(z3, masks, "w")
+    ctx = z3.Context()  # a fresh context: nothing shared with the parent's Z3 state
+    _, _, P = _product(z3, masks, "w", ctx=ctx)
     constraints = []
     for i, row in enumerate(limit):
         for j, value in enumerate(row):
             q = Fraction(value)
-            target = z3.RealVal(f"{q.numerator}/{q.denominator}")
+            target = z3.RealVal(f"{q.numerator}/{q.denominator}", ctx)
             if (i, j) in P:
                 constraints.append(P[i, j] == target)
             elif q != 0:
                 return "unsat"  # no path reaches (i, j): the product is 0 there
-    solver = z3.SolverFor("QF_NRA")
+    solver = z3.SolverFor("QF_NRA", ctx=ctx)
     solver.set(timeout=timeout_ms)
     solver.add(constraints)
     return str(solver.check())
