@@ -23,7 +23,7 @@ chromium:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 analyze: setup
-	$(VENV)/bin/reluscope info
+	$(VENV)/bin/reluscope analyze -o $(OUT)
 
 test: setup chromium
 	$(PY) -m pytest -n 2 -q
