@@ -25,6 +25,8 @@ __all__ = ["Experiment", "ExperimentResult", "register", "get", "names", "run"]
 _MODULES: list[str] = [
     "inverse_stability_notebook",
     "pathologies_experiment",
+    "restricted_vs_unrestricted",
+    "local_minima_width",
     "sparse_divergence",
     "constructive_vs_gradient",
 ]
