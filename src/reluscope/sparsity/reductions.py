@@ -422,7 +422,14 @@ def _rank_pieces(terms: Sequence[Term]) -> list[tuple[Term, int]]:
     return [(t, r) for t in terms for r in range(t.rank)]
 
 
-def member(terms: Sequence[Term], A: dict[Entry, Fraction], timeout: float = 1.0) -> bool | None:
+MEMBER_RLIMIT = 2_000_000
+LEAF_RLIMIT = 1_500_000
+MAX_LEAVES = 3
+
+
+def member(
+    terms: Sequence[Term], A: dict[Entry, Fraction], timeout: float = 1.0, rlimit: int = MEMBER_RLIMIT
+) -> bool | None:
     """Whether ``A`` lies in ``sum of the term cones`` (Z3 ``QF_NRA``, in-process).
 
     Entries covered by a subspace term are free (their equations are dropped, exact);
@@ -447,6 +454,7 @@ def member(terms: Sequence[Term], A: dict[Entry, Fraction], timeout: float = 1.0
                     expr.setdefault((i, j), []).append(u[i] * v[j])
     solver = z3.SolverFor("QF_NRA")
     solver.set("timeout", max(1, int(timeout * 1000)))
+    solver.set("rlimit", int(rlimit))  # deterministic work budget; the timeout is a safety net
     for e, terms_e in expr.items():
         q = Fraction(A.get(e, 0))
         solver.add(z3.Sum(terms_e) == z3.RealVal(f"{q.numerator}/{q.denominator}"))
@@ -458,7 +466,7 @@ def member(terms: Sequence[Term], A: dict[Entry, Fraction], timeout: float = 1.0
     return None
 
 
-def _full_space_status(terms: list[list[Any]], timeout_ms: int) -> str:
+def _full_space_status(terms: list[list[Any]], timeout_ms: int, rlimit: int = LEAF_RLIMIT) -> str:
     import z3
 
     ts = [_make_term(*t) for t in terms]
@@ -483,6 +491,7 @@ def _full_space_status(terms: list[list[Any]], timeout_ms: int) -> str:
     body = z3.And([z3.Sum(expr[e]) == X[e] if expr[e] else X[e] == 0 for e in U])
     solver = z3.Solver()
     solver.set("timeout", timeout_ms)
+    solver.set("rlimit", int(rlimit))
     solver.add(z3.ForAll(list(X.values()), z3.Exists(W, body)))
     return str(solver.check())
 
@@ -573,10 +582,11 @@ def _full_peel(terms: tuple[Term, ...], deadline: float, memo: dict, z3_leaf: in
                 result = True
                 break
             undecided = undecided or sub is None
-        if result is not True and len(nonsub) <= z3_leaf:
+        if result is not True and len(nonsub) <= z3_leaf and memo.setdefault("#leaves", 0) < MAX_LEAVES:
+            memo["#leaves"] += 1
             remaining = deadline - time.perf_counter()
             if remaining > 0.02:
-                leaf = _full_space_z3(terms, min(remaining, 1.0))
+                leaf = _full_space_z3(terms, min(remaining, 2.0))
                 if leaf is True:
                     result = True
                 elif leaf is None:
