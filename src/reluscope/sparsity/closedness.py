@@ -182,11 +182,14 @@ def find_degeneration_certificate(
         b = draw(rb, sparse)
         a_p = draw(m_left[:, k].copy(), sparse)
         b_p = draw(m_right[k].copy(), sparse)
-        fixed = None
-        if round_ % 3 == 2:  # generic values on the other neurons
-            fixed = [np.where(m, rng.integers(-2, 3, size=m.shape), 0) for m in masks]
-            fixed[layer][:, [k, l]] = 0
-            fixed[layer - 1][[k, l], :] = 0
+        # factors outside the degenerating pair get generic values (else the product vanishes);
+        # the other neurons of the pair get zeros or, every third round, generic values too
+        fixed = [np.where(m, rng.integers(-2, 3, size=m.shape), 0) for m in masks]
+        if round_ % 3 != 2:
+            fixed[layer][:] = 0
+            fixed[layer - 1][:] = 0
+        fixed[layer][:, [k, l]] = 0
+        fixed[layer - 1][[k, l], :] = 0
         factors = degeneration_family(pattern, layer, k, l, a, b, a_p, b_p, fixed)
         limit = _limit_of(factors)
         if limit is None or limit in seen:
