@@ -23,6 +23,7 @@ _COMMAND_MODULES: list[str] = [
     "report",
     "constructive",
     "symmetry",
+    "sweep",
 ]
 
 app = typer.Typer(

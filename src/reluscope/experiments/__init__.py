@@ -29,6 +29,7 @@ _MODULES: list[str] = [
     "local_minima_width",
     "sparse_divergence",
     "constructive_vs_gradient",
+    "random_support_closedness",
 ]
 
 

@@ -195,8 +195,10 @@ class SweepResult(ResultMixin):
         for o in self.outcomes:
             label = {True: "closed", False: "not closed", None: "undecided"}[o.closed] + (f" [{o.rule}]" if o.rule else "")
             counts[label] = counts.get(label, 0) + 1
+        from rich.markup import escape
+
         for label, n in sorted(counts.items()):
-            table.add_row("  " + label, str(n))
+            table.add_row("  " + escape(label), str(n))
         return table
 
     def __str__(self) -> str:
