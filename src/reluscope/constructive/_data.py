@@ -151,10 +151,10 @@ def reduced_inverse(means: FloatArray, rank_tol: float) -> FloatArray:
             f"{Q} classes but only {M} input features: the construction needs n_classes <= n_features "
             f"(Q <= M) so that the class means can be linearly independent"
         )
-    s = np.linalg.svd(means, compute_uv=False)
+    U, s, Vt = np.linalg.svd(means.T, full_matrices=False)  # X_red = U diag(s) Vt
     if s[-1] <= rank_tol * s[0]:
         raise InvalidData(
             f"the {Q} class means are linearly dependent (rank-deficient X_red of shape ({M}, {Q}): "
             f"singular values {s[0]:.3g} ... {s[-1]:.3g}, rank_tol={rank_tol:g})"
         )
-    return np.linalg.pinv(means.T)
+    return (Vt.T / s) @ U.T

@@ -246,7 +246,7 @@ def fit_prepared(
     pre = X @ W1.T + c1
     beta = float(np.max(-pre)) + margin
     b1 = c1 + beta
-    W2 = Y @ np.linalg.inv(A_)
+    W2 = Y.copy() if A is None else Y @ np.linalg.inv(A_)
     b2 = -beta * W2.sum(axis=1)
     network = ReLUNetwork([W1, W2], [b1, b2])
 
@@ -254,7 +254,8 @@ def fit_prepared(
     balanced, mean = training_costs(outputs, Y, idx, data.counts)
     D1 = (X - data.means[idx]) @ pinv[:, :M].T  # (N, Q): columns of Δ_1 (lifted coordinate: Δ = 0)
     delta_P = float(np.sqrt(np.max(np.einsum("nq,nq->n", D1, D1))))
-    y_op = float(np.linalg.norm(Y, 2))
+    is_identity = Y.shape[0] == Q and np.array_equal(Y, np.eye(Q))
+    y_op = 1.0 if is_identity else float(np.linalg.norm(Y, 2))
     bound = float(np.sqrt(Q) * y_op * delta_P) if cost == "balanced" else float(y_op**2 * delta_P**2)
     projector = means_t.T @ pinv
     accuracy = float(np.mean(nearest_target(outputs, Y) == idx))
