@@ -1,0 +1,154 @@
+"""Closedness of L_I: fast certified decisions (reductions) vs the plain QE encoding.
+
+On random two-factor patterns that were not used to develop the rules (pattern i drawn from
+``numpy.random.default_rng([SEED, i])`` with SEED below), measures
+
+* agreement: our verdicts against exact quantifier elimination (the published plain
+  encoding, ``method="plain"``, and the support-only encoding, ``method="qe"``) wherever
+  QE answers within its limit; any disagreement is listed;
+* decided fraction: patterns decided by ``reductions.decide`` within 1 s *with* a
+  certificate that ``verify`` accepts;
+* time ratio: plain-encoding time / our time on the patterns both decide (median of the
+  per-pattern ratios, and ratio of the medians).
+
+Prints a table and writes ``benchmarks/results/closedness.json``. ``--quick``: small run.
+Usage: ``.venv/bin/python benchmarks/closedness.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from reluscope.sparsity import verify
+from reluscope.sparsity.qe import decide_plain, decide_qe
+from reluscope.sparsity.reductions import decide
+from reluscope.sparsity.sweep import random_pattern
+
+SEED = 20261122  # not used while developing the rules (those used seeds 0..300 and 1)
+
+
+def run_comparison(shape, density, n, qe_limit, our_limit, console):
+    rows = []
+    for i in range(n):
+        pattern = random_pattern(shape, density, SEED, i)
+        ours = decide(pattern, time_limit=our_limit, seed=i)
+        plain = decide_plain(pattern, time_limit=qe_limit)
+        support = decide_qe(pattern, time_limit=qe_limit)
+        rows.append({
+            "pattern": pattern.to_text(),
+            "ours": ours.closed, "ours_seconds": ours.seconds, "ours_method": ours.method,
+            "certified": ours.certificate is not None,
+            "plain": plain[0], "plain_seconds": plain[1],
+            "qe": support[0], "qe_seconds": support[1],
+        })
+        console.log(f"{'x'.join(map(str, shape))} #{i}: ours {ours.closed} ({ours.seconds:.3f} s), "
+                    f"plain {plain[0]} ({plain[1]:.2f} s), qe {support[0]} ({support[1]:.2f} s)")
+    return rows
+
+
+def run_decided(shape, density, n, our_limit, verify_limit):
+    decided = certified = 0
+    times = []
+    failures = []
+    for i in range(n):
+        pattern = random_pattern(shape, density, SEED + 1, i)
+        v = decide(pattern, time_limit=our_limit, seed=i)
+        times.append(v.seconds)
+        if v.closed is None:
+            continue
+        decided += 1
+        if v.certificate is not None and v.seconds <= our_limit:
+            check = verify(v.certificate, time_limit=verify_limit)
+            if check.valid:
+                certified += 1
+            else:
+                failures.append(pattern.to_text())
+    return {"samples": n, "decided": decided, "certified_within_limit": certified,
+            "certified_fraction": certified / n, "median_seconds": statistics.median(times),
+            "verify_failures": failures}
+
+
+def summarize(rows):
+    out = {}
+    for ref in ("plain", "qe"):
+        both = [r for r in rows if r[ref] is not None and r["ours"] is not None]
+        out[f"agree_{ref}"] = sum(r[ref] == r["ours"] for r in both)
+        out[f"disagree_{ref}"] = [r["pattern"] for r in both if r[ref] != r["ours"]]
+        out[f"{ref}_decided"] = sum(r[ref] is not None for r in rows)
+    both = [r for r in rows if r["plain"] is not None and r["ours"] is not None]
+    ratios = [r["plain_seconds"] / max(r["ours_seconds"], 1e-9) for r in both]
+    out["both_decided"] = len(both)
+    out["ours_decided"] = sum(r["ours"] is not None for r in rows)
+    out["median_ratio"] = statistics.median(ratios) if ratios else None
+    out["ratio_of_medians"] = (statistics.median(r["plain_seconds"] for r in both)
+                               / max(statistics.median(r["ours_seconds"] for r in both), 1e-9)) if both else None
+    out["ours_median_seconds"] = statistics.median(r["ours_seconds"] for r in both) if both else None
+    out["plain_median_seconds"] = statistics.median(r["plain_seconds"] for r in both) if both else None
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small run")
+    args = parser.parse_args(argv)
+    console = Console(stderr=True)
+    if args.quick:
+        comparisons = [((2, 2, 2), 0.5, 8), ((3, 3, 3), 0.5, 8)]
+        decided_sets = [((3, 3, 3), 0.5, 40), ((4, 4, 4), 0.5, 20)]
+        qe_limit = 2.0
+    else:
+        comparisons = [((3, 3, 3), 0.5, 40), ((4, 4, 4), 0.5, 25)]
+        decided_sets = [((3, 3, 3), 0.5, 300), ((4, 4, 4), 0.5, 200), ((3, 3, 3), 0.7, 200)]
+        qe_limit = 5.0
+    our_limit = 1.0
+    start = time.perf_counter()
+    results = {"quick": args.quick, "seed": SEED, "qe_time_limit": qe_limit, "our_time_limit": our_limit,
+               "machine": f"{platform.system()} {platform.machine()}, Python {platform.python_version()}",
+               "comparison": {}, "decided": {}}
+    for shape, density, n in comparisons:
+        rows = run_comparison(shape, density, n, qe_limit, our_limit, console)
+        key = f"{'x'.join(map(str, shape))}@{density}"
+        results["comparison"][key] = {"summary": summarize(rows), "rows": rows}
+    for shape, density, n in decided_sets:
+        key = f"{'x'.join(map(str, shape))}@{density}"
+        results["decided"][key] = run_decided(shape, density, n, our_limit, 10.0)
+        console.log(f"decided set {key}: {results['decided'][key]['certified_within_limit']}/{n}")
+    results["seconds"] = time.perf_counter() - start
+
+    out = Console()
+    table = Table(title="closedness: reductions vs plain QE encoding (same patterns)")
+    for col in ("patterns", "n", "QE plain decided", "QE support decided", "ours decided",
+                "disagree (plain/qe)", "median ratio plain/ours", "ratio of medians"):
+        table.add_column(col, justify="right")
+    for key, block in results["comparison"].items():
+        s = block["summary"]
+        table.add_row(key, str(len(block["rows"])), str(s["plain_decided"]), str(s["qe_decided"]),
+                      str(s["ours_decided"]), f"{len(s['disagree_plain'])}/{len(s['disagree_qe'])}",
+                      f"{s['median_ratio']:.0f}x" if s["median_ratio"] else "-",
+                      f"{s['ratio_of_medians']:.0f}x" if s["ratio_of_medians"] else "-")
+    out.print(table)
+    table2 = Table(title=f"decided within {our_limit} s with a verified certificate")
+    for col in ("patterns", "n", "decided", "certified", "fraction", "median s", "verify failures"):
+        table2.add_column(col, justify="right")
+    for key, d in results["decided"].items():
+        table2.add_row(key, str(d["samples"]), str(d["decided"]), str(d["certified_within_limit"]),
+                       f"{d['certified_fraction']:.3f}", f"{d['median_seconds']:.4f}", str(len(d["verify_failures"])))
+    out.print(table2)
+    path = Path(__file__).resolve().parent / "results" / "closedness.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    out.print(f"wrote {path} ({results['seconds']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
