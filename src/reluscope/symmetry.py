@@ -626,26 +626,48 @@ def apply_alignment(net: ReLUNetwork, alignment: Alignment) -> ReLUNetwork:
     return _apply_all(net, alignment.permutations, alignment.scales)
 
 
-def _balanced_layer_perms(A: ReLUNetwork, B: ReLUNetwork, tol: float) -> tuple[list[np.ndarray], list[str]]:
-    """Forward pass: for each hidden layer, match B's neurons to A's given the previous layer's
-    permutation (both networks balanced)."""
-    n_hidden = A.depth - 1
+def _layer_perms(
+    wa: Sequence[np.ndarray], ba: Sequence[np.ndarray], wb: Sequence[np.ndarray], bb: Sequence[np.ndarray], tol: float
+) -> tuple[list[np.ndarray], list[str]]:
+    """Forward pass: for each hidden layer, match b's neurons to a's given the previous layer's
+    permutation (both networks in the same rescaling gauge)."""
+    n_hidden = len(wa) - 1
     perms: list[np.ndarray] = []
     methods: list[str] = []
     prev = None
     for h in range(1, n_hidden + 1):
-        wa_in, ba = A.weights[h - 1], A.biases[h - 1]
-        wb_in, bb = B.weights[h - 1], B.biases[h - 1]
-        if prev is not None:
-            wb_in = wb_in[:, prev]
+        wb_in = wb[h - 1] if prev is None else wb[h - 1][:, prev]
         final = h == n_hidden
-        X = _descriptors(wa_in, ba, A.weights[h], final)
-        Y = _descriptors(wb_in, bb, B.weights[h], final)
+        X = _descriptors(wa[h - 1], ba[h - 1], wa[h], final)
+        Y = _descriptors(wb_in, bb[h - 1], wb[h], final)
         p, method = _match(X, Y, tol)
         perms.append(p)
         methods.append(method)
         prev = p
     return perms, methods
+
+
+def _balanced_layer_perms(A: ReLUNetwork, B: ReLUNetwork, tol: float) -> tuple[list[np.ndarray], list[str]]:
+    return _layer_perms(A.weights, A.biases, B.weights, B.biases, tol)
+
+
+def _normalized_gauge(net: ReLUNetwork) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list]:
+    """Dangling weights zeroed, then every hidden neuron rescaled (first layer to last) so that
+    its incoming row and bias have unit Euclidean norm. Returns (weights, biases, scales, zeroed);
+    zeroed neurons get scale 1."""
+    ws, bs, _ = _lists(net)
+    n_hidden = net.depth - 1
+    zeroed = _zero_dangling(ws, bs, n_hidden)
+    scales = []
+    for h in range(1, n_hidden + 1):
+        norms = np.sqrt(np.einsum("ij,ij->i", ws[h - 1], ws[h - 1]) + bs[h - 1] ** 2)
+        f = np.ones_like(norms)
+        np.divide(1.0, norms, out=f, where=norms > 0)
+        ws[h - 1] *= f[:, None]
+        bs[h - 1] *= f
+        ws[h] /= f[None, :]
+        scales.append(f)
+    return ws, bs, scales, zeroed
 
 
 def _refine(A: ReLUNetwork, B: ReLUNetwork, perms: list[np.ndarray], methods: list[str], sweeps: int) -> None:
@@ -763,10 +785,11 @@ class Equivalence(ResultMixin):
     alignment:
         The full :class:`Alignment` of ``b`` onto ``a``.
     max_deviation:
-        Largest absolute difference between the balanced parameters after alignment.
+        Largest absolute difference between the parameters of ``a`` and of the aligned ``b``,
+        both in the normalized gauge (every hidden neuron's incoming row and bias of unit norm).
     tol:
         The relative tolerance used: equivalent iff ``max_deviation <= tol * scale`` with
-        ``scale`` the largest absolute balanced parameter of ``a`` (at least 1e-300).
+        ``scale`` the largest absolute normalized parameter of ``a`` (at least 1e-300).
     exact_orbit:
         ``True`` when neither network had dangling neurons, so ``b`` is mapped onto ``a``
         by rescalings and permutations alone; ``False`` when dangling weights (which never
@@ -807,13 +830,18 @@ class Equivalence(ResultMixin):
         return text
 
 
-def equivalent(a: ReLUNetwork, b: ReLUNetwork, tol: float = 1e-8, balance_tol: float = 1e-11) -> Equivalence:
+def equivalent(a: ReLUNetwork, b: ReLUNetwork, tol: float = 1e-8) -> Equivalence:
     """Decide whether two networks are the same up to hidden-neuron permutations and positive
     rescalings, and recover the permutation and scales.
 
-    Both networks are balanced; balanced representatives of one rescaling orbit coincide
-    (uniqueness of the balanced representative), so only a permutation per hidden layer is
-    left to find; it is found by :func:`align` and the aligned balanced parameters are
+    The rescaling gauge is fixed in one pass: dangling weights are zeroed (see
+    :func:`balance_result`), then, from the first hidden layer to the last, every neuron is
+    rescaled so that its incoming row and bias have unit norm. Two networks on one orbit have
+    the same normalized form up to a permutation of each hidden layer (the balanced form would
+    do as well, but needs iterations). The permutation is found layer by layer from the
+    neurons' incoming rows (previous permutation applied), biases and outgoing weights: a
+    sorted projection, accepted only if every pair agrees to ``tol``, else an optimal
+    assignment (``scipy.optimize.linear_sum_assignment``). The normalized parameters are then
     compared entrywise.
 
     Parameters
@@ -821,10 +849,8 @@ def equivalent(a: ReLUNetwork, b: ReLUNetwork, tol: float = 1e-8, balance_tol: f
     a, b:
         The networks (not modified).
     tol:
-        Relative tolerance: equivalent iff every balanced parameter of the aligned ``b``
-        differs from ``a``'s by at most ``tol`` times ``a``'s largest balanced parameter.
-    balance_tol:
-        Tolerance of the balancing (:func:`balance_result`).
+        Relative tolerance: equivalent iff every normalized parameter of the aligned ``b``
+        differs from ``a``'s by at most ``tol`` times ``a``'s largest normalized parameter.
 
     Returns
     -------
@@ -839,17 +865,35 @@ def equivalent(a: ReLUNetwork, b: ReLUNetwork, tol: float = 1e-8, balance_tol: f
     if a.widths != b.widths:
         return Equivalence(False, (), (), None, float("inf"), float(tol), False,
                            f"different widths {a.widths} and {b.widths}")
-    al = align(a, b, tol=tol, balance_tol=balance_tol, refine=0)
-    A, Bal = al._balanced_reference, al._balanced_aligned
-    assert A is not None and Bal is not None
-    dev = float(max(np.max(np.abs(x - y)) for x, y in zip(A.weights + A.biases, Bal.weights + Bal.biases)))
-    scale = max(float(max(np.max(np.abs(x)) for x in A.weights + A.biases)), 1e-300)
-    ok = dev <= tol * scale
-    exact_orbit = not al.zeroed and not al._zeroed_reference
-    if ok:
-        reason = f"balanced parameters agree after alignment (max deviation {dev:.3g} <= {tol:.0e} x {scale:.3g})"
+    n_hidden = a.depth - 1
+    wa, ba, sa, za = _normalized_gauge(a)
+    wb, bb, sb, zb = _normalized_gauge(b)
+    if n_hidden:
+        perms, methods = _layer_perms(wa, ba, wb, bb, tol)
     else:
-        reason = f"balanced parameters differ after the best alignment (max deviation {dev:.3g} > {tol:.0e} x {scale:.3g})"
+        perms, methods = [], []
+    # b in the normalized gauge, permuted
+    dev = 0.0
+    scale = 1e-300
+    for k in range(a.depth):
+        w, bias = wb[k], bb[k]
+        if k < n_hidden:
+            w, bias = w[perms[k]], bias[perms[k]]
+        if k >= 1:
+            w = w[:, perms[k - 1]]
+        dev = max(dev, float(np.max(np.abs(w - wa[k]))), float(np.max(np.abs(bias - ba[k]))))
+        scale = max(scale, float(np.max(np.abs(wa[k]))), float(np.max(np.abs(ba[k]))))
+    scales = [sb[h][perms[h]] / sa[h] for h in range(n_hidden)]
+    for arr in (*perms, *scales):
+        arr.setflags(write=False)
+    aligned = _apply_all(b, perms, scales) if n_hidden else b
+    al = Alignment(tuple(perms), tuple(scales), aligned, tuple(methods), _param_distance(a, aligned), tuple(zb))
+    ok = dev <= tol * scale
+    exact_orbit = not za and not zb
+    if ok:
+        reason = f"normalized parameters agree after alignment (max deviation {dev:.3g} <= {tol:.0e} x {scale:.3g})"
+    else:
+        reason = f"normalized parameters differ after the best alignment (max deviation {dev:.3g} > {tol:.0e} x {scale:.3g})"
     return Equivalence(ok, al.permutations, al.scales, al, dev, float(tol), exact_orbit, reason)
 
 
