@@ -7,7 +7,9 @@
   max |W'_L...W'_1 - A| < eps]`` is true iff ``L_I`` is not closed. Only support entries
   are variables (off-support entries are eliminated, not quantified) and only the entries
   of ``A`` that some path reaches are variables (the others are 0 on ``L_I`` and on its
-  closure), an exact simplification.
+  closure), an exact simplification. By default a *portfolio* of exactly equivalent
+  sentences is tried in time slices: this one, the same for the transposed pattern, and the
+  plain encoding below (Z3's speed depends strongly on the presentation).
 * :func:`decide_plain` — the published encoding, kept as the baseline: a variable for
   every entry of every factor (off-support entries forced to 0 inside the quantifiers) and
   for every entry of ``A``.
@@ -199,28 +201,71 @@ def _check_sentence(masks: list[np.ndarray], plain: bool, timeout_ms: int) -> st
     return str(solver.check())
 
 
+def _run_sentence(masks: list[np.ndarray], plain: bool, time_limit: float) -> str | None:
+    """``"sat"`` / ``"unsat"`` / ``None`` (no answer in time)."""
+    status, value = run_with_limit(_check_sentence, (masks, plain, max(1, int(time_limit * 1000))), time_limit)
+    if status == "error":
+        raise SolverError(f"Z3 failed on pattern {SparsityPattern(masks).to_text()}: {value}")
+    if status == "timeout" or value == "unknown":
+        return None
+    return value
+
+
 def _decide(pattern: Any, plain: bool, time_limit: float) -> tuple[bool | None, float, str]:
     import z3  # noqa: F401  (imported before forking so the child starts warm)
 
     masks = _masks_of(pattern)
     start = time.perf_counter()
-    status, value = run_with_limit(_check_sentence, (masks, plain, max(1, int(time_limit * 1000))), time_limit)
+    value = _run_sentence(masks, plain, time_limit)
     seconds = time.perf_counter() - start
-    if status == "error":
-        raise SolverError(f"Z3 failed on pattern {SparsityPattern(masks).to_text()}: {value}")
-    if status == "timeout" or value == "unknown":
-        return None, seconds, f"Z3 gave no answer within {time_limit} s"
+    if value is None:
+        return None, seconds, f"Z3 gave no answer within {time_limit:.3g} s"
     # sat: the non-closedness sentence holds
     return (value == "unsat"), seconds, f"Z3 NRA on the {'plain' if plain else 'support-only'} sentence: {value}"
 
 
-def decide_qe(pattern: SparsityPattern | Sequence[Any], time_limit: float = 30.0) -> tuple[bool | None, float, str]:
-    """Exact closedness of ``L_I`` by quantifier elimination (support variables only).
+# Portfolio of exactly equivalent presentations, tried in time slices (fractions of the limit).
+# Z3's nonlinear quantifier procedures are very sensitive to the presentation: the transposed
+# pattern (L_{I^T} = L_I^T, closed iff L_I is) or the dense presentation often finish
+# instantly where the support-only sentence stalls, and conversely.
+_PORTFOLIO: tuple[tuple[str, float], ...] = (
+    ("support", 0.1), ("transpose", 0.1), ("plain", 0.1),
+    ("support", 0.25), ("transpose", 0.25), ("plain", 0.2),
+)
+
+
+def decide_qe(
+    pattern: SparsityPattern | Sequence[Any], time_limit: float = 30.0, portfolio: bool = True
+) -> tuple[bool | None, float, str]:
+    """Exact closedness of ``L_I`` by quantifier elimination over the reals.
+
+    With ``portfolio=True`` (default) three exactly equivalent sentences are tried in time
+    slices: the support-only sentence of the pattern, the support-only sentence of the
+    transposed pattern (``L_{I^T} = {M^T : M in L_I}`` is closed iff ``L_I`` is), and the plain
+    dense encoding; the first answer is exact. With ``portfolio=False`` only the support-only
+    sentence runs.
 
     Returns ``(closed, seconds, message)``; ``closed`` is ``None`` when Z3 does not answer
-    within ``time_limit`` wall-clock seconds.
+    within ``time_limit`` wall-clock seconds in total.
     """
-    return _decide(pattern, False, time_limit)
+    if not portfolio:
+        return _decide(pattern, False, time_limit)
+    import z3  # noqa: F401  (imported before forking so the child starts warm)
+
+    masks = _masks_of(pattern)
+    transposed = [np.array(m.T) for m in reversed(masks)]
+    start = time.perf_counter()
+    for name, fraction in _PORTFOLIO:
+        remaining = time_limit - (time.perf_counter() - start)
+        if remaining <= 0.01:
+            break
+        budget = min(remaining, max(0.2, fraction * time_limit))
+        value = _run_sentence(transposed if name == "transpose" else masks, name == "plain", budget)
+        if value is not None:
+            seconds = time.perf_counter() - start
+            return (value == "unsat"), seconds, f"Z3 NRA on the {name} sentence: {value}"
+    seconds = time.perf_counter() - start
+    return None, seconds, f"Z3 gave no answer within {time_limit:.3g} s (support, transposed and plain sentences)"
 
 
 def decide_plain(pattern: SparsityPattern | Sequence[Any], time_limit: float = 30.0) -> tuple[bool | None, float, str]:
