@@ -120,3 +120,17 @@ def test_three_factor_lu_chain_qe() -> None:
     assert verdict.closed is True
     # ... while the LU part alone is not closed
     assert verify(lu_certificate(2)).valid is True
+
+
+def test_transposition_preserves_closedness_seeded_sweep() -> None:
+    """The portfolio relies on: L_I closed <=> L_{I^T} closed. Check it with the plain
+    support-only sentence on random small patterns (both sides decided independently)."""
+    compared = 0
+    for seed in range(10):
+        p = SparsityPattern.random((2, 3, 2), 0.6, seed=seed)
+        a = decide_qe(p, time_limit=3, portfolio=False)[0]
+        b = decide_qe(p.transpose(), time_limit=3, portfolio=False)[0]
+        if a is not None and b is not None:
+            assert a == b, p.to_text()
+            compared += 1
+    assert compared >= 5
