@@ -102,3 +102,22 @@ def test_report_html_served_over_http(report_dir, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_reproduce_report_in_headless_chromium(tmp_path):
+    """The combined reproduce report: figures in sub-folders load, no console errors."""
+    from reluscope import experiments
+    from reluscope.report import reproduce
+
+    from test_report_reproduce import _fake_ok
+
+    experiments._load()
+    saved = dict(experiments._REGISTRY)
+    try:
+        experiments.register("test-fake-ok", "A synthetic experiment for the browser test.")(_fake_ok)
+        out = tmp_path / "reproduce"
+        rep = reproduce(["test-fake-ok"], out, quick=True, quiet=True)
+    finally:
+        experiments._REGISTRY.clear()
+        experiments._REGISTRY.update(saved)
+    _check_page(rep.html.resolve().as_uri(), tmp_path, min_images=1)

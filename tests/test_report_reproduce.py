@@ -93,3 +93,35 @@ def test_cli_reproduce_exit_codes(tmp_path, fake_experiments):
     result = runner.invoke(app, ["reproduce", "--list"])
     assert result.exit_code == 0
     assert "test-fake-ok: A synthetic experiment for the report tests." in result.output
+
+
+# ----------------------------------------------------------------------------- real experiments
+# `reluscope reproduce all --quick` is what CI runs; here each registered experiment runs in
+# its quick mode as its own test (pytest-xdist spreads them) through the same reproduce().
+
+REGISTERED = experiments.names()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", REGISTERED)
+def test_registered_experiment_quick(name, tmp_path):
+    rep = reproduce([name], tmp_path, quick=True, seed=0, quiet=True)
+    info = rep.experiments[name]
+    assert info["status"] == "ok", info.get("reason")
+    assert info["quick"] is True
+    assert info["figures"], "every experiment writes at least one figure"
+    md, html = rep.markdown.read_text(), rep.html.read_text()
+    for figure in info["figures"]:
+        data = (tmp_path / figure).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 2000
+        assert f"]({figure})" in md and f'src="{figure}"' in html
+    numbers = json.loads((tmp_path / info["numbers"]).read_text())
+    assert numbers, "the numbers file is not empty"
+    assert f"({info['numbers']})" in md
+    assert info["summary"], "every experiment reports a summary"
+
+
+def test_every_registered_experiment_has_a_description():
+    assert REGISTERED, "no experiments are registered"
+    for name in REGISTERED:
+        assert experiments.get(name).description.strip()
