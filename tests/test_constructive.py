@@ -205,3 +205,37 @@ def test_relative_gap_scales_like_delta_P_squared(seed):
     assert slope == pytest.approx(2.0, abs=0.05)
     # and the constant is bounded by the theory: gap <= 1 - (1 + Q δ²)^{-1/2} <= Q δ² / 2
     assert all(g <= Q * d**2 / 2 * (1 + 1e-6) for g, d in zip(gaps, deltas))
+
+
+# ----------------------------------------------------------------- property test (hypothesis)
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    labels=st.lists(st.text(min_size=1, max_size=4), min_size=2, max_size=5, unique=True),
+    noise=st.floats(1e-4, 2.0),
+    affine=st.booleans(),
+)
+def test_property_bound_and_decisions_with_arbitrary_string_labels(seed, labels, noise, affine):
+    rng = np.random.default_rng(seed)
+    Q = len(labels)
+    M = Q + int(rng.integers(0, 3))
+    means = 3 * np.eye(Q, M) + rng.normal(size=(Q, M))
+    counts = rng.integers(1, 6, size=Q)
+    idx = np.repeat(np.arange(Q), counts)
+    X = means[idx] + noise * rng.normal(size=(len(idx), M))
+    y = [labels[i] for i in idx]
+    X0 = X.copy()
+    r = fit(X, y, affine=affine)
+    assert np.array_equal(X, X0)
+    assert r.classes == tuple(sorted(labels))
+    assert r.cost <= r.upper_bound * (1 + 1e-9) + 1e-12
+    d = r.distances_to_means(X)
+    srt = np.sort(d, axis=1)
+    clear = srt[:, 1] - srt[:, 0] > 1e-7
+    assert np.array_equal(r.predict(X)[clear], r.network_predict(X)[clear])
+    assert r.training_accuracy == pytest.approx(np.mean(r.network_predict(X) == np.array(y, dtype=object)))

@@ -191,7 +191,8 @@ def _take(classes: tuple[Hashable, ...], j: np.ndarray) -> np.ndarray:
         out[n] = classes[int(k)]
     try:
         arr = np.array(list(out))
-        if arr.ndim == 1 and arr.dtype != object:
+        # keep a typed array only if it round-trips exactly (numpy strips trailing NULs, ...)
+        if arr.ndim == 1 and arr.dtype != object and arr.tolist() == list(out):
             return arr
     except (ValueError, TypeError):
         pass
