@@ -150,3 +150,15 @@ def test_wrong_input_shape():
     net = ReLUNetwork.random((3, 2, 1), seed=0)
     with pytest.raises(InvalidNetwork, match=r"\(n, 3\)"):
         net(np.zeros((4, 2)))
+
+
+@pytest.mark.parametrize("widths", [(4, 32, 32, 2), (3, 600, 1), (2, 8, 1)])
+def test_large_batches_match_independent_computation(widths):
+    # exercises the blocked evaluation of large batches (n > 2048) in __call__
+    rng = np.random.default_rng(5)
+    net = ReLUNetwork.random(widths, seed=rng, bias_scale=0.5)
+    X = rng.standard_normal((5000, widths[0]))
+    out = net(X)
+    assert out.shape == (5000, widths[-1])
+    np.testing.assert_allclose(out, _torch_forward(net, X), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out[1234], net(X[1234]), rtol=1e-12, atol=1e-12)
