@@ -62,15 +62,19 @@ def degeneration_family(
     a_prime: Sequence[Any],
     b_prime: Sequence[Any],
     fixed: Sequence[np.ndarray] | None = None,
+    a_second: Sequence[Any] | None = None,
+    b_second: Sequence[Any] | None = None,
 ) -> tuple[tuple[tuple[LaurentPoly, ...], ...], ...]:
     """The first-order degeneration family between neurons ``k`` and ``l`` of hidden layer ``layer``.
 
     With ``u`` the columns of ``W_{layer+1}`` and ``v`` the rows of ``W_layer``:
-    ``u_k = (a + eps a')/eps``, ``v_k = b + eps b'``, ``u_l = -a/eps``, ``v_l = b``, so
-    ``u_k v_k^T + u_l v_l^T = a b'^T + a' b^T + eps a' b'^T``. All other entries take the
+    ``u_k = (a + eps a')/eps``, ``v_k = b + eps b'``, ``u_l = -a/eps + a''``, ``v_l = b + eps b''``,
+    so ``u_k v_k^T + u_l v_l^T = a (b' - b'')^T + (a' + a'') b^T + eps (a' b'^T + a'' b''^T)``
+    (``a'' = b'' = 0`` by default). All other entries take the
     rational values of ``fixed`` (a list of integer/rational matrices, one per factor,
     default zero). Supports: ``a`` within ``C_k & C_l``, ``b`` within ``R_k & R_l``, ``a'``
-    within ``C_k``, ``b'`` within ``R_k`` (checked later by :func:`verify`).
+    within ``C_k``, ``b'`` within ``R_k``, ``a''`` within ``C_l``, ``b''`` within ``R_l``
+    (checked later by :func:`verify`).
     """
     masks = pattern.masks
     factors = []
@@ -83,12 +87,14 @@ def degeneration_family(
                         base[i][j] = LaurentPoly.const(Fraction(fixed[f][i][j]))
         factors.append(base)
     left, right = factors[layer], factors[layer - 1]  # W_{layer+1} (u columns), W_layer (v rows)
+    a2 = [0] * masks[layer].shape[0] if a_second is None else a_second
+    b2 = [0] * masks[layer - 1].shape[1] if b_second is None else b_second
     for i in range(masks[layer].shape[0]):
         left[i][k] = LaurentPoly(((-1, Fraction(a[i])), (0, Fraction(a_prime[i]))))
-        left[i][l] = LaurentPoly.monomial(-Fraction(a[i]), -1)
+        left[i][l] = LaurentPoly(((-1, -Fraction(a[i])), (0, Fraction(a2[i]))))
     for j in range(masks[layer - 1].shape[1]):
         right[k][j] = LaurentPoly(((0, Fraction(b[j])), (1, Fraction(b_prime[j]))))
-        right[l][j] = LaurentPoly.const(Fraction(b[j]))
+        right[l][j] = LaurentPoly(((0, Fraction(b[j])), (1, Fraction(b2[j]))))
     return tuple(tuple(tuple(r) for r in f) for f in factors)
 
 
@@ -182,6 +188,10 @@ def find_degeneration_certificate(
         b = draw(rb, sparse)
         a_p = draw(m_left[:, k].copy(), sparse)
         b_p = draw(m_right[k].copy(), sparse)
+        a_2 = b_2 = None
+        if round_ % 4 >= 2:  # perturb neuron l too
+            a_2 = draw(m_left[:, l].copy(), sparse) if rng.random() < 0.5 else None
+            b_2 = draw(m_right[l].copy(), sparse) if (a_2 is None or rng.random() < 0.5) else None
         # factors outside the degenerating pair get generic values (else the product vanishes);
         # the other neurons of the pair get zeros or, every third round, generic values too
         fixed = [np.where(m, rng.integers(-2, 3, size=m.shape), 0) for m in masks]
@@ -190,7 +200,7 @@ def find_degeneration_certificate(
             fixed[layer - 1][:] = 0
         fixed[layer][:, [k, l]] = 0
         fixed[layer - 1][[k, l], :] = 0
-        factors = degeneration_family(pattern, layer, k, l, a, b, a_p, b_p, fixed)
+        factors = degeneration_family(pattern, layer, k, l, a, b, a_p, b_p, fixed, a_2, b_2)
         limit = _limit_of(factors)
         if limit is None or limit in seen:
             continue
@@ -202,7 +212,7 @@ def find_degeneration_certificate(
         if member is False:
             return NotClosedCertificate(
                 pattern, limit, factors, rule="first-order-degeneration",
-                note=f"hidden layer {layer}, neurons k={k}, l={l}: u_k=(a+e a')/e, v_k=b+e b', u_l=-a/e, v_l=b",
+                note=f"hidden layer {layer}, neurons k={k}, l={l}: u_k=(a+e a')/e, v_k=b+e b', u_l=-a/e+a'', v_l=b+e b''",
             )
     return None
 
