@@ -59,6 +59,8 @@ class DeepConstruction(ResultMixin):
         construction, ``M`` for the separable one) and an affine output layer.
     kind:
         ``"clustered"`` or ``"separable"``.
+    classes, targets:
+        Sorted class labels and their targets (rows, shape ``(Q, k)``).
     order:
         Classes in the order their truncation layers collapse them.
     apexes:
@@ -78,6 +80,7 @@ class DeepConstruction(ResultMixin):
     network: ReLUNetwork
     kind: str
     classes: tuple[Hashable, ...]
+    targets: FloatArray
     order: tuple[Hashable, ...]
     apexes: FloatArray
     cone_angles: tuple[float, ...]
@@ -92,7 +95,7 @@ class DeepConstruction(ResultMixin):
         """Class whose target is nearest to the network output."""
         X = np.asarray(X, dtype=np.float64)
         out = self.network(X if X.ndim == 2 else X[None, :])
-        T = np.asarray(self.conditions["targets"])
+        T = self.targets
         j = np.argmin(np.linalg.norm(out[:, None, :] - T[None], axis=-1), axis=1)
         return np.array([self.classes[int(k)] for k in j], dtype=object)
 
@@ -247,11 +250,13 @@ def _finish(
     balanced, mean = training_costs(outputs, data.Y, data.index, data.counts)
     dist = np.linalg.norm(outputs[:, None, :] - data.Y.T[None], axis=-1)
     accuracy = float(np.mean(np.argmin(dist, axis=1) == data.index))
-    conditions = dict(conditions, targets=data.Y.T.tolist())
+    targets = data.Y.T.copy()
+    targets.setflags(write=False)
     return DeepConstruction(
         network=network,
         kind=kind,
         classes=data.classes,
+        targets=targets,
         order=tuple(data.classes[j] for j in order),
         apexes=apexes,
         cone_angles=tuple(angles),
