@@ -141,3 +141,25 @@ def test_components_rule() -> None:
     # a wrong part (LU claimed dense) is rejected
     lu_parts = (ClosedCertificate(SparsityPattern.lu(2), "dense"), parts[1])
     assert verify(ClosedCertificate(p, "components", parts=lu_parts)).valid is False
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 4), st.integers(2, 4), st.integers(2, 4), st.integers(0, 10**6))
+def test_degeneration_family_limit_formula(n_out: int, n_hidden: int, n_in: int, seed: int) -> None:
+    """u_k v_k^T + u_l v_l^T -> a (b' - b'')^T + (a' + a'') b^T, with diverging factors."""
+    import numpy as np
+
+    from reluscope.sparsity.closedness import _limit_of, degeneration_family
+
+    rng = np.random.default_rng(seed)
+    p = SparsityPattern.dense((n_in, n_hidden, n_out))
+    a, a1, a2 = (rng.integers(-3, 4, size=n_out) for _ in range(3))
+    b, b1, b2 = (rng.integers(-3, 4, size=n_in) for _ in range(3))
+    a[0] = 1  # a != 0: the family diverges
+    fam = degeneration_family(p, 1, 1, 0, a.tolist(), b.tolist(), a1.tolist(), b1.tolist(), None,
+                              a2.tolist(), b2.tolist())
+    expected = np.outer(a, b1 - b2) + np.outer(a1 + a2, b)
+    limit = _limit_of(fam)
+    assert limit is not None
+    assert [[int(v) for v in row] for row in limit] == expected.tolist()
+    assert any(poly.diverges() for row in fam[1] for poly in row)
