@@ -278,3 +278,10 @@ def test_generic_network_is_not_reduced():
     assert red.network.widths == net.widths
     assert red.actions == ()
     assert red.network.allclose(net, rtol=0, atol=0)
+
+
+def test_network_without_hidden_layer():
+    net = rs.ReLUNetwork.random((3, 2), seed=0)
+    rep = degeneracies(net)
+    assert rep.neurons == () and rep.exact and rep.counts["dead"] == 0
+    assert reduce(net) == net

@@ -373,7 +373,9 @@ def degeneracies(
     net = _check_net(net)
     dom = as_domain(domain, net.input_dim)
     n_hidden = net.depth - 1
-    if isinstance(dom, PointSet):
+    if n_hidden == 0:
+        layer_data = []
+    elif isinstance(dom, PointSet):
         Z = net.preactivations(dom.points)[:n_hidden]
         layer_data = []
         for z in Z:

@@ -198,23 +198,37 @@ def _apply_all(net: ReLUNetwork, perms: Sequence[np.ndarray] | None, scales: Seq
 
     Vectorized equivalent of repeated :func:`permute` / :func:`rescale` calls (no validation).
     """
-    ws, bs, ms = _lists(net)
     n_hidden = net.depth - 1
-    if perms is not None:
-        for h in range(1, n_hidden + 1):
-            p = perms[h - 1]
-            ws[h - 1] = ws[h - 1][p]
-            bs[h - 1] = bs[h - 1][p]
-            ws[h] = ws[h][:, p]
-            if ms is not None:
-                ms[h - 1] = ms[h - 1][p]
-                ms[h] = ms[h][:, p]
-    if scales is not None:
-        for h in range(1, n_hidden + 1):
-            f = scales[h - 1]
-            ws[h - 1] = ws[h - 1] * f[:, None]
-            bs[h - 1] = bs[h - 1] * f
-            ws[h] = ws[h] / f[None, :]
+    ws: list[np.ndarray] = []
+    bs: list[np.ndarray] = []
+    ms = None if net.masks is None else []
+    for k in range(net.depth):
+        w, b = net.weights[k], net.biases[k]
+        m = None if net.masks is None else net.masks[k]
+        rows = perms[k] if (perms is not None and k < n_hidden) else None
+        cols = perms[k - 1] if (perms is not None and k >= 1) else None
+        if rows is not None and cols is not None:
+            w = w[np.ix_(rows, cols)]
+        elif rows is not None:
+            w = w[rows]
+        elif cols is not None:
+            w = w[:, cols]
+        else:
+            w = w.copy()
+        b = b[rows] if rows is not None else b.copy()
+        if m is not None:
+            m = m[rows] if rows is not None else m
+            m = m[:, cols] if cols is not None else m
+        if scales is not None:
+            if k < n_hidden:
+                w *= scales[k][:, None]
+                b *= scales[k]
+            if k >= 1:
+                w /= scales[k - 1][None, :]
+        ws.append(w)
+        bs.append(b)
+        if ms is not None:
+            ms.append(m)
     return ReLUNetwork(ws, bs, ms)
 
 
