@@ -109,7 +109,11 @@ def register(app: typer.Typer) -> None:
                 }
             )
             return
-        console.print(f"[bold]pattern[/bold] {pattern.to_text()} (widths {'x'.join(map(str, pattern.widths))}; {described})", highlight=False)
+        text = pattern.to_text()
+        if len(text) > 120:  # large patterns: the full text is in --json
+            text = f"({pattern.n_allowed} allowed weights)"
+        widths = "x".join(map(str, pattern.widths))
+        console.print(f"[bold]pattern[/bold] {text} (widths {widths}; {described})", highlight=False)
         if closedness is not None:
             console.print(str(closedness), highlight=False, markup=False)
         else:
