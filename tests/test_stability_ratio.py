@@ -18,6 +18,7 @@ from reluscope.stability.ratio import (
     _dead_distance,
     inverse_stability_ratio,
     optimal_rescaling,
+    parallel_group_cost,
     restricted_parameter_distance,
     symmetric_parameter_distance,
 )
@@ -68,6 +69,32 @@ def test_dead_distance_is_a_projection_onto_the_dead_cone(seed, d):
         assert (corners @ q[:d] + q[d] > 0).any() or dist == 0
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 3), st.integers(1, 2))
+def test_parallel_group_cost_is_optimal(seed, k, d):
+    rng = np.random.default_rng(seed)
+    u = rng.standard_normal(d + 1)
+    u /= np.linalg.norm(u)
+    v = float(rng.standard_normal())
+    T_ab, T_c = rng.standard_normal((k, d + 1)), rng.standard_normal(k)
+    cost, s_vals, c_vals = parallel_group_cost(u, v, T_ab, T_c)
+    assert (s_vals >= 0).all()
+    assert float(np.sum(s_vals * c_vals)) == pytest.approx(v, abs=1e-9)
+    dev = max(np.abs(np.outer(s_vals, u) - T_ab).max(), np.abs(c_vals - T_c).max())
+    assert dev == pytest.approx(cost, abs=1e-9)
+    # random feasible configurations never do better (vectorized over 5000 draws)
+    N = 5000
+    s_try = np.abs(rng.standard_normal((N, k))) * rng.uniform(0, 3, (N, 1))
+    c_try = T_c + rng.uniform(-1, 1, (N, k)) * cost * rng.uniform(0, 2, (N, 1))
+    q = np.argmax(s_try, axis=1)
+    rows = np.arange(N)
+    good = s_try[rows, q] > 1e-6
+    c_try[rows, q] += (v - np.sum(s_try * c_try, axis=1)) / np.where(good, s_try[rows, q], 1.0)
+    dev_ab = np.abs(s_try[:, :, None] * u[None, None, :] - T_ab[None]).max(axis=(1, 2))
+    dev_c = np.abs(c_try - T_c).max(axis=1)
+    assert (np.maximum(dev_ab, dev_c)[good] >= cost - 1e-9).all()
+
+
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.name)
 @pytest.mark.parametrize("n", NS)
 def test_search_witness_is_valid_and_respects_the_lower_bound(family, n):
@@ -86,6 +113,12 @@ def test_search_attains_the_lower_bound_where_it_is_exact():
         gamma, g = FAMILIES[1](n)
         assert symmetric_parameter_distance(gamma, g, DOMAIN).distance == pytest.approx(
             FAMILIES[1].distance_lower_bound(n), abs=1e-12)
+    # family 2: the parallel split reaches the lower bound 1/3 (so 1/3 is the exact infimum)
+    for n in NS:
+        gamma, g = FAMILIES[2](n)
+        res = symmetric_parameter_distance(gamma, g, DOMAIN)
+        assert res.distance == pytest.approx(1 / 3, abs=1e-9)
+        assert exact_1d(res.nearest, g)[1] < 1e-9
     # family 3: distance exactly 2 (the bias), attained with lambda = 1/sqrt... any a
     gamma, g = FAMILIES[3](16)
     assert symmetric_parameter_distance(gamma, g, DOMAIN).distance == pytest.approx(2.0, abs=1e-12)

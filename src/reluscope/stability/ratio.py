@@ -29,6 +29,12 @@ with zero neurons to width ``W`` (a parametrization of the same function).
    bottleneck assignment (thresholding + maximum bipartite matching). The output bias is
    fixed by the base.
 
+4. *Parallel splits* (``split_parallel=True``): starting from that assignment, greedy
+   moves put several of ``Gamma``'s slots on the direction of one base neuron, with output
+   weights adding up to it (each group's best scales and weights are exact:
+   :func:`parallel_group_cost`); a move is kept when it lowers (max cost, sum of costs).
+   This part is a local search, not a global optimum.
+
 Not searched: other splittings of the affine part (e.g. an opposite pair
 ``relu(z) - relu(-z)``), moving constants between neurons and the output bias, and
 representations that use more neurons than ``W``.
@@ -66,6 +72,7 @@ __all__ = [
     "InverseStabilityRatio",
     "inverse_stability_ratio",
     "optimal_rescaling",
+    "parallel_group_cost",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -175,6 +182,163 @@ def _bottleneck_assignment(cost: FloatArray) -> tuple[float, NDArray[np.intp]]:
     return best[0], np.asarray(best[1], dtype=np.intp)
 
 
+def _scale_interval(u: FloatArray, target: FloatArray, t: float) -> tuple[float, float]:
+    """``{s >= 0 : ||s u - target||_inf <= t}`` as ``(lo, hi)`` (empty when ``lo > hi``)."""
+    lo, hi = 0.0, math.inf
+    for ul, tl in zip(u, target):
+        if ul == 0:
+            if abs(tl) > t:
+                return 1.0, 0.0
+            continue
+        a, b = (tl - t) / ul, (tl + t) / ul
+        if a > b:
+            a, b = b, a
+        lo, hi = max(lo, a), min(hi, b)
+    return lo, hi
+
+
+def parallel_group_cost(
+    u: FloatArray, v: float, targets_ab: FloatArray, targets_c: FloatArray, iterations: int = 100
+) -> tuple[float, FloatArray, FloatArray]:
+    """Realize ``v relu(<u, (x, 1)>)`` by ``k`` parallel neurons ``(s_k u, c_k)`` (``s_k >= 0``,
+    ``sum_k c_k s_k = v``) as close as possible (max norm) to ``k`` target neurons.
+
+    For a level ``t`` the feasible ``s_k`` form an interval and the ``c_k`` the interval
+    ``[c_k^0 - t, c_k^0 + t]``; ``sum_k c_k s_k`` then ranges over an interval whose ends are
+    attained at corners, so feasibility of ``t`` is exact and monotone: ``t`` is found by
+    bisection (to relative precision ``2^-iterations``) and the witness by bisection along
+    the segment between the minimizing and the maximizing corner. Returns ``(t, s, c)``.
+    """
+    u = np.asarray(u, dtype=float)
+    T_ab = np.atleast_2d(np.asarray(targets_ab, dtype=float))
+    T_c = np.asarray(targets_c, dtype=float).ravel()
+    k = T_c.size
+
+    def corners(t: float):
+        lo_pt, hi_pt, total_lo, total_hi = [], [], 0.0, 0.0
+        for q in range(k):
+            s_lo, s_hi = _scale_interval(u, T_ab[q], t)
+            if s_lo > s_hi:
+                return None
+            c_lo, c_hi = T_c[q] - t, T_c[q] + t
+            cand = [(s_lo, c_lo), (s_lo, c_hi), (s_hi, c_lo), (s_hi, c_hi)]
+            prods = [sv * cv for sv, cv in cand]
+            lo_pt.append(cand[int(np.argmin(prods))])
+            hi_pt.append(cand[int(np.argmax(prods))])
+            total_lo += min(prods)
+            total_hi += max(prods)
+        return lo_pt, hi_pt, total_lo, total_hi
+
+    def feasible(t: float) -> bool:
+        cr = corners(t)
+        return cr is not None and cr[2] <= v <= cr[3]
+
+    hi = max(1.0, float(np.abs(T_ab).max(initial=0.0)), float(np.abs(T_c).max(initial=0.0)), abs(v))
+    while not feasible(hi):
+        hi *= 2.0
+    lo = 0.0
+    if feasible(0.0):
+        hi = 0.0
+    for _ in range(iterations):
+        if hi - lo <= 1e-15 * max(1.0, hi):
+            break
+        mid = 0.5 * (lo + hi)
+        if feasible(mid):
+            hi = mid
+        else:
+            lo = mid
+    lo_pt, hi_pt, _, _ = corners(hi)
+    A, B = np.array(lo_pt), np.array(hi_pt)
+
+    def total(theta: float) -> float:
+        P = (1 - theta) * A + theta * B
+        return float(np.sum(P[:, 0] * P[:, 1]))
+
+    a, b = 0.0, 1.0
+    for _ in range(200):
+        mid = 0.5 * (a + b)
+        if total(mid) < v:
+            a = mid
+        else:
+            b = mid
+    P = (1 - b) * A + b * B
+    s_vals, c_vals = P[:, 0].copy(), P[:, 1].copy()
+    # absorb the bisection residue exactly in the largest-scale member
+    q = int(np.argmax(s_vals))
+    if s_vals[q] > 0:
+        c_vals[q] += (v - float(np.sum(s_vals * c_vals))) / s_vals[q]
+    cost = max(
+        float(np.max(np.abs(np.outer(s_vals, u) - T_ab), initial=0.0)),
+        float(np.max(np.abs(c_vals - T_c), initial=0.0)),
+    )
+    return cost, s_vals, c_vals
+
+
+def _refine_parallel_splits(P_ab, P_c, G_ab, G_c, free_cost, free_choice, owner, ab, cc, costs) -> None:
+    """Greedy moves of gamma's slots into / out of parallel groups (in place)."""
+    W = G_ab.shape[0]
+    p = P_ab.shape[0]
+    norms = np.linalg.norm(P_ab, axis=1)
+    units = P_ab / np.where(norms > 0, norms, 1.0)[:, None]
+    vals = P_c * norms
+
+    def group_eval(j: int, members: list[int]):
+        if not members:
+            return None
+        if norms[j] == 0:  # a constant-free zero-direction neuron: nothing to split
+            return None
+        cost, s_vals, c_vals = parallel_group_cost(units[j], vals[j], G_ab[members], G_c[members])
+        return cost, s_vals, c_vals
+
+    def key(cst: FloatArray) -> tuple[float, float]:
+        return (float(cst.max(initial=0.0)), float(cst.sum()))
+
+    for _ in range(4 * W):
+        current = key(costs)
+        best_move = None
+        for i in range(W):
+            old = int(owner[i])
+            for target in range(-1, p):
+                if target == old:
+                    continue
+                if old >= 0 and np.count_nonzero(owner == old) == 1:
+                    continue  # base neuron old would lose its last slot
+                trial = costs.copy()
+                new_owner = owner.copy()
+                new_owner[i] = target
+                updates = {}
+                ok = True
+                for j in {old, target} - {-1}:
+                    members = [int(q) for q in np.flatnonzero(new_owner == j)]
+                    res = group_eval(j, members)
+                    if res is None:
+                        ok = False
+                        break
+                    updates[j] = (members, res)
+                    trial[members] = res[0]
+                if not ok:
+                    continue
+                if target == -1:
+                    trial[i] = free_cost[i]
+                if key(trial) < current and (best_move is None or key(trial) < best_move[0]):
+                    best_move = (key(trial), i, target, updates, trial)
+        if best_move is None:
+            return
+        _, i, target, updates, trial = best_move
+        owner[i] = target
+        if target == -1:
+            ab[i], cc[i] = free_choice[i]
+        for j, (members, (_, s_vals, c_vals)) in updates.items():
+            for q, sv, cv in zip(members, s_vals, c_vals):
+                ab[q] = sv * units[j]
+                cc[q] = cv
+        costs[:] = trial
+        # exact group costs after the witness fix-up
+        for j, (members, _) in updates.items():
+            for q in members:
+                costs[q] = max(float(np.max(np.abs(ab[q] - G_ab[q]))), abs(cc[q] - G_c[q]))
+
+
 # ---------------------------------------------------------------------------- plain search
 @dataclasses.dataclass(frozen=True)
 class ParameterDistance(ResultMixin):
@@ -235,7 +399,12 @@ def _pad(AB: FloatArray, C: FloatArray, width: int) -> tuple[FloatArray, FloatAr
 
 
 def symmetric_parameter_distance(
-    gamma: ReLUNetwork, phi: ReLUNetwork, domain: Any = None, *, use_degeneracy: bool = True
+    gamma: ReLUNetwork,
+    phi: ReLUNetwork,
+    domain: Any = None,
+    *,
+    use_degeneracy: bool = True,
+    split_parallel: bool = True,
 ) -> ParameterDistance:
     """Max-norm distance from ``gamma`` to the nearest parametrization of ``R(phi)`` on the box
     found by symmetries and reductions (an upper bound on the true infimum; what is searched
@@ -249,6 +418,11 @@ def symmetric_parameter_distance(
         Box ``Omega`` (default ``[-1, 1]^d``).
     use_degeneracy:
         Also try ``reluscope.degeneracy.reduce(phi, domain)`` as a base representation.
+    split_parallel:
+        After the assignment, greedily move ``gamma`` neurons into *parallel groups*: several
+        slots sharing the direction of one base neuron whose output weights add up to it
+        (see :func:`parallel_group_cost`); a move is kept when it lowers (max cost, sum of
+        costs) lexicographically.
     """
     gamma = _check_shallow(gamma, "gamma")
     phi = _check_shallow(phi, "phi")
@@ -307,17 +481,24 @@ def symmetric_parameter_distance(
                 cost[i, j], lams[i, j] = optimal_rescaling(P_ab[j], P_c[j], G_ab[i], G_c[i])
             cost[i, p:] = free_cost[i]
         value, match = _bottleneck_assignment(cost)
-        value = max(value, abs(G_e - P_e))
+        # neurons of the witness, slot by slot
+        ab = np.zeros((W, d + 1))
+        cc = np.zeros(W)
+        owner = np.full(W, -1)  # base neuron realized (partly) by slot i, -1 for a free slot
+        costs = np.zeros(W)
+        for i in range(W):
+            j = match[i]
+            if j < p:
+                ab[i] = lams[i, j] * P_ab[j]
+                cc[i] = P_c[j] / lams[i, j]
+                owner[i] = j
+            else:
+                ab[i], cc[i] = free_choice[i]
+            costs[i] = cost[i, j]
+        if split_parallel and p > 0:
+            _refine_parallel_splits(P_ab, P_c, G_ab, G_c, free_cost, free_choice, owner, ab, cc, costs)
+        value = max(float(costs.max(initial=0.0)), abs(G_e - P_e))
         if best is None or value < best[0]:
-            ab = np.zeros((W, d + 1))
-            cc = np.zeros(W)
-            for i in range(W):
-                j = match[i]
-                if j < p:
-                    ab[i] = lams[i, j] * P_ab[j]
-                    cc[i] = P_c[j] / lams[i, j]
-                else:
-                    ab[i], cc[i] = free_choice[i]
             nearest = ReLUNetwork([ab[:, :d], cc[None, :]], [ab[:, d], [P_e]])
             best = (value, name, nearest)
     assert best is not None  # the base 'phi' itself always fits in width W
