@@ -150,3 +150,34 @@ def test_format_parse_roundtrip() -> None:
     assert SparsityPattern(parse_masks(format_masks(p.masks))) == p
     assert SparsityPattern.from_text(p.to_text()) == p
     assert p.transpose().transpose() == p
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 6), st.integers(1, 6), st.floats(0.1, 0.8), st.integers(0, 10**6))
+def test_components_partition_with_disjoint_supports(n_in: int, h: int, n_out: int, density: float, seed: int) -> None:
+    p = SparsityPattern.random((n_in, h, n_out), density, seed=seed)
+    classes = p.support_classes()
+    comps = p.components()
+    # every class in exactly one component; empty neurons in none
+    listed = sorted(c for comp in comps for c in comp.classes)
+    assert listed == list(range(len(classes)))
+    covered = sorted(k for comp in comps for k in comp.neurons)
+    assert covered == sorted(set(range(h)) - set(p.empty_neurons()))
+    # supports of different components are disjoint; the union of supports is preserved
+    supports = [
+        {(i, j) for c in comp.classes for i in classes[c].rows for j in classes[c].cols} for comp in comps
+    ]
+    for x in range(len(supports)):
+        for y in range(x + 1, len(supports)):
+            assert not supports[x] & supports[y]
+    assert set().union(*supports) == {(int(i), int(j)) for i, j in zip(*np.nonzero(p.path_support()))}
+    # each component is connected in the overlap graph
+    for comp in comps:
+        seen, frontier = {comp.classes[0]}, [comp.classes[0]]
+        while frontier:
+            a = frontier.pop()
+            for b in comp.classes:
+                if b not in seen and classes[a].overlaps(classes[b]):
+                    seen.add(b)
+                    frontier.append(b)
+        assert seen == set(comp.classes)
