@@ -138,3 +138,26 @@ def test_tampered_certificate_is_not_trusted(monkeypatch) -> None:
     monkeypatch.setattr(existence, "is_closed", lambda *a, **k: ClosednessVerdict(False, "fake", 0.0, bad, ""))
     result = existence.optimum_exists(SparsityPattern.lu(2))
     assert result.status == UNDECIDED and result.certificate_valid is False
+
+
+def test_linear_parts_lie_in_the_linear_counterpart() -> None:
+    """Lemma 2: on an activation region the linear part is W_L D_{L-1} W_{L-1} ... D_1 W_1,
+    a product of factors D_l W_l supported in the masks."""
+    rng = np.random.default_rng(11)
+    for trial in range(20):
+        depth = int(rng.integers(2, 5))
+        widths = [int(w) for w in rng.integers(1, 6, size=depth + 1)]
+        pattern = SparsityPattern.random(widths, 0.6, seed=trial)
+        net = ReLUNetwork.random(widths, seed=trial, masks=list(pattern.masks))
+        x = rng.uniform(-1, 1, size=widths[0])
+        J, _ = net.local_affine(x)
+        active = net.activation_pattern(x[None, :])
+        factors = []
+        for l, w in enumerate(net.weights):
+            f = w if l == depth - 1 else np.asarray(active[l][0], dtype=float)[:, None] * w
+            assert not np.any((f != 0) & ~pattern.masks[l])
+            factors.append(f)
+        product = factors[0]
+        for f in factors[1:]:
+            product = f @ product
+        np.testing.assert_allclose(J, product, atol=1e-12)
