@@ -163,3 +163,12 @@ def test_degeneration_family_limit_formula(n_out: int, n_hidden: int, n_in: int,
     assert limit is not None
     assert [[int(v) for v in row] for row in limit] == expected.tolist()
     assert any(poly.diverges() for row in fam[1] for poly in row)
+
+
+@pytest.mark.parametrize("n", [2, 4, 6])
+def test_is_closed_lu_n_by_n_gives_verified_certificate(n: int) -> None:
+    from reluscope.sparsity import is_closed
+
+    verdict = is_closed(SparsityPattern.lu(n), time_limit=30)
+    assert verdict.closed is False
+    assert verify(verdict.certificate, time_limit=30).valid is True
