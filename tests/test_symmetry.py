@@ -382,3 +382,29 @@ def test_coarse_layer_shift_reaches_the_same_balanced_point(net, seed):
     assert r1 <= 1e-12 and r2 <= 1e-12
     for a, b in zip(plain, coarse):
         np.testing.assert_allclose(a, b, rtol=1e-9)
+
+
+def test_perturbation_detected_despite_badly_scaled_neurons():
+    """Tiny incoming norms make the normalized outgoing weights huge; a relative perturbation
+    of a first-layer weight must still be detected (the check is entrywise relative)."""
+    net = rs.ReLUNetwork.random((3, 5, 5, 2), seed=11)
+    ws = [np.array(w) for w in net.weights]
+    bs = [np.array(b) for b in net.biases]
+    ws[0][0] *= 1e-6
+    bs[0][0] *= 1e-6
+    ws[1][1] *= 1e-6
+    bs[1][1] *= 1e-6
+    base = rs.ReLUNetwork(ws, bs)
+    assert equivalent(base, random_symmetry(base, 4))
+    ws[0][2, 1] *= 1 + 1e-6
+    pert = rs.ReLUNetwork(ws, bs)
+    res = equivalent(base, random_symmetry(pert, 4))
+    assert not res and res.max_deviation > 1e-8
+
+
+def test_sum_free_out_features_are_permutation_invariant():
+    from reluscope.symmetry import _out_features
+
+    C = np.random.default_rng(0).standard_normal((7, 4))
+    p = np.random.default_rng(1).permutation(7)
+    np.testing.assert_allclose(_out_features(C), _out_features(C[p]), rtol=1e-14)

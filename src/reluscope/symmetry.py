@@ -522,8 +522,10 @@ def _key_vector(n: int) -> np.ndarray:
 
 def _out_features(col_block: np.ndarray) -> np.ndarray:
     """Permutation-invariant features of the outgoing columns (one row per neuron)."""
+    # norm, max and min are computed with small *relative* rounding error (unlike a sum,
+    # which can cancel), so they can be compared entrywise with a relative tolerance
     return np.stack(
-        [col_block.sum(axis=0), np.sqrt((col_block ** 2).sum(axis=0)), col_block.max(axis=0), col_block.min(axis=0)],
+        [np.sqrt(np.einsum("ij,ij->j", col_block, col_block)), col_block.max(axis=0), col_block.min(axis=0)],
         axis=1,
     )
 
@@ -541,6 +543,17 @@ def _sq_dist(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return d
 
 
+def _max_rel_dev(X: np.ndarray, Y: np.ndarray) -> float:
+    """``max |X - Y| / max(|X|, |Y|)`` entrywise (0 where both entries are 0)."""
+    if X.size == 0:
+        return 0.0
+    diff = np.abs(X - Y)
+    den = np.maximum(np.abs(X), np.abs(Y))
+    rel = np.zeros_like(diff)
+    np.divide(diff, den, out=rel, where=den > 0)
+    return float(rel.max())
+
+
 def _match(X: np.ndarray, Y: np.ndarray, tol: float) -> tuple[np.ndarray, str]:
     """Permutation ``p`` with ``Y[p] ≈ X``: a sorted random projection verified row by row,
     falling back to an optimal assignment (``linear_sum_assignment``) when the verification
@@ -553,8 +566,8 @@ def _match(X: np.ndarray, Y: np.ndarray, tol: float) -> tuple[np.ndarray, str]:
     ox, oy = np.argsort(kx, kind="stable"), np.argsort(ky, kind="stable")
     p = np.empty(n, dtype=np.intp)
     p[ox] = oy
-    scale = max(float(np.max(np.abs(X))), float(np.max(np.abs(Y))), np.finfo(float).tiny)
-    if np.max(np.abs(Y[p] - X)) <= tol * scale:
+    Yp = Y[p]
+    if _max_rel_dev(X, Yp) <= tol:
         return p, "sort"
     cost = _sq_dist(X, Y)
     rows, cols = linear_sum_assignment(cost)
@@ -743,7 +756,7 @@ def align(
     reference, other:
         Networks with the same widths (not modified).
     tol:
-        Relative tolerance (to the largest balanced parameter) of the sorted-match check.
+        Entrywise relative tolerance of the sorted-match check.
     refine:
         Maximum number of refinement sweeps when a layer needed an assignment.
     balance_tol:
@@ -799,11 +812,13 @@ class Equivalence(ResultMixin):
     alignment:
         The full :class:`Alignment` of ``b`` onto ``a``.
     max_deviation:
-        Largest absolute difference between the parameters of ``a`` and of the aligned ``b``,
-        both in the normalized gauge (every hidden neuron's incoming row and bias of unit norm).
+        Largest entrywise relative difference ``|x - y| / max(|x|, |y|)`` between the
+        parameters of ``a`` and of the aligned ``b``, both in the normalized gauge (every
+        hidden neuron's incoming row and bias of unit norm; entries that are 0 in both count
+        as equal). Rescalings and permutations only multiply and move entries, so exact
+        copies deviate by a few units of rounding (~1e-15).
     tol:
-        The relative tolerance used: equivalent iff ``max_deviation <= tol * scale`` with
-        ``scale`` the largest absolute normalized parameter of ``a`` (at least 1e-300).
+        The tolerance used: equivalent iff ``max_deviation <= tol``.
     exact_orbit:
         ``True`` when neither network had dangling neurons, so ``b`` is mapped onto ``a``
         by rescalings and permutations alone; ``False`` when dangling weights (which never
@@ -863,8 +878,8 @@ def equivalent(a: ReLUNetwork, b: ReLUNetwork, tol: float = 1e-8) -> Equivalence
     a, b:
         The networks (not modified).
     tol:
-        Relative tolerance: equivalent iff every normalized parameter of the aligned ``b``
-        differs from ``a``'s by at most ``tol`` times ``a``'s largest normalized parameter.
+        Entrywise relative tolerance: equivalent iff every normalized parameter of the aligned
+        ``b`` differs from ``a``'s by at most ``tol`` times the larger of the two magnitudes.
 
     Returns
     -------
@@ -888,26 +903,24 @@ def equivalent(a: ReLUNetwork, b: ReLUNetwork, tol: float = 1e-8) -> Equivalence
         perms, methods = [], []
     # b in the normalized gauge, permuted
     dev = 0.0
-    scale = 1e-300
     for k in range(a.depth):
         w, bias = wb[k], bb[k]
         if k < n_hidden:
             w, bias = w[perms[k]], bias[perms[k]]
         if k >= 1:
             w = w[:, perms[k - 1]]
-        dev = max(dev, float(np.max(np.abs(w - wa[k]))), float(np.max(np.abs(bias - ba[k]))))
-        scale = max(scale, float(np.max(np.abs(wa[k]))), float(np.max(np.abs(ba[k]))))
+        dev = max(dev, _max_rel_dev(wa[k], w), _max_rel_dev(ba[k], bias))
     scales = [sb[h][perms[h]] / sa[h] for h in range(n_hidden)]
     for arr in (*perms, *scales):
         arr.setflags(write=False)
     aligned = _apply_all(b, perms, scales) if n_hidden else b
     al = Alignment(tuple(perms), tuple(scales), aligned, tuple(methods), _param_distance(a, aligned), tuple(zb))
-    ok = dev <= tol * scale
+    ok = dev <= tol
     exact_orbit = not za and not zb
     if ok:
-        reason = f"normalized parameters agree after alignment (max deviation {dev:.3g} <= {tol:.0e} x {scale:.3g})"
+        reason = f"normalized parameters agree after alignment (max relative deviation {dev:.3g} <= tol {tol:.0e})"
     else:
-        reason = f"normalized parameters differ after the best alignment (max deviation {dev:.3g} > {tol:.0e} x {scale:.3g})"
+        reason = f"normalized parameters differ after the best alignment (max relative deviation {dev:.3g} > tol {tol:.0e})"
     return Equivalence(ok, al.permutations, al.scales, al, dev, float(tol), exact_orbit, reason)
 
 
