@@ -161,3 +161,11 @@ def test_linear_parts_lie_in_the_linear_counterpart() -> None:
         for f in factors[1:]:
             product = f @ product
         np.testing.assert_allclose(J, product, atol=1e-12)
+
+
+def test_too_many_points_needed_still_checks_numerically() -> None:
+    result = optimum_exists(SparsityPattern.lu(3), max_points=10, time_limit=10)
+    assert result.status == NO_OPTIMUM and result.training_inputs is None
+    losses = [row[1] for row in result.sequence]
+    assert len(losses) == 4 and all(b < a for a, b in zip(losses, losses[1:]))
+    assert "25 points" in result.reasoning  # 2^3 * 3 + 1
