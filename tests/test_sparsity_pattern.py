@@ -181,3 +181,14 @@ def test_components_partition_with_disjoint_supports(n_in: int, h: int, n_out: i
                     seen.add(b)
                     frontier.append(b)
         assert seen == set(comp.classes)
+
+
+def test_from_torch_rejects_non_linear_layers() -> None:
+    torch = pytest.importorskip("torch")
+    from reluscope.errors import UnsupportedLayer
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3), torch.nn.Linear(3, 1))
+    with pytest.raises(UnsupportedLayer, match="BatchNorm1d"):
+        SparsityPattern.from_torch(model)
+    with pytest.raises(InvalidPattern):
+        SparsityPattern.from_torch(torch.nn.Sequential(torch.nn.ReLU()))

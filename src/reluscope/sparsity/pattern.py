@@ -318,7 +318,15 @@ class SparsityPattern:
                     and getattr(state[k], "ndim", 0) == 2
                 ]
         elif isinstance(module, torch.nn.Module):
-            for sub in module.modules():
+            for name, sub in module.named_modules():
+                own = list(sub.parameters(recurse=False)) + list(sub.buffers(recurse=False))
+                if own and not isinstance(sub, torch.nn.Linear):
+                    from ..errors import UnsupportedLayer
+
+                    raise UnsupportedLayer(
+                        f"layer '{name or type(sub).__name__}' ({type(sub).__name__}) has weights but is not Linear; "
+                        "sparsity patterns are read from Linear/ReLU stacks"
+                    )
                 if isinstance(sub, torch.nn.Linear):
                     mask = getattr(sub, "weight_mask", None)
                     if mask is None:
