@@ -33,9 +33,10 @@ __all__ = ["SparsityPattern", "SupportClass", "Component", "canonical_orders"]
 Graph = list[list[int]]
 
 
-
-
-
+# ---------------------------------------------------------------------------------- canonical labelling
+# Exact canonical labelling of the layered graph of a pattern (units = vertices, allowed
+# weights = edges, colours = layers): components, twin merging, individualization-refinement
+# with automorphism pruning. The argument for exactness is on the background page.
 
 
 def _refine(colors: list[int], adj: Graph) -> list[int]:
