@@ -312,3 +312,25 @@ def test_sparsity_section_equals_the_library(report):
     assert info["answer"] == expected.status
     assert info["status"] == ("partial" if expected.status == "undecided" else "ok")
     assert f"**{expected.status}**" in report.markdown.read_text()
+
+
+def test_distances_section_equals_the_library_and_bounds_samples(report):
+    from reluscope.report.analysis import _pruned_further
+
+    net = degenerate_network()
+    pruned = _pruned_further(net, 0.1)
+    # 10 % of each layer's remaining weights, rounded: layers have 6, 9, 6 nonzero weights
+    assert net.n_free_parameters - pruned.n_free_parameters == info_removed(net)
+    info = report.sections["distances"]
+    assert info["weights_removed"] == info_removed(net)
+    expected = reluscope.sup_distance(net, pruned, Box(-1, 1), time_limit=10)
+    assert info["sup"]["exact"] and expected.exact
+    assert info["sup"]["upper"] == pytest.approx(expected.upper, rel=1e-5, abs=1e-6)
+    X = Box(-1, 1).sample(4000, 2, seed=11)
+    sampled = float(np.abs(net(X) - pruned(X)).max())
+    assert sampled <= info["sup"]["upper"] + 1e-6
+    assert info["sobolev"]["lower"] >= info["sup"]["lower"] - 1e-6
+
+
+def info_removed(net: ReLUNetwork) -> int:
+    return sum(int(round(0.1 * np.count_nonzero(W))) for W in net.weights)

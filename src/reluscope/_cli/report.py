@@ -17,7 +17,8 @@ def _example() -> tuple[Any, Any, str]:
 
     net = io.load_example()
     data = io.example_dataset()
-    return net, data, "bundled example (reluscope.io.load_example)"
+    description = io.example_info().get("description", "")
+    return net, data, "the bundled example pruned_mlp" + (f" ({description})" if description else "")
 
 
 def _example_xy(data: Any) -> tuple[Any, Any]:
@@ -74,7 +75,7 @@ def register(app: typer.Typer) -> None:
         elif label_column:
             raise InvalidData("--label-column given without --data")
         dom = Box.parse(domain) if domain else None
-        title = f"reluscope analysis of {source if model is None else model.name}"
+        title = f"reluscope analysis of {'the bundled example (pruned_mlp)' if model is None else model.name}"
         report = analyze(net, out, domain=dom, X=X, y=y, time_limit=time_limit, seed=seed, title=title,
                          source=source)
         console.print(f"[bold]reluscope analyze[/bold] {source}", soft_wrap=True)

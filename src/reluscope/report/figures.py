@@ -124,5 +124,8 @@ def grouped_bars(groups: Mapping[str, Mapping[str, float]], path: Path, title: s
     ax.set_xticklabels(names, fontsize=8)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
+    finite = [float(v) for values in groups.values() for v in values.values() if np.isfinite(float(v))]
+    top = max(finite, default=1.0)
+    ax.set_ylim(0, top * 1.25 if top > 0 else 1.0)
+    ax.legend(fontsize=8, loc="upper center", ncol=max(1, len(series)), frameon=False)
     return _save(fig, path)
