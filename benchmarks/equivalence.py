@@ -9,7 +9,7 @@ rescaling of every hidden neuron (factors ``exp(U[-2, 2])``). Each method must r
 permutation; ``equivalent`` must also recover the scales and say "equivalent". Reported per
 configuration: exact recovery rate of each method (permutation-only copies and
 permutation+rescaling copies) and the time ratio weight matching / ``equivalent`` measured in
-the same run.
+the same run, with one BLAS thread for both methods.
 
 Weight matching (paper, Algorithm 1): starting from identity permutations, repeatedly visit
 the hidden layers in random order and replace ``P_l`` by the solution of the linear
@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from threadpoolctl import threadpool_limits
 
 import reluscope as rs
 from reluscope.symmetry import apply_alignment, equivalent, permute, rescale
@@ -105,6 +106,11 @@ def trial(depth: int, width: int, seed: int, rescaled: bool) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    with threadpool_limits(1):  # one BLAS thread for both methods (shared 2-core machine)
+        return _main(argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small grid")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "equivalence.json"))

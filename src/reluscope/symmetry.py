@@ -547,11 +547,13 @@ def _max_rel_dev(X: np.ndarray, Y: np.ndarray) -> float:
     """``max |X - Y| / max(|X|, |Y|)`` entrywise (0 where both entries are 0)."""
     if X.size == 0:
         return 0.0
-    diff = np.abs(X - Y)
-    den = np.maximum(np.abs(X), np.abs(Y))
-    rel = np.zeros_like(diff)
-    np.divide(diff, den, out=rel, where=den > 0)
-    return float(rel.max())
+    diff = np.subtract(X, Y)
+    np.abs(diff, out=diff)
+    den = np.abs(X)
+    np.maximum(den, np.abs(Y), out=den)
+    den += 1e-300  # both entries 0 -> diff 0 -> ratio 0
+    np.divide(diff, den, out=diff)
+    return float(diff.max())
 
 
 def _match(X: np.ndarray, Y: np.ndarray, tol: float) -> tuple[np.ndarray, str]:
