@@ -50,3 +50,38 @@ def test_mkdocs_build_strict(tmp_path):
     assert "reluscope.report.analyze" in api and "Analyze one network and write a report folder" in api
     network = (site / "api" / "network" / "index.html").read_text()
     assert "ReLUNetwork" in network and "activation_pattern" in network
+
+
+def _mentioned_commands(text: str) -> set[str]:
+    """Subcommands in `reluscope CMD` inline code and in shell code blocks."""
+    import re
+
+    found = set(re.findall(r"`reluscope ([a-z][a-z-]*)", text))
+    in_shell = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            in_shell = not in_shell and stripped[3:].strip() in ("bash", "console", "shell", "sh")
+            continue
+        if in_shell:
+            match = re.match(r"^(?:\$\s+)?(?:\.venv/bin/)?reluscope ([a-z][a-z-]*)", stripped)
+            if match:
+                found.add(match.group(1))
+    return found
+
+
+def test_readme_and_docs_only_mention_existing_commands():
+    import typer.main
+
+    from reluscope.cli import app
+
+    commands = set(typer.main.get_command(app).commands)
+    files = [ROOT / "README.md", *DOCS.rglob("*.md")]
+    unknown = {}
+    for path in files:
+        missing = _mentioned_commands(path.read_text()) - commands
+        if missing:
+            unknown[path.relative_to(ROOT).as_posix()] = sorted(missing)
+    assert not unknown, f"commands mentioned but not registered: {unknown}"
+    readme = _mentioned_commands((ROOT / "README.md").read_text())
+    assert {"analyze", "reproduce"} <= readme
