@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import reluscope
+import reluscope.report
 from reluscope.cli import app
 
 from test_report import degenerate_network
@@ -65,3 +66,28 @@ def test_bad_input_is_one_line_on_stderr_with_exit_2(tmp_path, args, message):
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
     assert message in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_analyze_without_model_uses_the_bundled_example_and_its_data(tmp_path):
+    from reluscope.io import example_dataset, load_example
+
+    out = tmp_path / "example"
+    proc = _run("analyze", "-o", str(out), "--time-limit", "2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "the bundled example pruned_mlp" in proc.stdout
+    data = json.loads((out / "report.json").read_text())
+    net = load_example()
+    X, y = example_dataset()
+    assert data["widths"] == list(net.widths)
+    sections = data["sections"]
+    assert list(sections) == list(reluscope.report.SECTION_KEYS)
+    for key, info in sections.items():
+        assert info["status"] in ("ok", "partial"), (key, info.get("reason"))
+    # the constructive baseline ran on the example's data set; the model's accuracy is its own
+    assert sections["constructive"]["n_samples"] == len(X)
+    assert sections["constructive"]["model_accuracy"] == pytest.approx(np.mean(np.argmax(net(X), axis=1) == y))
+    assert sections["activations"]["n_points"] == len(X)
+    html = (out / "report.html").read_text()
+    for name in data["figures"]:
+        assert f'src="{name}"' in html and (out / name).is_file()
