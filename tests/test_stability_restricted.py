@@ -162,3 +162,16 @@ def test_inputs_are_not_mutated():
     r = RestrictedShallowNetwork(a, [0.0], [1.0], [0.0], 0.0)
     a[0, 0] = 5
     assert r.a[0, 0] == 1.0
+
+
+@pytest.mark.parametrize("seed,d,width", [(0, 1, 6), (1, 2, 5), (2, 2, 8), (3, 3, 4)])
+def test_to_restricted_preserves_the_realization_by_exact_sup_distance(seed, d, width):
+    from reluscope.distance import sup_distance
+
+    box = Box(-1.0, 1.5)
+    net = degenerate_network(seed, d, width, -1.0, 1.5)
+    r = to_restricted(net, box)
+    res = sup_distance(net, r.to_network(box), box, time_limit=20)
+    # 0 up to the solver's tolerance (its bounds are rounded outward by about 1e-6)
+    assert res.lower <= 1e-12 * (1 + np.abs(net.to_vector()).max() ** 2)
+    assert res.upper <= 1e-5 * (1 + np.abs(net.to_vector()).max() ** 2)
