@@ -12,7 +12,27 @@ from typing import Any
 from ..errors import ReluscopeError
 from .document import Block, Section
 
-__all__ = ["SectionContent", "SectionOutcome", "NotComputed", "run_section"]
+__all__ = ["SectionContent", "SectionOutcome", "NotComputed", "run_section", "progress"]
+
+
+def progress(items: list[Any], label: Callable[[Any], str], quiet: bool | None = None):
+    """Iterate over ``items`` with a rich progress bar (on stderr, on a terminal only) whose
+    description names the item being worked on."""
+    from .._progress import progress_enabled
+
+    if not progress_enabled(quiet):
+        yield from items
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task("", total=len(items))
+        for item in items:
+            bar.update(task, description=label(item))
+            yield item
+            bar.advance(task)
 
 
 class NotComputed(Exception):

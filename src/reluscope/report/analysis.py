@@ -17,13 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from .._progress import track
 from .._results import ResultMixin, dump_json, to_jsonable
 from ..domain import Box, PointSet, as_domain
 from ..errors import InvalidData, ReluscopeError
 from ..network import ReLUNetwork
 from . import figures
-from ._runner import NotComputed, SectionContent, SectionOutcome, run_section
+from ._runner import NotComputed, SectionContent, SectionOutcome, progress, run_section
 from .document import Code, Document, Figure, Paragraph, Table, format_value
 
 __all__ = ["AnalysisReport", "analyze", "SECTION_KEYS"]
@@ -705,7 +704,7 @@ def analyze(
     budget = section_timeout if section_timeout is not None else 4 * time_limit + 30
 
     outcomes: list[SectionOutcome] = []
-    for key in track(keys, "analyze", quiet=quiet):
+    for key in progress(list(keys), lambda k: f"analyze: {_SECTIONS[k][0]}", quiet=quiet):
         title_k, body = _SECTIONS[key]
         outcomes.append(run_section(key, title_k, lambda body=body: body(ctx), budget))
 

@@ -15,10 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._progress import track
 from .._results import ResultMixin, dump_json, to_jsonable
 from ..errors import ReluscopeError
-from ._runner import SectionContent, run_section
+from ._runner import SectionContent, progress, run_section
 from .document import Code, Document, Figure, Link, Paragraph, Table, format_value
 
 __all__ = ["ReproduceReport", "reproduce"]
@@ -113,7 +112,7 @@ def reproduce(
 
     outcomes = []
     info: dict[str, dict[str, Any]] = {}
-    for name in track(selected, "reproduce", quiet=quiet):
+    for name in progress(selected, lambda n: f"reproduce: {n}", quiet=quiet):
         experiment = experiments.get(name)
 
         def body(name: str = name, description: str = experiment.description) -> SectionContent:
