@@ -18,6 +18,7 @@ from reluscope.stability.ratio import (
     _dead_distance,
     inverse_stability_ratio,
     optimal_rescaling,
+    drop_null_neurons,
     parallel_group_cost,
     restricted_parameter_distance,
     symmetric_parameter_distance,
@@ -258,6 +259,21 @@ def test_ratio_is_bounded_along_random_restricted_sequences(seed):
         assert r.function_exact, str(r)
         ratios.append(r.ratio)
     assert max(ratios) <= 3 * min(ratios) and max(ratios) <= 5, ratios
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 6))
+def test_drop_null_neurons_keeps_the_function(seed, width):
+    net = degenerate_network(seed, 2, width)
+    rng = np.random.default_rng(seed)
+    A, b, C = np.array(net.weights[0]), np.array(net.biases[0]), np.array(net.weights[1])
+    null = rng.random(width) < 0.4
+    A[null], b[null] = 0.0, 0.0
+    net = ReLUNetwork([A, C], [b, net.biases[1]])
+    clean = drop_null_neurons(net)
+    assert clean.widths[1] == max(1, int(((np.abs(A).sum(1) + np.abs(b) > 0) & (C[0] != 0)).sum()))
+    X = Box(-3, 3).sample(500, 2, seed=seed)
+    np.testing.assert_allclose(clean(X), net(X), atol=1e-12)
 
 
 def test_bad_input():

@@ -38,12 +38,13 @@ def _ramp():
 
 def _measure(model, box, zero, time_limit: float) -> dict:
     from ..distance import sobolev_distance, sup_distance
-    from ..stability.ratio import restricted_parameter_distance, symmetric_parameter_distance
+    from ..stability.ratio import drop_null_neurons, restricted_parameter_distance, symmetric_parameter_distance
     from ..stability.training import RestrictedShallowReLU, module_to_network
 
     net = module_to_network(model)
-    sup = sup_distance(net, zero, box, time_limit=time_limit)
-    sob = sobolev_distance(net, zero, box, time_limit=time_limit)
+    # same functions, without identically vanishing neurons (as inverse_stability_ratio does)
+    sup = sup_distance(drop_null_neurons(net), drop_null_neurons(zero), box, time_limit=time_limit)
+    sob = sobolev_distance(drop_null_neurons(net), drop_null_neurons(zero), box, time_limit=time_limit)
     X = np.linspace(float(box.lo), float(box.hi), 1000)[:, None]
     values = net(X)[:, 0]
     grid_slope = float(np.abs(np.diff(values) / np.diff(X[:, 0])).max())

@@ -53,7 +53,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> ExperimentResult:
     from .._results import dump_json
     from ..distance import sobolev_distance, sup_distance
     from ..domain import Box
-    from ..stability.ratio import inverse_stability_ratio
+    from ..stability.ratio import drop_null_neurons, inverse_stability_ratio
     from ..stability.training import RestrictedShallowReLU, module_to_network, train, unrestricted_shallow
 
     torch.set_num_threads(1)
@@ -86,8 +86,9 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> ExperimentResult:
                    "final_loss": hist.final_loss, "val_mse": hist.val_mse[-1], "val_max_error": hist.val_max_error[-1],
                    "reseeded": hist.projection.reseeded}
             if teacher is not None:
-                sup = sup_distance(net, teacher, box, time_limit=time_limit)
-                sob = sobolev_distance(net, teacher, box, time_limit=time_limit)
+                clean = drop_null_neurons(net)
+                sup = sup_distance(clean, teacher, box, time_limit=time_limit)
+                sob = sobolev_distance(clean, teacher, box, time_limit=time_limit)
                 gamma = model.to_restricted_network() if kind == "restricted" else net
                 ratio = inverse_stability_ratio(gamma, teacher, box, norm="sobolev", time_limit=time_limit)
                 row.update({"sup_error": [sup.lower, sup.upper], "sobolev_error": [sob.lower, sob.upper],

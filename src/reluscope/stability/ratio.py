@@ -73,6 +73,7 @@ __all__ = [
     "inverse_stability_ratio",
     "optimal_rescaling",
     "parallel_group_cost",
+    "drop_null_neurons",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -636,6 +637,23 @@ class InverseStabilityRatio(ResultMixin):
                 f"/ sqrt({f}){lower}")
 
 
+def drop_null_neurons(net: ReLUNetwork) -> ReLUNetwork:
+    """The same function everywhere without neurons that contribute nothing identically
+    (``c_i = 0``, or ``(a_i, b_i) = 0`` so that ``relu(0) = 0``); at least one neuron is kept
+    (a constant-negative one, if needed). Only used to hand the distance module a network
+    without pre-activations that vanish identically."""
+    if net.depth != 2:
+        return net
+    A, b, C = net.weights[0], net.biases[0], net.weights[1]
+    keep = ((np.abs(A).sum(axis=1) + np.abs(b)) > 0) & (np.abs(C).sum(axis=0) > 0)
+    if keep.all():
+        return net
+    if not keep.any():
+        return ReLUNetwork([np.zeros((1, net.input_dim)), np.zeros((net.output_dim, 1))],
+                           [np.array([-1.0]), net.biases[1]])
+    return ReLUNetwork([A[keep], C[:, keep]], [b[keep], net.biases[1]])
+
+
 def _safe_ratio(num: float, den: float) -> float:
     if den > 0:
         return num / math.sqrt(den)
@@ -666,7 +684,8 @@ def inverse_stability_ratio(
     norm:
         ``"sobolev"`` (``W^{1,inf}``, :func:`reluscope.distance.sobolev_distance`) or
         ``"sup"`` (:func:`reluscope.distance.sup_distance`); both computed exactly (MILP)
-        up to ``time_limit``, else reported as bounds.
+        up to ``time_limit``, else reported as bounds. Neurons that vanish identically
+        (``c_i = 0`` or ``(a_i, b_i) = 0``) are dropped before (the functions are unchanged).
     distance_lower_bound:
         An analytic lower bound on the true parameter distance (e.g.
         ``PathologyFamily.distance_lower_bound(n)``), giving ``ratio_lower``.
@@ -692,6 +711,7 @@ def inverse_stability_ratio(
         box = _box(*box_bounds(domain, d))
         search = symmetric_parameter_distance(gamma, phi, box, use_degeneracy=use_degeneracy)
         f_net, g_net = gamma, phi
+    f_net, g_net = drop_null_neurons(f_net), drop_null_neurons(g_net)
     if norm == "sup":
         res = _distance.sup_distance(f_net, g_net, box, time_limit=time_limit)
     else:
