@@ -286,13 +286,14 @@ def _section_reduction(ctx: _Context) -> SectionContent:
 
         dist = sup_distance(ctx.net, reduced, ctx.domain, time_limit=ctx.time_limit)
         lower, upper, exact = float(dist.lower), float(dist.upper), bool(dist.exact)
-        data["sup_distance"] = {"lower": lower, "upper": upper, "exact": exact}
+        data["sup_distance"] = {"lower": lower, "upper": upper, "exact": exact, "status": str(dist.status)}
         blocks.append(Paragraph(
             f"Sup distance between the network and its reduction on the domain (MILP): "
             + (f"{format_value(upper)} (exact up to the solver tolerance)." if exact else
-               f"between {format_value(lower)} and {format_value(upper)} (time limit reached: bounds only).")))
+               f"between {format_value(lower)} and {format_value(upper)} (bounds; solver status {dist.status}).")))
         if not exact:
-            status, reason = "partial", f"the exact sup distance did not finish within {ctx.time_limit:g} s; bounds reported"
+            status, reason = "partial", (f"the exact sup distance was not closed (solver status {dist.status}, "
+                                         f"time limit {ctx.time_limit:g} s); bounds reported")
     except ImportError:
         status, reason = "partial", "the exact sup distance is not available in this installation; sampled check only"
     except ReluscopeError as exc:
@@ -360,7 +361,8 @@ def _section_lipschitz(ctx: _Context) -> SectionContent:
     )))
     status, reason = "ok", ""
     if not exact:
-        status, reason = "partial", f"the exact solve did not close the gap within {ctx.time_limit:g} s; the interval is reported"
+        status, reason = "partial", (f"the exact solve did not close the gap (solver status "
+                                     f"{_attr(result, 'status')}, time limit {ctx.time_limit:g} s); the interval is reported")
     return SectionContent(blocks, data, status, reason)
 
 
@@ -415,7 +417,8 @@ def _section_distances(ctx: _Context) -> SectionContent:
     ]
     status, reason = "ok", ""
     if not (sup.exact and sob.exact):
-        status, reason = "partial", f"the exact distances did not close within {ctx.time_limit:g} s; bounds reported"
+        status, reason = "partial", (f"the exact distances were not closed (solver status {sup.status} / "
+                                     f"{sob.status}, time limit {ctx.time_limit:g} s); bounds reported")
     return SectionContent(blocks, data, status, reason)
 
 
