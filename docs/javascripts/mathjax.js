@@ -1,3 +1,5 @@
+// MathJax configuration for pymdownx.arithmatex (generic mode). MathJax itself is loaded
+// from a CDN; offline, formulas stay as TeX source and nothing else breaks.
 window.MathJax = {
   tex: {
     inlineMath: [["\\(", "\\)"]],
@@ -12,5 +14,7 @@ window.MathJax = {
 };
 
 document$.subscribe(() => {
-  MathJax.typesetPromise()
-})
+  if (window.MathJax && typeof window.MathJax.typesetPromise === "function") {
+    window.MathJax.typesetPromise();
+  }
+});
