@@ -34,12 +34,14 @@ def test_analyze_model_file_with_csv_data(tmp_path):
     csv.write_text("x1,x2,cls\n" + "\n".join(f"{a},{b},{c}" for (a, b), c in zip(X, y)) + "\n")
     out = tmp_path / "rep"
     result = CliRunner().invoke(app, ["analyze", str(model), "--data", str(csv), "--label-column", "cls",
-                                      "--domain=-1,1", "-o", str(out), "--time-limit", "5"])
+                                      "--domain=-1,1", "-o", str(out), "--time-limit", "5",
+                                      "--sections", "network, activations,constructive"])
     assert result.exit_code == 0, result.output
     assert "widths: 2-4-3-2" in result.output
     assert f"report: {out / 'report.html'}" in result.output
     data = json.loads((out / "report.json").read_text())
     assert data["model"] == str(model)
+    assert list(data["sections"]) == ["network", "activations", "constructive"]
     assert data["sections"]["activations"]["n_points"] == 40
     assert data["sections"]["constructive"]["n_samples"] == 40
     assert data["sections"]["network"]["domain"] == "the box [-1, 1]^2"
@@ -52,6 +54,7 @@ def test_analyze_model_file_with_csv_data(tmp_path):
     (["analyze", "{model}", "--data", "{csv}"], "--label-column NAME is required"),
     (["analyze", "{model}", "--data", "{csv}", "--label-column", "nope"], "no column 'nope'"),
     (["analyze", "{model}", "--time-limit", "0"], "time_limit must be positive"),
+    (["analyze", "{model}", "--sections", "network,bogus"], "unknown report section(s) ['bogus']"),
     (["reproduce", "no-such-experiment", "--quick"], "unknown experiment 'no-such-experiment'"),
 ])
 def test_bad_input_is_one_line_on_stderr_with_exit_2(tmp_path, args, message):

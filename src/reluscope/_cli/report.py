@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import InvalidData
+from ..report.analysis import SECTION_KEYS
 from .common import console
 
 
@@ -48,6 +49,8 @@ def register(app: typer.Typer) -> None:
         time_limit: Annotated[float, typer.Option(
             "--time-limit", help="Seconds per solver call (bounds / undecided when hit).")] = 10.0,
         seed: Annotated[int, typer.Option("--seed", help="Seed of sampling and data splits.")] = 0,
+        sections: Annotated[Optional[str], typer.Option(
+            "--sections", help=f"Comma-separated subset of: {', '.join(SECTION_KEYS)} (default: all).")] = None,
     ) -> None:
         """Analyze a network and write report.md, report.html and PNG figures.
 
@@ -76,8 +79,9 @@ def register(app: typer.Typer) -> None:
             raise InvalidData("--label-column given without --data")
         dom = Box.parse(domain) if domain else None
         title = f"reluscope analysis of {'the bundled example (pruned_mlp)' if model is None else model.name}"
+        keys = None if sections is None else tuple(k.strip() for k in sections.split(",") if k.strip())
         report = analyze(net, out, domain=dom, X=X, y=y, time_limit=time_limit, seed=seed, title=title,
-                         source=source)
+                         source=source, sections=keys)
         console.print(f"[bold]reluscope analyze[/bold] {source}", soft_wrap=True)
         for key, value in report.summary.items():
             console.print(f"  {key}: {value}", markup=False, highlight=False, soft_wrap=True)
