@@ -85,3 +85,11 @@ def test_readme_and_docs_only_mention_existing_commands():
     assert not unknown, f"commands mentioned but not registered: {unknown}"
     readme = _mentioned_commands((ROOT / "README.md").read_text())
     assert {"analyze", "reproduce"} <= readme
+
+
+def test_analyze_guide_describes_every_report_section():
+    from reluscope.report import SECTION_KEYS
+
+    text = (DOCS / "guide" / "analyze.md").read_text()
+    missing = [key for key in SECTION_KEYS if f"(`{key}`)" not in text]
+    assert not missing, f"sections not described in docs/guide/analyze.md: {missing}"
