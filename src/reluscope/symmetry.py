@@ -20,7 +20,7 @@ Both leave the realization unchanged everywhere (see ``docs/background/symmetrie
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -606,14 +606,31 @@ class Alignment(ResultMixin):
 
     permutations: tuple[NDArray[np.intp], ...]
     scales: tuple[FloatArray, ...]
-    aligned: ReLUNetwork
     methods: tuple[str, ...]
-    distance: float
     zeroed: tuple[tuple[int, int, str], ...] = ()
-    # balanced forms used internally by equivalent(); excluded from to_dict
-    _balanced_reference: ReLUNetwork | None = field(default=None, repr=False, compare=False)
-    _balanced_aligned: ReLUNetwork | None = field(default=None, repr=False, compare=False)
-    _zeroed_reference: tuple[tuple[int, int, str], ...] = field(default=(), repr=False, compare=False)
+    # the aligned network and the distance are computed on first access (cached)
+    _reference: ReLUNetwork | None = field(default=None, repr=False, compare=False)
+    _aligned: ReLUNetwork | None = field(default=None, repr=False, compare=False)
+    _make: Callable[[], ReLUNetwork] | None = field(default=None, repr=False, compare=False)
+    _distance: float | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def aligned(self) -> ReLUNetwork:
+        """``other`` mapped onto ``reference`` (see the class docstring)."""
+        if self._aligned is None:
+            assert self._make is not None
+            object.__setattr__(self, "_aligned", self._make())
+        assert self._aligned is not None
+        return self._aligned
+
+    @property
+    def distance(self) -> float:
+        """Euclidean distance between the parameters of ``reference`` and ``aligned``."""
+        if self._distance is None:
+            assert self._reference is not None
+            object.__setattr__(self, "_distance", _param_distance(self._reference, self.aligned))
+        assert self._distance is not None
+        return self._distance
 
     def apply(self, net: ReLUNetwork) -> ReLUNetwork:
         """Apply the permutations and then the scales to ``net`` (a network of the same widths)."""
@@ -656,23 +673,61 @@ def apply_alignment(net: ReLUNetwork, alignment: Alignment) -> ReLUNetwork:
 
 
 def _layer_perms(
-    wa: Sequence[np.ndarray], ba: Sequence[np.ndarray], wb: Sequence[np.ndarray], bb: Sequence[np.ndarray], tol: float
-) -> tuple[list[np.ndarray], list[str]]:
+    wa: Sequence[np.ndarray], ba: Sequence[np.ndarray], wb: Sequence[np.ndarray], bb: Sequence[np.ndarray],
+    tol: float, return_checks: bool = False,
+):
     """Forward pass: for each hidden layer, match b's neurons to a's given the previous layer's
-    permutation (both networks in the same rescaling gauge)."""
+    permutation (both networks in the same rescaling gauge).
+
+    Fast path: sort a fixed random projection of the incoming rows and biases (computed
+    without permuting b's columns), and accept the candidate only if every incoming row and
+    bias agrees entrywise to the relative ``tol`` (and no two keys of ``a`` nearly tie).
+    Otherwise: optimal assignment on full descriptors (incoming row, bias and outgoing
+    features). With ``return_checks`` also returns, per layer, the verified entrywise
+    relative deviation of the incoming rows and biases (``None`` if not verified here)."""
     n_hidden = len(wa) - 1
     perms: list[np.ndarray] = []
     methods: list[str] = []
+    checks: list[float | None] = []
     prev = None
     for h in range(1, n_hidden + 1):
-        wb_in = wb[h - 1] if prev is None else wb[h - 1][:, prev]
-        final = h == n_hidden
-        X = _descriptors(wa[h - 1], ba[h - 1], wa[h], final)
-        Y = _descriptors(wb_in, bb[h - 1], wb[h], final)
-        p, method = _match(X, Y, tol)
+        A, a_b, B, b_b = wa[h - 1], ba[h - 1], wb[h - 1], bb[h - 1]
+        n, d_in = A.shape
+        v = _key_vector(d_in + 1)
+        ka = A @ v[:-1] + a_b * v[-1]
+        if prev is None:
+            kb = B @ v[:-1] + b_b * v[-1]
+        else:
+            vu = np.empty(d_in)
+            vu[prev] = v[:-1]
+            kb = B @ vu + b_b * v[-1]
+        oa, ob = np.argsort(ka, kind="stable"), np.argsort(kb, kind="stable")
+        p = np.empty(n, dtype=np.intp)
+        p[oa] = ob
+        sk = ka[oa]
+        gap_ok = n == 1 or bool(np.min(np.diff(sk)) > 1e-9 * max(float(np.max(np.abs(sk))), 1e-300))
+        method, dev = "assignment", None
+        if gap_ok:
+            Bp = B[p] if prev is None else B[np.ix_(p, prev)]
+            dev = max(_max_rel_dev(A, Bp), _max_rel_dev(a_b, b_b[p]))
+            if dev <= tol:
+                method = "sort"
+            else:
+                dev = None
+        if method != "sort":
+            final = h == n_hidden
+            B_in = B if prev is None else B[:, prev]
+            X = _descriptors(A, a_b, wa[h], final)
+            Y = _descriptors(B_in, b_b, wb[h], final)
+            rows, cols = linear_sum_assignment(_sq_dist(X, Y))
+            p = np.empty(n, dtype=np.intp)
+            p[rows] = cols
         perms.append(p)
         methods.append(method)
+        checks.append(dev)
         prev = p
+    if return_checks:
+        return perms, methods, checks
     return perms, methods
 
 
@@ -779,23 +834,19 @@ def align(
     A, B = ra.network, rb.network
     n_hidden = reference.depth - 1
     if n_hidden == 0:
-        return Alignment((), (), other, (), _param_distance(reference, other), (), A, B, ())
+        return Alignment((), (), (), (), reference, other)
     perms, methods = _balanced_layer_perms(A, B, tol)
     if refine > 0 and any(m == "assignment" for m in methods):
         _refine(A, B, perms, methods, int(refine))
-    B_aligned = _apply_all(B, perms, None)
     # other -> balanced other (scale sb) -> permute -> reference gauge (divide by sa):
     # permute(rescale(other, sb), p) = rescale(permute(other, p), sb[p])
     scales = [rb.scales[h][perms[h]] / ra.scales[h] for h in range(n_hidden)]
-    aligned = _apply_all(B_aligned, None, [1.0 / s for s in ra.scales])
+    aligned = _apply_all(B, perms, [1.0 / s for s in ra.scales])
     for s in scales:
         s.setflags(write=False)
     for p in perms:
         p.setflags(write=False)
-    return Alignment(
-        tuple(perms), tuple(scales), aligned, tuple(methods), _param_distance(reference, aligned),
-        rb.zeroed, A, B_aligned, ra.zeroed,
-    )
+    return Alignment(tuple(perms), tuple(scales), tuple(methods), rb.zeroed, reference, aligned)
 
 
 # ----------------------------------------------------------------------------- equivalence
@@ -900,23 +951,37 @@ def equivalent(a: ReLUNetwork, b: ReLUNetwork, tol: float = 1e-8) -> Equivalence
     wa, ba, sa, za = _normalized_gauge(a)
     wb, bb, sb, zb = _normalized_gauge(b)
     if n_hidden:
-        perms, methods = _layer_perms(wa, ba, wb, bb, tol)
+        perms, methods, checks = _layer_perms(wa, ba, wb, bb, tol, return_checks=True)
     else:
-        perms, methods = [], []
-    # b in the normalized gauge, permuted
-    dev = 0.0
+        perms, methods, checks = [], [], []
+    # every entry is checked once: incoming rows of hidden layers verified by the sorted match,
+    # the remaining layers (assignment-matched ones and the output layer) here
+    dev = max([c for c in checks if c is not None], default=0.0)
     for k in range(a.depth):
+        if k < n_hidden and checks[k] is not None:
+            continue
         w, bias = wb[k], bb[k]
-        if k < n_hidden:
-            w, bias = w[perms[k]], bias[perms[k]]
-        if k >= 1:
-            w = w[:, perms[k - 1]]
+        rows = perms[k] if k < n_hidden else None
+        cols = perms[k - 1] if k >= 1 else None
+        if rows is not None and cols is not None:
+            w = w[np.ix_(rows, cols)]
+        elif rows is not None:
+            w = w[rows]
+        elif cols is not None:
+            w = w[:, cols]
+        if rows is not None:
+            bias = bias[rows]
         dev = max(dev, _max_rel_dev(wa[k], w), _max_rel_dev(ba[k], bias))
     scales = [sb[h][perms[h]] / sa[h] for h in range(n_hidden)]
     for arr in (*perms, *scales):
         arr.setflags(write=False)
-    aligned = _apply_all(b, perms, scales) if n_hidden else b
-    al = Alignment(tuple(perms), tuple(scales), aligned, tuple(methods), _param_distance(a, aligned), tuple(zb))
+
+    def make() -> ReLUNetwork:
+        # b with dangling weights zeroed, in a's gauge: normalized b, permuted, times 1/sa
+        nb = ReLUNetwork(wb, bb, None if b.masks is None else list(b.masks))
+        return _apply_all(nb, perms, [1.0 / x for x in sa]) if n_hidden else b
+
+    al = Alignment(tuple(perms), tuple(scales), tuple(methods), tuple(zb), a, None, make)
     ok = dev <= tol
     exact_orbit = not za and not zb
     if ok:
