@@ -815,3 +815,72 @@ def neuron_range(net: ReLUNetwork, box: Box | PointSet | str | None, layer: int,
                     upper, ex_hi = attained, True
     return NeuronRange(int(layer), int(neuron), float(lower), float(upper), ex_lo, ex_hi,
                        w_min, w_max, status, time.perf_counter() - t0)
+
+
+def encode_jacobian_column(builder: MILPBuilder, net: ReLUNetwork, enc: EncodedNetwork,
+                           j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Encode the partial derivatives ``∂ net / ∂ x_j`` (one column of the Jacobian) of the
+    linear region selected by the activation binaries of ``enc``.
+
+    Propagation: ``u_1 = A_1[:, j]``, ``v_l = δ_l ⊙ u_l``, ``u_{l+1} = A_{l+1} v_l``, the
+    column being ``A_L v_{L-1}``. Each product ``v = δ u`` of a binary and a continuous
+    ``u ∈ [p, q]`` (bounds by interval arithmetic) is linearized exactly by
+    ``p δ <= v <= q δ``, ``u - q (1 - δ) <= v <= u - p (1 - δ)``. Neurons of fixed sign
+    give ``v = u`` (active) or ``v = 0`` (inactive) without binaries.
+
+    Returns
+    -------
+    (idx, lo, hi)
+        Indices of the ``k`` variables holding the column of the output Jacobian and
+        interval bounds on them.
+    """
+    L = net.depth
+    W1 = net.weights[0]
+    u_const: np.ndarray | None = W1[:, j].copy()
+    u_idx: np.ndarray | None = None
+    p = q = u_const
+    v_idx = None
+    for layer in range(L - 1):
+        n = net.widths[layer + 1]
+        active, inactive, dl = enc.active[layer], enc.inactive[layer], enc.delta[layer]
+        unstable = dl >= 0
+        vlo = np.where(inactive, 0.0, np.where(active, p, np.minimum(p, 0.0)))
+        vhi = np.where(inactive, 0.0, np.where(active, q, np.maximum(q, 0.0)))
+        vlo, vhi = pad_bounds(vlo, vhi)
+        vlo = np.where(inactive, 0.0, vlo)
+        vhi = np.where(inactive, 0.0, vhi)
+        v = builder.add_vars(n, vlo, vhi)
+        ia = np.nonzero(active)[0]
+        iu = np.nonzero(unstable)[0]
+        if u_const is not None:
+            if ia.size:
+                builder.set_var_bounds(v[ia], lb=u_const[ia], ub=u_const[ia])
+            if iu.size:
+                # v = c δ
+                builder.add_diag_rows([(v[iu], 1.0), (dl[iu], -u_const[iu])], 0.0, 0.0)
+        else:
+            if ia.size:
+                builder.add_diag_rows([(v[ia], 1.0), (u_idx[ia], -1.0)], 0.0, 0.0)
+            if iu.size:
+                pu, qu = pad_bounds(p[iu], q[iu])
+                vu, uu, du = v[iu], u_idx[iu], dl[iu]
+                builder.add_diag_rows([(vu, 1.0), (du, -qu)], -np.inf, 0.0)        # v <= q δ
+                builder.add_diag_rows([(vu, 1.0), (du, -pu)], 0.0, np.inf)         # v >= p δ
+                builder.add_diag_rows([(vu, 1.0), (uu, -1.0), (du, -pu)], -np.inf, -pu)  # v <= u - p(1-δ)
+                builder.add_diag_rows([(vu, 1.0), (uu, -1.0), (du, -qu)], -qu, np.inf)   # v >= u - q(1-δ)
+        # next layer
+        W = net.weights[layer + 1]
+        Wp, Wn = np.maximum(W, 0.0), np.minimum(W, 0.0)
+        vlo_t = np.where(inactive, 0.0, np.where(active, p, np.minimum(p, 0.0)))
+        vhi_t = np.where(inactive, 0.0, np.where(active, q, np.maximum(q, 0.0)))
+        p = Wp @ vlo_t + Wn @ vhi_t
+        q = Wp @ vhi_t + Wn @ vlo_t
+        plo, qhi = pad_bounds(p, q)
+        u_idx = builder.add_vars(W.shape[0], plo, qhi)
+        builder.add_rows([(u_idx, np.eye(W.shape[0])), (v, -W)], 0.0, 0.0)
+        u_const = None
+        v_idx = v
+    if L == 1:
+        out = builder.add_vars(net.output_dim, u_const, u_const)
+        return out, u_const.copy(), u_const.copy()
+    return u_idx, p, q

@@ -1,0 +1,911 @@
+"""Exact function-space distances between ReLU networks.
+
+* :func:`sup_distance` -- ``sup_Ω max_k |f_k(x) - g_k(x)|`` (uniform norm);
+* :func:`sobolev_distance` -- the ``W^{1,∞}`` distance ``max(sup|f - g|, ess sup |∇(f - g)|)``
+  with the gradient measured by its largest absolute entry (over outputs and inputs);
+* :func:`lipschitz_constant` -- ``ess sup max_{k,j} |∂f_k/∂x_j|`` (the case ``g = 0``);
+* :func:`parameter_distance` -- max-norm distance of parameters after aligning ``g`` onto ``f``
+  by permutations and positive rescalings.
+
+Exact answers come from mixed-integer linear programs solved by HiGHS through
+:func:`scipy.optimize.milp` (encodings in :mod:`reluscope.milp`). Every result carries a
+``lower`` bound, attained at ``witness`` (the real networks are re-evaluated there; the
+solver's objective is never trusted for the lower bound), and an ``upper`` bound (the
+solver's dual bound, slightly rounded outward). ``exact`` means ``upper - lower`` is within
+the solver tolerance. When the time limit hits, ``lower < upper`` is reported as it is.
+See ``docs/background/distances.md`` for the mathematics.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy.optimize import linprog
+
+from ._results import ResultMixin
+from .domain import Box, PointSet, as_domain
+from .errors import InvalidDomain, InvalidNetwork
+from .milp import (
+    MILPBuilder,
+    encode_jacobian_column,
+    encode_network,
+    pad_bounds,
+    preactivation_bounds,
+)
+from .network import ReLUNetwork
+
+__all__ = [
+    "DistanceResult",
+    "SobolevResult",
+    "ParameterDistance",
+    "sup_distance",
+    "sobolev_distance",
+    "lipschitz_constant",
+    "parameter_distance",
+]
+
+Terms = list[tuple[ReLUNetwork, float]]
+
+# problems with at most this many binaries are solved directly in "auto" mode
+_AUTO_SMALL_BINARIES = 200
+
+
+# ------------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class DistanceResult(ResultMixin):
+    """Bounds on a function-space distance (or a Lipschitz constant) over a domain.
+
+    Attributes
+    ----------
+    lower:
+        A value attained: the quantity evaluated with the real networks at ``witness``.
+    upper:
+        A valid upper bound (``inf`` for sampled estimates).
+    witness:
+        The point attaining ``lower`` (``None`` only if no point was evaluated).
+    exact:
+        ``upper - lower`` is within the solver tolerance.
+    status:
+        ``"optimal"``, ``"time_limit"``, ``"sampled"`` (no upper bound computed) or
+        ``"points"`` (exact maximum over a finite point set).
+    seconds:
+        Wall-clock time.
+    method:
+        ``"exact"``, ``"sampled"``, ``"sampled+exact"`` or ``"points"``.
+    norm:
+        ``"sup"``, ``"gradient"`` (ess sup of the largest absolute partial derivative) or
+        ``"lipschitz"``.
+    component:
+        At the witness: ``(k,)`` the output index for ``"sup"``; ``(k, j)`` the Jacobian
+        entry (output ``k``, input ``j``) for gradients.
+    n_binaries:
+        Binary variables of the largest MILP solved (0 when none).
+    certified_upper:
+        Gradient norms only: an upper bound on the essential supremum that needs no
+        assumption on the margin (the relaxation admitting every activation pattern
+        consistent with ``z >= 0`` / ``z <= 0``). ``upper`` bounds the supremum over the
+        linear regions realized with ``region_margin`` (see :func:`sobolev_distance`); the
+        two coincide except for degenerate networks whose patterns on lower-dimensional
+        sets (e.g. two neurons with opposite hyperplanes) would give larger gradients.
+        For the sup norm, ``upper`` itself is certified and this is ``None``.
+    """
+
+    lower: float
+    upper: float
+    witness: np.ndarray | None
+    exact: bool
+    status: str
+    seconds: float
+    method: str
+    norm: str = "sup"
+    component: tuple[int, ...] | None = None
+    n_binaries: int = 0
+    certified_upper: float | None = None
+
+    @property
+    def value(self) -> float | None:
+        """The distance when exact, else ``None``."""
+        return self.lower if self.exact else None
+
+    def __str__(self) -> str:
+        name = {"sup": "sup distance", "gradient": "gradient distance",
+                "lipschitz": "Lipschitz constant"}.get(self.norm, self.norm)
+        if self.exact:
+            head = f"{name} = {self.lower:.9g} (exact)"
+        else:
+            up = "inf" if not math.isfinite(self.upper) else f"{self.upper:.9g}"
+            head = f"{name} in [{self.lower:.9g}, {up}]"
+        w = "" if self.witness is None else f"; witness {np.array2string(self.witness, precision=4)}"
+        return f"{head} [{self.method}, {self.status}, {self.seconds:.2f}s{w}]"
+
+
+@dataclass(frozen=True)
+class SobolevResult(ResultMixin):
+    """Bounds on the ``W^{1,∞}`` distance ``max(sup|f - g|, ess sup max_{k,j} |∂_j (f - g)_k|)``.
+
+    ``lower``/``upper``/``witness``/``exact`` combine the two parts ``sup_part`` and
+    ``gradient_part`` (both :class:`DistanceResult`); ``certified_upper`` is
+    ``max(sup_part.upper, gradient_part.certified_upper)`` (no margin assumption).
+    """
+
+    lower: float
+    upper: float
+    witness: np.ndarray | None
+    exact: bool
+    status: str
+    seconds: float
+    method: str
+    sup_part: DistanceResult
+    gradient_part: DistanceResult
+    certified_upper: float = math.inf
+
+    @property
+    def value(self) -> float | None:
+        return self.lower if self.exact else None
+
+    def __str__(self) -> str:
+        if self.exact:
+            head = f"W^(1,inf) distance = {self.lower:.9g} (exact)"
+        else:
+            up = "inf" if not math.isfinite(self.upper) else f"{self.upper:.9g}"
+            head = f"W^(1,inf) distance in [{self.lower:.9g}, {up}]"
+        return f"{head} [{self.status}, {self.seconds:.2f}s]\n  sup part: {self.sup_part}\n  gradient part: {self.gradient_part}"
+
+
+@dataclass(frozen=True)
+class ParameterDistance(ResultMixin):
+    """Max-norm parameter distance ``max |θ_f - θ_g|`` (after alignment when requested).
+
+    ``aligned`` is the network compared with ``f`` (``g`` itself, or ``g`` permuted and
+    rescaled: the same function as ``g``); ``before`` is the distance without alignment.
+    """
+
+    distance: float
+    before: float
+    modulo_symmetry: bool
+    aligned: ReLUNetwork
+    method: str
+
+    def to_dict(self) -> dict:
+        return {"distance": self.distance, "before": self.before,
+                "modulo_symmetry": self.modulo_symmetry, "method": self.method,
+                "widths": list(self.aligned.widths)}
+
+    def __str__(self) -> str:
+        how = "modulo permutation and rescaling" if self.modulo_symmetry else "as given"
+        return f"parameter distance (max norm, {how}) = {self.distance:.9g} (before alignment {self.before:.9g})"
+
+
+# ------------------------------------------------------------------------------- helpers
+def _check_pair(f: ReLUNetwork, g: ReLUNetwork | None) -> None:
+    if not isinstance(f, ReLUNetwork):
+        raise InvalidNetwork(f"f must be a ReLUNetwork; got {type(f).__name__}")
+    if g is None:
+        return
+    if not isinstance(g, ReLUNetwork):
+        raise InvalidNetwork(f"g must be a ReLUNetwork; got {type(g).__name__}")
+    if f.input_dim != g.input_dim:
+        raise InvalidNetwork(f"f takes {f.input_dim} inputs but g takes {g.input_dim}")
+    if f.output_dim != g.output_dim:
+        raise InvalidNetwork(f"f has {f.output_dim} outputs but g has {g.output_dim}")
+
+
+def _check_options(method: str, allowed: tuple[str, ...], time_limit: float, mip_gap: float) -> None:
+    if method not in allowed:
+        raise InvalidNetwork(f"method must be one of {', '.join(repr(a) for a in allowed)}; got {method!r}")
+    if not (isinstance(time_limit, (int, float)) and time_limit > 0 and math.isfinite(time_limit)):
+        raise InvalidNetwork(f"time_limit must be a positive number of seconds; got {time_limit!r}")
+    if not (isinstance(mip_gap, (int, float)) and 0 <= mip_gap < 1):
+        raise InvalidNetwork(f"mip_gap must be in [0, 1); got {mip_gap!r}")
+
+
+def _terms(f: ReLUNetwork, g: ReLUNetwork | None) -> Terms:
+    return [(f, 1.0)] if g is None else [(f, 1.0), (g, -1.0)]
+
+
+def _values(terms: Terms, X: np.ndarray) -> np.ndarray:
+    out = None
+    for net, s in terms:
+        y = s * net(X)
+        out = y if out is None else out + y
+    return out
+
+
+def _jacobians(net: ReLUNetwork, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Jacobians ``(n, k, d)`` at the points ``X`` (ReLU'(0) = 0) and, per point, the
+    smallest absolute hidden pre-activation (``inf`` without hidden layers)."""
+    n, d = X.shape
+    J = np.broadcast_to(np.eye(d), (n, d, d))
+    H = X
+    zmin = np.full(n, np.inf)
+    last = net.depth - 1
+    for i, (W, b) in enumerate(net.layers()):
+        J = np.einsum("ij,njk->nik", W, J)
+        Z = H @ W.T + b
+        if i < last:
+            act = Z > 0
+            J = J * act[:, :, None]
+            zmin = np.minimum(zmin, np.abs(Z).min(axis=1))
+            H = np.maximum(Z, 0.0)
+    return J, zmin
+
+
+def _jacobian_diff(terms: Terms, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    out, zmin = None, np.full(X.shape[0], np.inf)
+    for net, s in terms:
+        J, zm = _jacobians(net, X)
+        out = s * J if out is None else out + s * J
+        zmin = np.minimum(zmin, zm)
+    return out, zmin
+
+
+def _cutoff_eps(current: float, tol: float, mip_gap: float) -> float:
+    """Improvement asked of a MILP over the current lower bound: half the exactness gap.
+    If HiGHS proves ``objective >= current + eps`` infeasible, the target's maximum is below
+    ``current + eps`` (plus its feasibility tolerance), which already certifies exactness;
+    proving infeasibility is usually much faster than optimizing."""
+    return 0.5 * max(tol, 2 * mip_gap) * max(1.0, abs(current))
+
+
+_FEAS = 1e-7  # HiGHS primal feasibility tolerance (a violated cutoff row by at most this)
+
+
+def _tol_gap(lower: float, upper: float, tol: float) -> bool:
+    return upper - lower <= tol * max(1.0, abs(upper), abs(lower))
+
+
+def _region_affine(net: ReLUNetwork, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """On the linear region of ``x``: every hidden pre-activation as an affine map
+    ``A x + c`` (stacked over layers) and the sign pattern ``s`` (+1 active, -1 not)."""
+    d = net.input_dim
+    J, c = np.eye(d), np.zeros(d)
+    h = x
+    As, cs, ss = [], [], []
+    last = net.depth - 1
+    for i, (W, b) in enumerate(net.layers()):
+        J = W @ J
+        c = W @ c + b
+        z = W @ h + b
+        if i < last:
+            act = z > 0
+            As.append(J.copy())
+            cs.append(c.copy())
+            ss.append(np.where(act, 1.0, -1.0))
+            J = J * act[:, None]
+            c = c * act
+            h = np.maximum(z, 0.0)
+    if not As:
+        return np.zeros((0, d)), np.zeros(0), np.zeros(0)
+    return np.vstack(As), np.concatenate(cs), np.concatenate(ss)
+
+
+def _region_lp(terms: Terms, x: np.ndarray, objective: np.ndarray, lo: np.ndarray,
+               hi: np.ndarray) -> np.ndarray | None:
+    """Maximize ``objective · y`` over the intersection of the linear regions (of every
+    network in ``terms``) containing ``x``, within the box. Returns the maximizer."""
+    A_list, b_list = [], []
+    for net, _ in terms:
+        A, c, s = _region_affine(net, x)
+        if A.shape[0]:
+            # s (A y + c) >= 0  <=>  -s A y <= s c
+            A_list.append(-s[:, None] * A)
+            b_list.append(s * c)
+    A_ub = np.vstack(A_list) if A_list else None
+    b_ub = np.concatenate(b_list) if b_list else None
+    try:
+        res = linprog(-objective, A_ub=A_ub, b_ub=b_ub, bounds=list(zip(lo, hi)), method="highs")
+    except ValueError:
+        return None
+    if res.status != 0 or res.x is None:
+        return None
+    return np.clip(res.x, lo, hi)
+
+
+def _local_ascent(terms: Terms, x0: np.ndarray, k: int, sign: float, lo: np.ndarray, hi: np.ndarray,
+                  rng: np.random.Generator, max_iter: int = 30, deadline: float = math.inf) -> tuple[np.ndarray, float]:
+    """Ascent over affine pieces: maximize ``sign (f - g)_k`` on the current linear region by
+    an LP, step into a neighbouring region, repeat until no improvement."""
+    x = x0.copy()
+    val = float(sign * _values(terms, x[None, :])[0, k])
+    scale = float(np.max(hi - lo))
+    for _ in range(max_iter):
+        if time.perf_counter() > deadline:
+            break
+        J, _ = _jacobian_diff(terms, x[None, :])
+        grad = sign * J[0, k]
+        y = _region_lp(terms, x, grad, lo, hi)
+        if y is None:
+            break
+        vy = float(sign * _values(terms, y[None, :])[0, k])
+        # step across the boundary reached: candidates around y
+        cands = [y]
+        for eps in (1e-6, 1e-4):
+            cands.append(np.clip(y + eps * scale * np.sign(grad), lo, hi))
+            for _r in range(2):
+                cands.append(np.clip(y + eps * scale * rng.standard_normal(y.size), lo, hi))
+        C = np.array(cands)
+        vals = sign * _values(terms, C)[:, k]
+        best = int(np.argmax(vals))
+        if vals[best] <= val + 1e-12 * max(1.0, abs(val)):
+            if vy > val:
+                x, val = y, vy
+            break
+        x, val = C[best], float(vals[best])
+    return x, val
+
+
+@dataclass
+class _Best:
+    value: float = -math.inf
+    witness: np.ndarray | None = None
+    component: tuple[int, ...] | None = None
+
+    def offer(self, value: float, x: np.ndarray, component: tuple[int, ...]) -> None:
+        if value > self.value:
+            self.value, self.witness, self.component = float(value), np.array(x, dtype=np.float64), component
+
+
+def _sup_candidates(terms: Terms, lo: np.ndarray, hi: np.ndarray, n_samples: int, seed: int,
+                    ascent_starts: int, deadline: float, best: _Best) -> np.ndarray:
+    """Sample random points, box vertices (small d) and run local ascent from the best ones.
+    Updates ``best``; returns the best sampled value of ``sign (f-g)_k`` per (k, sign)."""
+    rng = np.random.default_rng(seed)
+    d = lo.size
+    box = Box(lo, hi)
+    pts = [box.sample(n_samples, d, seed=rng), ((lo + hi) / 2)[None, :]]
+    if d <= 10:
+        pts.append(box.vertices(d, max_vertices=1024))
+    X = np.vstack(pts)
+    D = _values(terms, X)  # (n, k)
+    k = D.shape[1]
+    per_target = np.empty((k, 2))
+    for kk in range(k):
+        for si, s in enumerate((1.0, -1.0)):
+            v = s * D[:, kk]
+            i = int(np.argmax(v))
+            per_target[kk, si] = v[i]
+            best.offer(abs(D[i, kk]), X[i], (kk,))
+    # local ascent from the best starting points of each target
+    order = np.argsort(-per_target.ravel())
+    for t in order:
+        kk, si = divmod(int(t), 2)
+        s = 1.0 if si == 0 else -1.0
+        v = s * D[:, kk]
+        starts = np.argsort(-v)[:ascent_starts]
+        for i in starts:
+            if time.perf_counter() > deadline:
+                return per_target
+            x, val = _local_ascent(terms, X[i], kk, s, lo, hi, rng, deadline=deadline)
+            per_target[kk, si] = max(per_target[kk, si], val)
+            real = _values(terms, x[None, :])[0]
+            kbest = int(np.argmax(np.abs(real)))
+            best.offer(abs(real[kbest]), x, (kbest,))
+    return per_target
+
+
+def _bounds_for(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, deadline: float, bound_method: str):
+    remaining = max(deadline - time.perf_counter(), 0.0)
+    return preactivation_bounds(net, Box(lo, hi), method=bound_method,
+                                time_limit=max(0.2 * remaining, 1e-3))
+
+
+# ------------------------------------------------------------------------------- sup norm
+def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, deadline: float, mip_gap: float,
+               tol: float, per_target: np.ndarray, best: _Best, bound_method: str,
+               rng: np.random.Generator) -> tuple[float, str, int]:
+    """Branch-and-bound by HiGHS for each target ``sign (f - g)_k``. Updates ``best``;
+    returns (upper bound, status, number of binaries)."""
+    builder = MILPBuilder()
+    x = builder.add_vars(lo.size, lo, hi)
+    encs = []
+    for net, s in terms:
+        bounds = _bounds_for(net, lo, hi, deadline, bound_method)
+        encs.append((encode_network(builder, net, x, bounds), s, bounds))
+    n_bin = sum(e.n_binaries for e, _, _ in encs)
+    k = terms[0][0].output_dim
+    # interval bounds of sign (f - g)_k from the output bounds: fallback upper bounds
+    out_lo = sum(np.where(s > 0, b[-1].lower, -b[-1].upper) for _, s, b in encs)
+    out_hi = sum(np.where(s > 0, b[-1].upper, -b[-1].lower) for _, s, b in encs)
+    target_upper = np.stack([out_hi, -out_lo], axis=1)  # (k, 2)
+    status = "optimal"
+
+    def objective(kk: int, sign: float) -> tuple[np.ndarray, np.ndarray]:
+        idx = np.array([int(e.output[kk]) for e, _, _ in encs])
+        coef = np.array([sign * s for _, s, _ in encs])
+        return idx, coef
+
+    # LP relaxation bounds for every target (cheap; prune targets that cannot win)
+    for kk in range(k):
+        for si, sign in enumerate((1.0, -1.0)):
+            if time.perf_counter() > deadline:
+                break
+            out = builder.solve(objective(kk, sign), sense="max", relax=True,
+                                time_limit=deadline - time.perf_counter())
+            if out.status == "optimal" and math.isfinite(out.bound):
+                target_upper[kk, si] = min(target_upper[kk, si], out.bound + _FEAS * (1 + abs(out.bound)))
+    order = np.argsort(-per_target.ravel())
+    for t in order:
+        kk, si = divmod(int(t), 2)
+        sign = 1.0 if si == 0 else -1.0
+        current = best.value
+        if target_upper[kk, si] <= current + _cutoff_eps(current, tol, mip_gap):
+            continue  # this target cannot beat the lower bound
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            status = "time_limit"
+            continue
+        idx, coef = objective(kk, sign)
+        eps = _cutoff_eps(current, tol, mip_gap) if math.isfinite(current) else 0.0
+        cutoff = [(idx, coef, current + eps, np.inf)] if math.isfinite(current) else []
+        out = builder.solve((idx, coef), sense="max", time_limit=remaining, mip_rel_gap=mip_gap,
+                            extra_rows=cutoff)
+        if out.status == "infeasible":
+            # nothing beats the current lower bound (by more than eps) for this target
+            target_upper[kk, si] = min(target_upper[kk, si], current + eps + _FEAS)
+            continue
+        if out.status not in ("optimal", "time_limit"):
+            status = "time_limit" if status == "optimal" else status
+            continue
+        if out.status == "time_limit":
+            status = "time_limit"
+        if math.isfinite(out.bound):
+            target_upper[kk, si] = min(target_upper[kk, si], out.bound + _FEAS * (1 + abs(out.bound)))
+        if out.x is not None:
+            w = np.clip(out.x[x], lo, hi)
+            # polish on the linear region of the incumbent (LP without big-M), then re-evaluate
+            w2, _ = _local_ascent(terms, w, kk, sign, lo, hi, rng, max_iter=5, deadline=deadline + 5.0)
+            for cand in (w, w2):
+                real = _values(terms, cand[None, :])[0]
+                kb = int(np.argmax(np.abs(real)))
+                best.offer(abs(real[kb]), cand, (kb,))
+    upper = float(max(target_upper.max(), 0.0))
+    return upper, status, n_bin
+
+
+def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | None = None,
+                 method: Literal["auto", "exact", "sampled"] = "auto", time_limit: float = 30.0,
+                 mip_gap: float = 1e-6, seed: int = 0, n_samples: int = 2000, tol: float = 1e-6,
+                 bound_method: Literal["interval", "lp", "milp"] = "lp") -> DistanceResult:
+    """Uniform distance ``sup_{x ∈ Ω} max_k |f_k(x) - g_k(x)|`` between two networks.
+
+    Parameters
+    ----------
+    f, g:
+        Networks with the same input and output dimensions.
+    domain:
+        A :class:`~reluscope.Box` (``None``: ``[-1, 1]^d``; a string ``"LO,HI"`` is parsed) or a
+        :class:`~reluscope.PointSet` (then the answer is the exact maximum over the points).
+    method:
+        ``"exact"``: MILP (HiGHS) for each output ``k`` and sign, maximizing ``±(f - g)_k``
+        on a shared input, started from a small sampled lower bound. ``"sampled"``: random
+        points, box vertices (``d <= 10``) and local ascent over affine pieces (a lower bound;
+        ``upper = inf``). ``"auto"``: the exact method, preceded by a heavier sampling
+        phase (up to 20% of the time) when the MILP has more than 200 binaries.
+    time_limit:
+        Seconds for the whole computation. When it hits, the result keeps valid bounds
+        with ``lower < upper`` and ``status="time_limit"``.
+    mip_gap:
+        HiGHS relative MIP gap (``mip_rel_gap``).
+    seed:
+        Seed of the sampling phase.
+    n_samples:
+        Random points of the sampling phase (``method="sampled"`` uses 10 times more).
+    tol:
+        Tolerance: the solver's bounds are rounded outward by ``tol * (1 + |bound|)`` and the
+        result is ``exact`` when ``upper - lower <= max(tol, 2 mip_gap) * max(1, upper)``.
+    bound_method:
+        Pre-activation bounds used as big-M constants: ``"interval"``, ``"lp"`` (tighter, the
+        default) or ``"milp"`` (exact per neuron; costly, but can speed up hard instances).
+
+    Returns
+    -------
+    DistanceResult
+        ``lower`` (attained at ``witness``, re-evaluated with the real networks), ``upper``
+        (the MILP dual bound), ``exact``, ``status``, ``seconds``, ``method``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from reluscope import ReLUNetwork, Box, sup_distance
+    >>> f = ReLUNetwork([np.array([[1.0]]), np.array([[1.0]])], [np.zeros(1), np.zeros(1)])
+    >>> g = ReLUNetwork([np.array([[1.0]]), np.array([[0.5]])], [np.zeros(1), np.zeros(1)])
+    >>> r = sup_distance(f, g, Box(-1, 2))
+    >>> round(r.lower, 9), r.exact
+    (1.0, True)
+    """
+    t0 = time.perf_counter()
+    _check_pair(f, g)
+    _check_options(method, ("auto", "exact", "sampled"), time_limit, mip_gap)
+    if bound_method not in ("interval", "lp", "milp"):
+        raise InvalidNetwork(f"bound_method must be 'interval', 'lp' or 'milp'; got {bound_method!r}")
+    dom = as_domain(domain, f.input_dim)
+    terms = _terms(f, g)
+    if isinstance(dom, PointSet):
+        return _points_result(terms, dom, t0, "sup")
+    lo, hi = dom.bounds(f.input_dim)
+    deadline = t0 + float(time_limit)
+    best = _Best()
+    rng = np.random.default_rng(seed)
+    if method == "sampled":
+        _sup_candidates(terms, lo, hi, 10 * n_samples, seed, 5, deadline, best)
+        return DistanceResult(best.value, math.inf, best.witness, False, "sampled",
+                              time.perf_counter() - t0, "sampled", "sup", best.component, 0)
+    heavy = method == "auto" and _estimate_binaries(terms, lo, hi) > _AUTO_SMALL_BINARIES
+    if heavy:
+        per_target = _sup_candidates(terms, lo, hi, 5 * n_samples, seed, 30,
+                                     t0 + 0.2 * float(time_limit), best)
+    else:
+        per_target = _sup_candidates(terms, lo, hi, n_samples, seed, 10,
+                                     t0 + 0.1 * float(time_limit), best)
+    upper, status, n_bin = _exact_sup(terms, lo, hi, deadline, mip_gap, tol, per_target, best,
+                                      bound_method, rng)
+    upper = max(upper, best.value)
+    exact = status == "optimal" and _tol_gap(best.value, upper, max(tol, 2 * mip_gap))
+    if not exact and status == "optimal":
+        status = "time_limit" if time.perf_counter() >= deadline else "optimal"
+    return DistanceResult(best.value, upper, best.witness, exact, status, time.perf_counter() - t0,
+                          "sampled+exact" if heavy else "exact", "sup", best.component, n_bin)
+
+
+def _estimate_binaries(terms: Terms, lo: np.ndarray, hi: np.ndarray) -> int:
+    from .milp import interval_bounds
+
+    n = 0
+    for net, _ in terms:
+        for zl, zh in interval_bounds(net, Box(lo, hi))[:-1]:
+            n += int(np.sum((zl < 0) & (zh > 0)))
+    return n
+
+
+def _points_result(terms: Terms, dom: PointSet, t0: float, norm: str) -> DistanceResult:
+    X = dom.points
+    if norm == "sup":
+        D = np.abs(_values(terms, X))
+        i, kk = np.unravel_index(int(np.argmax(D)), D.shape)
+        val, comp = float(D[i, kk]), (int(kk),)
+    else:
+        J, _ = _jacobian_diff(terms, X)
+        A = np.abs(J)
+        i, kk, j = np.unravel_index(int(np.argmax(A)), A.shape)
+        val, comp = float(A[i, kk, j]), (int(kk), int(j))
+    return DistanceResult(val, val, X[i].copy(), True, "points", time.perf_counter() - t0, "points",
+                          norm, comp, 0)
+
+
+# ------------------------------------------------------------------------------- gradients
+def _pattern_interior(terms: Terms, encs, xvals: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                      margin: float) -> np.ndarray | None:
+    """Given a MILP solution, fix its activation pattern and find by an LP the point of the
+    box maximizing the smallest margin ``t`` of the unstable neurons (``s z >= t``). Returns
+    the point when ``t >= margin`` (the pattern's region is full-dimensional), else None."""
+    d = lo.size
+    rows, rhs = [], []
+    for (net, _), enc in zip(terms, encs):
+        J, c = np.eye(d), np.zeros(d)
+        for layer, (W, b) in enumerate(net.layers()):
+            J, c = W @ J, W @ c + b
+            if layer == net.depth - 1:
+                break
+            dl = enc.delta[layer]
+            act = enc.active[layer].copy()
+            unstable = dl >= 0
+            on = np.zeros(act.size, dtype=bool)
+            on[unstable] = xvals[dl[unstable]] > 0.5
+            act = act | on
+            s = np.where(on, 1.0, -1.0)
+            for i in np.nonzero(unstable)[0]:
+                # s (J_i y + c_i) >= t  <=>  -s J_i y + t <= s c_i
+                rows.append(np.concatenate([-s[i] * J[i], [1.0]]))
+                rhs.append(s[i] * c[i])
+            J, c = J * act[:, None], c * act
+    if not rows:
+        return np.clip(xvals[encs[0].x], lo, hi)
+    cost = np.zeros(d + 1)
+    cost[-1] = -1.0
+    bounds = list(zip(lo, hi)) + [(None, 1.0)]
+    res = linprog(cost, A_ub=np.array(rows), b_ub=np.array(rhs), bounds=bounds, method="highs")
+    if res.status != 0 or res.x is None or res.x[-1] < margin:
+        return None
+    return np.clip(res.x[:d], lo, hi)
+
+
+def _realized_gradient(terms: Terms, x: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
+    """Jacobian of ``f - g`` on the open linear region containing ``x`` (or a point very
+    close to it): requires every hidden pre-activation to be nonzero at the point used."""
+    cands = [x] + [np.clip(x + 1e-9 * (hi - lo) * rng.standard_normal(x.size), lo, hi) for _ in range(8)]
+    C = np.array(cands)
+    J, zmin = _jacobian_diff(terms, C)
+    for i in range(len(cands)):
+        if zmin[i] > 0:
+            return J[i], C[i]
+    return None
+
+
+def _gradient_part(terms: Terms, lo: np.ndarray, hi: np.ndarray, method: str, deadline: float,
+                   mip_gap: float, tol: float, seed: int, n_samples: int, region_margin: float,
+                   bound_method: str, norm: str, t0: float) -> DistanceResult:
+    rng = np.random.default_rng(seed)
+    d = lo.size
+    k = terms[0][0].output_dim
+    best = _Best()
+    # sampled lower bound: Jacobians at random points (interior of regions a.s.)
+    X = Box(lo, hi).sample(n_samples if method != "sampled" else 10 * n_samples, d, seed=rng)
+    J, zmin = _jacobian_diff(terms, X)
+    ok = zmin > 0
+    per_target = np.full((k, d, 2), -np.inf)
+    if ok.any():
+        Jo, Xo = J[ok], X[ok]
+        A = np.abs(Jo)
+        i, kk, j = np.unravel_index(int(np.argmax(A)), A.shape)
+        best.offer(float(A[i, kk, j]), Xo[i], (int(kk), int(j)))
+        per_target[:, :, 0] = Jo.max(axis=0)
+        per_target[:, :, 1] = (-Jo).max(axis=0)
+    if method == "sampled" or all(net.depth == 1 for net, _ in terms):
+        if all(net.depth == 1 for net, _ in terms):  # affine maps: the Jacobian is constant
+            return DistanceResult(best.value, best.value, best.witness, True, "optimal",
+                                  time.perf_counter() - t0, "exact", norm, best.component, 0,
+                                  best.value)
+        return DistanceResult(best.value, math.inf, best.witness, False, "sampled",
+                              time.perf_counter() - t0, "sampled", norm, best.component, 0)
+    bounds = [_bounds_for(net, lo, hi, deadline, bound_method) for net, _ in terms]
+    target_upper = np.full((k, d, 2), math.inf)
+    status = "optimal"
+    n_bin_max = 0
+    builders: dict[tuple[int, float], tuple] = {}
+
+    def model(j: int, margin: float):
+        key = (j, margin)
+        if key not in builders:
+            b = MILPBuilder()
+            x = b.add_vars(d, lo, hi)
+            encs, cols = [], []
+            for (net, s), bd in zip(terms, bounds):
+                enc = encode_network(b, net, x, bd, margin=margin)
+                idx, clo, chi = encode_jacobian_column(b, net, enc, j)
+                encs.append(enc)
+                cols.append((idx, s, clo, chi))
+            builders[key] = (b, x, encs, cols)
+        return builders[key]
+
+    # fallback upper bounds from interval bounds of the Jacobian columns
+    for j in range(d):
+        _, _, _, cols = model(j, 0.0)
+        hi_sum = sum(np.where(s > 0, chi, -clo) for _, s, clo, chi in cols)
+        lo_sum = sum(np.where(s > 0, clo, -chi) for _, s, clo, chi in cols)
+        target_upper[:, j, 0] = hi_sum
+        target_upper[:, j, 1] = -lo_sum
+    certified = target_upper.copy()  # bounds on the true ess sup (margin 0)
+    order = np.argsort(-per_target.ravel())
+    for t in order:
+        kk, j, si = np.unravel_index(int(t), per_target.shape)
+        sign = 1.0 if si == 0 else -1.0
+        current = best.value
+        eps = _cutoff_eps(current, tol, mip_gap) if math.isfinite(current) else 0.0
+        thr = current + eps + _FEAS
+        if target_upper[kk, j, si] <= thr:
+            continue
+        if time.perf_counter() >= deadline:
+            status = "time_limit"
+            continue
+        b0, x0, encs0, cols0 = model(int(j), 0.0)
+        n_bin_max = max(n_bin_max, b0.n_integers)
+        idx = np.array([int(c[0][kk]) for c in cols0])
+        coef = np.array([sign * c[1] for c in cols0])
+        cutoff = [(idx, coef, current + eps, np.inf)] if math.isfinite(current) else []
+        # 1) margin 0: every full-dimensional region is feasible -> certified upper bound
+        out = b0.solve((idx, coef), sense="max", time_limit=deadline - time.perf_counter(),
+                       mip_rel_gap=mip_gap, extra_rows=cutoff)
+        if out.status == "infeasible":
+            target_upper[kk, j, si] = certified[kk, j, si] = thr
+            continue
+        if out.status != "optimal":
+            status = "time_limit"
+        if out.status in ("optimal", "time_limit") and math.isfinite(out.bound):
+            ub = out.bound + _FEAS * (1 + abs(out.bound))
+            certified[kk, j, si] = min(certified[kk, j, si], ub)
+            target_upper[kk, j, si] = min(target_upper[kk, j, si], ub)
+        if out.x is not None:
+            # is the incumbent's pattern a full-dimensional region? then its gradient is realized
+            y = _pattern_interior(terms, encs0, out.x, lo, hi, region_margin)
+            if y is not None:
+                got = _realized_gradient(terms, y, lo, hi, rng)
+                if got is not None:
+                    Jd, pt = got
+                    A = np.abs(Jd)
+                    k2, j2 = np.unravel_index(int(np.argmax(A)), A.shape)
+                    best.offer(float(A[k2, j2]), pt, (int(k2), int(j2)))
+        if out.status != "optimal" or _tol_gap(best.value, target_upper[kk, j, si], max(tol, 2 * mip_gap)):
+            continue
+        # 2) the optimum sits on a pattern without a full-dimensional region (a degenerate
+        #    network): restrict to patterns realized with the margin
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            status = "time_limit"
+            continue
+        bm, xm, encsm, colsm = model(int(j), float(region_margin))
+        n_bin_max = max(n_bin_max, bm.n_integers)
+        idx = np.array([int(c[0][kk]) for c in colsm])
+        cur = best.value
+        eps = _cutoff_eps(cur, tol, mip_gap) if math.isfinite(cur) else 0.0
+        thr = cur + eps + _FEAS
+        cutoff = [(idx, coef, cur + eps, np.inf)] if math.isfinite(cur) else []
+        outm = bm.solve((idx, coef), sense="max", time_limit=remaining, mip_rel_gap=mip_gap,
+                        extra_rows=cutoff)
+        if outm.status == "infeasible":
+            target_upper[kk, j, si] = thr
+            continue
+        if outm.status != "optimal":
+            status = "time_limit"
+        if outm.status in ("optimal", "time_limit") and math.isfinite(outm.bound):
+            target_upper[kk, j, si] = min(target_upper[kk, j, si], outm.bound + _FEAS * (1 + abs(outm.bound)))
+        if outm.x is not None:
+            xm_pt = np.clip(outm.x[xm], lo, hi)
+            got = _realized_gradient(terms, xm_pt, lo, hi, rng)
+            if got is not None:
+                Jd, pt = got
+                A = np.abs(Jd)
+                k2, j2 = np.unravel_index(int(np.argmax(A)), A.shape)
+                best.offer(float(A[k2, j2]), pt, (int(k2), int(j2)))
+    upper = float(max(np.max(target_upper), best.value, 0.0))
+    cert = float(max(np.max(certified), best.value, 0.0))
+    exact = status == "optimal" and _tol_gap(best.value, upper, max(tol, 2 * mip_gap))
+    return DistanceResult(best.value, upper, best.witness, exact, status, time.perf_counter() - t0,
+                          "exact", norm, best.component, n_bin_max, cert)
+
+
+def _gradient_distance(f: ReLUNetwork, g: ReLUNetwork | None, domain, method: str, time_limit: float,
+                       mip_gap: float, seed: int, n_samples: int, tol: float, region_margin: float,
+                       bound_method: str, norm: str) -> DistanceResult:
+    t0 = time.perf_counter()
+    _check_pair(f, g)
+    _check_options(method, ("auto", "exact", "sampled"), time_limit, mip_gap)
+    if not (isinstance(region_margin, (int, float)) and region_margin > 0):
+        raise InvalidNetwork(f"region_margin must be a positive number; got {region_margin!r}")
+    dom = as_domain(domain, f.input_dim)
+    terms = _terms(f, g)
+    if isinstance(dom, PointSet):
+        return _points_result(terms, dom, t0, norm)
+    lo, hi = dom.bounds(f.input_dim)
+    return _gradient_part(terms, lo, hi, method, t0 + float(time_limit), mip_gap, tol, seed,
+                          n_samples, float(region_margin), bound_method, norm, t0)
+
+
+def sobolev_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | None = None,
+                     method: Literal["auto", "exact", "sampled"] = "auto", time_limit: float = 30.0,
+                     mip_gap: float = 1e-6, seed: int = 0, n_samples: int = 2000, tol: float = 1e-6,
+                     region_margin: float = 1e-6,
+                     bound_method: Literal["interval", "lp", "milp"] = "lp") -> SobolevResult:
+    """``W^{1,∞}`` distance ``max(sup_Ω |f - g|, ess sup_Ω |∇(f - g)|)``.
+
+    The gradient part is the essential supremum of ``max_{k,j} |∂_j (f - g)_k|`` (the
+    largest absolute entry of the Jacobian difference), i.e. the maximum over the
+    full-dimensional linear regions of ``f - g`` in the domain.
+
+    Exact gradient part, for any depth: for every output ``k``, input ``j`` and sign, a
+    MILP propagates the ``j``-th Jacobian column through binary activation variables
+    (products of binaries and bounded variables linearized exactly with big-M).
+
+    1. Without margin, every full-dimensional region's pattern is feasible, so the dual
+       bound is a valid upper bound (``gradient_part.certified_upper``). If the optimal
+       pattern's region contains a point where every unstable neuron has
+       ``|z| >= region_margin`` (one LP), the region is full-dimensional and the Jacobian
+       evaluated with the real networks at that point gives the lower bound: done.
+    2. Otherwise (a degenerate network, whose relaxation admits patterns living only on
+       lower-dimensional sets, e.g. two neurons with opposite hyperplanes), a second MILP
+       requires ``z >= region_margin`` for active and ``z <= -region_margin`` for inactive
+       unstable neurons, so that each feasible pattern is realized on an open set.
+
+    So ``gradient_part`` brackets ``G_m``, the largest gradient entry over the linear
+    regions containing a point at which every unstable neuron has ``|z| >= m``
+    (``m = region_margin``). ``G_m`` never exceeds the essential supremum (its lower bound
+    is always a realized gradient) and equals it as soon as ``m`` is below the inradius-like
+    margin of every region -- true for all small enough ``m`` since there are finitely
+    many regions. ``certified_upper`` bounds the essential supremum with no assumption.
+
+    Parameters
+    ----------
+    f, g:
+        Networks with the same input and output dimensions.
+    domain:
+        A :class:`~reluscope.Box` (``None``: ``[-1, 1]^d``) or a
+        :class:`~reluscope.PointSet` (maxima over the points; gradients at the points with
+        ``ReLU'(0) = 0``).
+    method:
+        ``"auto"``/``"exact"`` (MILPs) or ``"sampled"`` (lower bounds only).
+    time_limit:
+        Seconds, split between the sup part (first half at most) and the gradient part.
+    mip_gap, seed, n_samples, tol, bound_method:
+        As in :func:`sup_distance`.
+    region_margin:
+        Margin (in pre-activation units) certifying that a pattern's region is
+        full-dimensional; see above.
+
+    Returns
+    -------
+    SobolevResult
+        Combined bounds plus ``sup_part`` and ``gradient_part``.
+    """
+    t0 = time.perf_counter()
+    _check_pair(f, g)
+    _check_options(method, ("auto", "exact", "sampled"), time_limit, mip_gap)
+    sup = sup_distance(f, g, domain, method=method, time_limit=0.5 * time_limit, mip_gap=mip_gap,
+                       seed=seed, n_samples=n_samples, tol=tol, bound_method=bound_method)
+    remaining = max(time_limit - (time.perf_counter() - t0), 1e-3)
+    grad = _gradient_distance(f, g, domain, method, remaining, mip_gap, seed, n_samples, tol,
+                              region_margin, bound_method, "gradient")
+    lower = max(sup.lower, grad.lower)
+    upper = max(sup.upper, grad.upper)
+    witness = sup.witness if sup.lower >= grad.lower else grad.witness
+    exact = _tol_gap(lower, upper, max(tol, 2 * mip_gap)) and math.isfinite(upper)
+    statuses = {sup.status, grad.status}
+    status = "optimal" if statuses <= {"optimal", "points"} else (
+        "sampled" if "sampled" in statuses else "time_limit")
+    if exact:
+        status = "points" if statuses == {"points"} else "optimal"
+    method_name = sup.method if sup.method == grad.method else f"{sup.method}/{grad.method}"
+    cert = max(sup.upper, grad.certified_upper if grad.certified_upper is not None else grad.upper)
+    return SobolevResult(lower, upper, witness, exact, status, time.perf_counter() - t0, method_name,
+                         sup, grad, cert)
+
+
+def lipschitz_constant(f: ReLUNetwork, domain: Box | PointSet | str | None = None,
+                       method: Literal["auto", "exact", "sampled"] = "auto", time_limit: float = 30.0,
+                       mip_gap: float = 1e-6, seed: int = 0, n_samples: int = 2000, tol: float = 1e-6,
+                       region_margin: float = 1e-6,
+                       bound_method: Literal["interval", "lp", "milp"] = "lp") -> DistanceResult:
+    """Lipschitz constant ``ess sup_Ω max_{k,j} |∂f_k / ∂x_j|`` of a network on a box.
+
+    This is the gradient part of :func:`sobolev_distance` with ``g = 0``. The norm: the
+    largest absolute Jacobian entry is the operator norm of the Jacobian from ``ℓ1``
+    (inputs) to ``ℓ∞`` (outputs), so on a convex domain the result is the smallest ``C``
+    with ``max_k |f_k(x) - f_k(y)| <= C ||x - y||_1``.
+
+    Parameters are those of :func:`sobolev_distance`; the result's ``norm`` is
+    ``"lipschitz"`` and ``component`` the Jacobian entry ``(k, j)`` at the witness.
+    """
+    return _gradient_distance(f, None, domain, method, time_limit, mip_gap, seed, n_samples, tol,
+                              region_margin, bound_method, "lipschitz")
+
+
+# ------------------------------------------------------------------------------- parameters
+def _max_abs_diff(a: ReLUNetwork, b: ReLUNetwork) -> float:
+    return float(np.max(np.abs(a.to_vector() - b.to_vector())))
+
+
+def parameter_distance(f: ReLUNetwork, g: ReLUNetwork, modulo_symmetry: bool = True) -> ParameterDistance:
+    """Max-norm parameter distance ``||θ_f - θ_g||_∞`` (largest absolute entry difference).
+
+    Parameters
+    ----------
+    f, g:
+        Networks with the same widths.
+    modulo_symmetry:
+        Align ``g`` onto ``f`` first (:func:`reluscope.symmetry.align`: a permutation and a
+        positive rescaling of every hidden layer, which leave ``g``'s realization unchanged)
+        and measure the distance to the aligned network. The alignment is the one the
+        symmetry module finds (balanced matching plus assignment refinement); it is not
+        guaranteed to minimize the max norm, so the result is an upper bound on the
+        distance minimized over the symmetry orbit of ``g`` (and never above the distance
+        without alignment, which is also tried).
+    """
+    if not isinstance(f, ReLUNetwork) or not isinstance(g, ReLUNetwork):
+        raise InvalidNetwork(
+            f"f and g must be ReLUNetworks; got {type(f).__name__} and {type(g).__name__}")
+    if f.widths != g.widths:
+        raise InvalidNetwork(f"parameter distance needs the same widths; got {f.widths} and {g.widths}")
+    before = _max_abs_diff(f, g)
+    if not modulo_symmetry or f.depth == 1:
+        return ParameterDistance(before, before, bool(modulo_symmetry), g, "none")
+    from .symmetry import align
+
+    al = align(f, g)
+    aligned = al.aligned
+    dist = _max_abs_diff(f, aligned)
+    if dist > before:
+        return ParameterDistance(before, before, True, g, "identity")
+    return ParameterDistance(dist, before, True, aligned, "align")
