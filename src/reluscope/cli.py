@@ -24,6 +24,7 @@ _COMMAND_MODULES: list[str] = [
     "constructive",
     "symmetry",
     "sweep",
+    "distance",
 ]
 
 app = typer.Typer(
