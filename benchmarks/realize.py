@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -94,9 +95,15 @@ def main() -> None:
     parser.add_argument("--input-dim", type=int, default=32)
     parser.add_argument("--max-flops", type=float, default=1.5e11)
     parser.add_argument("--max-elements", type=float, default=2**24)
+    parser.add_argument("--widths", type=int, nargs="+", help="override the grid's widths")
+    parser.add_argument("--depths", type=int, nargs="+", help="override the grid's depths")
+    parser.add_argument("--batches", type=int, nargs="+", help="override the grid's batch sizes")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "realize.json")
     args = parser.parse_args()
-    grid = QUICK if args.quick else FULL
+    grid = dict(QUICK if args.quick else FULL)
+    for key in ("widths", "depths", "batches"):
+        if getattr(args, key):
+            grid[key] = getattr(args, key)
     torch.set_num_threads(args.threads)
     rows, skipped = [], []
     with threadpool_limits(limits=args.threads):
@@ -128,7 +135,7 @@ def main() -> None:
           f"{len(summary['cells_below_0.8'])} of {len(rows)} cells below 0.8; {len(skipped)} cells skipped")
     result = {
         "benchmark": "realize",
-        "command": "benchmarks/realize.py" + (" --quick" if args.quick else ""),
+        "command": "benchmarks/realize.py " + " ".join(sys.argv[1:]),
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "grid": grid,
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
