@@ -535,7 +535,10 @@ def save(net: ReLUNetwork, path: str | os.PathLike[str], format: str | None = No
     if not p.parent.exists():
         raise _fail(p, f"directory {p.parent} does not exist")
     tensors = network_to_tensors(net)
-    fd, tmp = tempfile.mkstemp(prefix=".reluscope-", dir=p.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".reluscope-", dir=p.parent)
+    except OSError as exc:
+        raise _fail(p, f"cannot be written ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             if fmt == "npz":
