@@ -342,7 +342,7 @@ def c_pt_legacy_corrupted(tmp):
     data = bytearray(p.read_bytes())
     data[2:40] = bytes(range(200, 238))  # garbage opcodes right after the protocol header
     p.write_bytes(bytes(data))
-    return lambda: load(p), file_snapshot(p), ReluscopeError, [str(p)]
+    return lambda: load(p), file_snapshot(p), ModelFileError, [str(p), "corrupted torch file"]
 
 
 def c_empty_file(tmp):
