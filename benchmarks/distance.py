@@ -1,0 +1,132 @@
+"""Benchmark: exact sup distance (reluscope, HiGHS via scipy) vs the same MILP built with
+OMLT (Pyomo, ReluBigMFormulation) and solved by HiGHS (appsi_highs).
+
+Both routes compute ``max_x∈box max_k |f_k(x) - g_k(x)|`` exactly for pairs of random
+networks; the benchmark checks that the optima agree to 1e-6 and reports the time ratio
+measured in the same run. OMLT, Pyomo and highspy are benchmark-only (the library never
+imports them).
+
+Usage: ``.venv/bin/python benchmarks/distance.py [--quick] [--time-limit S]``.
+Writes ``benchmarks/results/distance.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from reluscope import Box, ReLUNetwork
+from reluscope.distance import sup_distance
+
+
+def omlt_sup_distance(f: ReLUNetwork, g: ReLUNetwork, lo: np.ndarray, hi: np.ndarray,
+                      time_limit: float, mip_gap: float = 1e-6) -> dict:
+    """The sup distance through OMLT: two ReluBigM formulations on a shared input, one MILP
+    per output and sign, solved by HiGHS through Pyomo's appsi interface."""
+    import pyomo.environ as pyo
+    from omlt import OmltBlock
+    from omlt.neuralnet import NetworkDefinition, ReluBigMFormulation
+    from omlt.neuralnet.layer import DenseLayer, InputLayer
+
+    t0 = time.perf_counter()
+    d = f.input_dim
+
+    def definition(net: ReLUNetwork) -> NetworkDefinition:
+        bounds = {i: (float(lo[i]), float(hi[i])) for i in range(d)}
+        nd = NetworkDefinition(scaled_input_bounds=bounds)
+        prev = InputLayer([d])
+        nd.add_layer(prev)
+        for layer, (W, b) in enumerate(net.layers()):
+            act = "relu" if layer < net.depth - 1 else "linear"
+            dense = DenseLayer(prev.output_size, [W.shape[0]], W.T.copy(), b.copy(), activation=act)
+            nd.add_layer(dense)
+            nd.add_edge(prev, dense)
+            prev = dense
+        return nd
+
+    m = pyo.ConcreteModel()
+    m.f = OmltBlock()
+    m.g = OmltBlock()
+    m.f.build_formulation(ReluBigMFormulation(definition(f)))
+    m.g.build_formulation(ReluBigMFormulation(definition(g)))
+    m.link = pyo.ConstraintList()
+    for i in range(d):
+        m.link.add(m.f.inputs[i] == m.g.inputs[i])
+    from pyomo.contrib.appsi.solvers import Highs
+
+    solver = Highs()
+    solver.config.time_limit = time_limit
+    solver.config.mip_gap = mip_gap
+    solver.config.load_solution = False
+    best, optimal = -np.inf, True
+    build = time.perf_counter() - t0
+    for k in range(f.output_dim):
+        for sign in (1.0, -1.0):
+            if hasattr(m, "obj"):
+                m.del_component(m.obj)
+            m.obj = pyo.Objective(expr=sign * (m.f.outputs[k] - m.g.outputs[k]), sense=pyo.maximize)
+            remaining = time_limit - (time.perf_counter() - t0)
+            solver.config.time_limit = max(remaining, 0.01)
+            res = solver.solve(m)
+            tc = str(res.termination_condition)
+            if not tc.lower().endswith("optimal"):
+                optimal = False
+            if res.best_feasible_objective is not None:
+                best = max(best, float(res.best_feasible_objective))
+    return {"value": best, "optimal": optimal, "seconds": time.perf_counter() - t0, "build_seconds": build}
+
+
+def instance(d: int, widths: tuple[int, ...], seed: int) -> tuple[ReLUNetwork, ReLUNetwork]:
+    f = ReLUNetwork.random((d, *widths, 1), seed=seed)
+    g = ReLUNetwork.random((d, *widths, 1), seed=seed + 1)
+    return f, g
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small instances only")
+    ap.add_argument("--time-limit", type=float, default=None, help="seconds per route and instance")
+    args = ap.parse_args()
+    if args.quick:
+        cases = [(2, (8, 8)), (3, (8, 8)), (2, (12,))]
+        limit = args.time_limit or 30.0
+    else:
+        cases = [(2, (8, 8)), (2, (16, 16)), (3, (8, 8)), (3, (12, 12)), (3, (16, 16)),
+                 (4, (8, 8)), (4, (12, 12)), (2, (8, 8, 8)), (3, (8, 8, 8)), (2, (32,)), (5, (32,))]
+        limit = args.time_limit or 120.0
+    rows = []
+    print(f"{'d':>3} {'hidden':>12} {'reluscope s':>12} {'OMLT s':>9} {'ratio':>7} {'value':>14} {'|diff|':>9} exact/optimal")
+    for d, widths in cases:
+        f, g = instance(d, widths, seed=10 * d + len(widths))
+        box = Box(-1.0, 1.0)
+        t = time.perf_counter()
+        r = sup_distance(f, g, box, method="exact", time_limit=limit)
+        ours = time.perf_counter() - t
+        o = omlt_sup_distance(f, g, np.full(d, -1.0), np.full(d, 1.0), limit)
+        both = r.exact and o["optimal"]
+        diff = abs(r.lower - o["value"]) if both else float("nan")
+        ratio = o["seconds"] / ours
+        rows.append({"d": d, "hidden": list(widths), "reluscope_seconds": ours, "reluscope_lower": r.lower,
+                     "reluscope_upper": r.upper, "reluscope_exact": r.exact, "binaries": r.n_binaries,
+                     "omlt_seconds": o["seconds"], "omlt_build_seconds": o["build_seconds"],
+                     "omlt_value": o["value"], "omlt_optimal": o["optimal"], "ratio": ratio,
+                     "abs_diff": diff, "agree_1e-6": bool(both and diff <= 1e-6 * max(1.0, abs(r.lower)))})
+        print(f"{d:>3} {'x'.join(map(str, widths)):>12} {ours:>12.2f} {o['seconds']:>9.2f} {ratio:>7.1f} "
+              f"{r.lower:>14.9f} {diff:>9.1e} {r.exact}/{o['optimal']}", flush=True)
+    out = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "quick": args.quick,
+           "time_limit": limit, "machine": f"{platform.system()} {platform.machine()}, Python {platform.python_version()}",
+           "rows": rows}
+    path = Path(__file__).resolve().parent / "results" / "distance.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
