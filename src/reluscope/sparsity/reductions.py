@@ -779,6 +779,8 @@ def prune_deep(pattern: SparsityPattern) -> tuple[SparsityPattern, list[tuple[in
             if len(alive) == masks[l - 1].shape[0]:
                 continue
             if len(alive) == 0:
+                if masks[l - 1].shape[0] == 1:
+                    continue  # already collapsed to one dead unit
                 alive = np.array([0])
                 masks[l - 1][0] = False
                 masks[l][:, 0] = False
