@@ -166,3 +166,12 @@ def test_hand_written_npz_without_marker(tmp_path):
 def test_save_does_not_leave_temporary_files(tmp_path):
     save(ReLUNetwork.random((2, 2, 1), seed=0), tmp_path / "a.npz")
     assert [p.name for p in tmp_path.iterdir()] == ["a.npz"]
+
+
+def test_bfloat16_safetensors_widen_exactly(tmp_path):
+    from safetensors.torch import save_file
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2)).to(torch.bfloat16)
+    save_file(model.state_dict(), str(tmp_path / "bf16.safetensors"))
+    net = load(tmp_path / "bf16.safetensors")
+    np.testing.assert_array_equal(net.weights[0], model[0].weight.detach().to(torch.float64).numpy())

@@ -340,10 +340,21 @@ def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
     except (UnicodeDecodeError, ValueError) as exc:
         raise _fail(path, f"corrupted safetensors header ({exc})") from None
     metadata = header.get("__metadata__") or {}
+    torch_only = {"BF16", "F8_E4M3", "F8_E5M2"}
+    needs_torch = any(
+        isinstance(v, dict) and v.get("dtype") in torch_only for k, v in header.items() if k != "__metadata__"
+    )
     try:
-        import safetensors.numpy as stn
+        if needs_torch:  # dtypes numpy lacks: read with torch and widen to float64 (exact)
+            from safetensors.torch import load as torch_load
 
-        tensors = dict(stn.load(data))
+            tensors = {k: v.to(dtype=_torch_float64()).numpy() for k, v in torch_load(data).items()}
+        else:
+            import safetensors.numpy as stn
+
+            tensors = dict(stn.load(data))
+    except ReluscopeError:
+        raise
     except Exception as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise _fail(path, f"corrupted or truncated safetensors file ({msg})") from None
@@ -363,6 +374,12 @@ def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
             if got != expected:
                 raise _fail(path, "corrupted bytes: tensor data does not match the sha256 checksum in the header")
     return tensors
+
+
+def _torch_float64() -> Any:
+    from .torch_interop import _import_torch
+
+    return _import_torch().float64
 
 
 _SAFE_SEQUENTIAL_NAMES = ("Sequential", "Linear", "ReLU", "Identity", "Flatten", "Dropout")
