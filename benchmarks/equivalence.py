@@ -22,7 +22,8 @@ Usage::
     .venv/bin/python benchmarks/equivalence.py            # full grid
     .venv/bin/python benchmarks/equivalence.py --quick    # small grid (< 1 minute)
 
-Prints a table and writes ``benchmarks/results/equivalence.json``.
+Prints a table and writes ``benchmarks/results/equivalence.json`` (``equivalence_quick.json``
+with ``--quick``).
 """
 
 from __future__ import annotations
@@ -113,8 +114,13 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small grid")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "equivalence.json"))
+    parser.add_argument("--out", default=None,
+                        help="JSON output (default benchmarks/results/equivalence.json, "
+                             "equivalence_quick.json with --quick)")
     args = parser.parse_args(argv)
+    if args.out is None:
+        name = "equivalence_quick.json" if args.quick else "equivalence.json"
+        args.out = str(Path(__file__).parent / "results" / name)
     if args.quick:
         grid = [(2, 64), (4, 64), (2, 256), (4, 256)]
         trials = 2
