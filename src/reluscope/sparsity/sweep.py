@@ -326,7 +326,7 @@ def _run_dask(tasks: list, scheduler: Any, results: dict, description: str, quie
         raise InvalidPattern("a Dask scheduler was given but dask.distributed is not installed (pip install 'reluscope[dask]')") from None
     own = not isinstance(scheduler, Client)
     try:
-        client = Client(scheduler, timeout="10s") if own else scheduler
+        client = Client(scheduler, timeout="5s") if own else scheduler
     except (OSError, TimeoutError, ValueError) as exc:
         raise InvalidPattern(f"cannot connect to Dask scheduler {scheduler!r}: {exc}") from None
     try:
