@@ -117,3 +117,10 @@ def test_bad_input_exit_2_one_line(models, tmp_path, args):
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:")
     assert "Traceback" not in proc.stderr
+
+
+def test_inspect_all_lists_every_neuron(models):
+    net, p = models
+    res = runner.invoke(app, ["inspect", str(p["a"]), "--all", "--time-limit", "0"])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("unbalanced") >= sum(net.hidden_widths) - 1

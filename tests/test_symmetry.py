@@ -408,3 +408,16 @@ def test_sum_free_out_features_are_permutation_invariant():
     C = np.random.default_rng(0).standard_normal((7, 4))
     p = np.random.default_rng(1).permutation(7)
     np.testing.assert_allclose(_out_features(C), _out_features(C[p]), rtol=1e-14)
+
+
+def test_masked_network_keeps_masks_through_balance_canonical_and_equivalence():
+    rng = np.random.default_rng(3)
+    masks = [rng.random((6, 3)) < 0.6, rng.random((5, 6)) < 0.6, np.ones((2, 5), bool)]
+    net = rs.ReLUNetwork.random((3, 6, 5, 2), seed=3, masks=masks)
+    for out in (balance(net), canonical_form(net)):
+        assert out.masks is not None
+        assert same_function(net, out)
+    other = random_symmetry(net, 8)
+    res = equivalent(net, other)
+    assert res
+    assert apply_alignment(other, res.alignment).allclose(net, rtol=1e-7, atol=1e-9)
