@@ -556,28 +556,6 @@ def _max_rel_dev(X: np.ndarray, Y: np.ndarray) -> float:
     return float(diff.max())
 
 
-def _match(X: np.ndarray, Y: np.ndarray, tol: float) -> tuple[np.ndarray, str]:
-    """Permutation ``p`` with ``Y[p] ≈ X``: a sorted random projection verified row by row,
-    falling back to an optimal assignment (``linear_sum_assignment``) when the verification
-    fails. Returns (p, method)."""
-    n = X.shape[0]
-    if n == 1:
-        return np.zeros(1, dtype=np.intp), "trivial"
-    v = _key_vector(X.shape[1])
-    kx, ky = X @ v, Y @ v
-    ox, oy = np.argsort(kx, kind="stable"), np.argsort(ky, kind="stable")
-    p = np.empty(n, dtype=np.intp)
-    p[ox] = oy
-    Yp = Y[p]
-    if _max_rel_dev(X, Yp) <= tol:
-        return p, "sort"
-    cost = _sq_dist(X, Y)
-    rows, cols = linear_sum_assignment(cost)
-    p = np.empty(n, dtype=np.intp)
-    p[rows] = cols
-    return p, "assignment"
-
-
 @dataclass(frozen=True)
 class Alignment(ResultMixin):
     """Result of :func:`align`: how to map ``other`` onto ``reference``.
@@ -597,7 +575,7 @@ class Alignment(ResultMixin):
     methods:
         Per hidden layer, how the permutation was found: ``"sort"`` (a sorted projection,
         verified), ``"assignment"`` (``scipy.optimize.linear_sum_assignment``), ``"refined"``
-        (after coordinate-descent refinement) or ``"trivial"``.
+        (after coordinate-descent refinement).
     distance:
         Euclidean distance between the parameter vectors of ``reference`` and ``aligned``.
     zeroed:
