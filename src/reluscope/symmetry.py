@@ -776,15 +776,16 @@ def align(
     """Permutations and positive scales mapping ``other`` as close as possible onto ``reference``.
 
     Both networks are balanced (:func:`balance_result`); then, hidden layer after hidden layer,
-    ``other``'s balanced neurons are matched to ``reference``'s, using their incoming rows (with
-    the previous layer's permutation applied), biases and outgoing columns (permutation-
-    invariant features of them when the next layer is hidden). A match is first tried by
-    sorting a fixed random projection of these descriptors and verifying every pair to ``tol``;
+    ``other``'s balanced neurons are matched to ``reference``'s. A match is first tried by
+    sorting a fixed random projection of the incoming rows (previous layer's permutation
+    applied) and biases, accepted only if every pair agrees entrywise to the relative ``tol``;
     when that fails (near ties, or the networks differ) an optimal assignment
-    (:func:`scipy.optimize.linear_sum_assignment` on squared distances) is used, and up to
-    ``refine`` coordinate-descent sweeps then improve the permutations (maximizing the inner
-    product of the balanced parameter vectors). Finally the scales map the balanced gauge back
-    to ``reference``'s gauge, so that for equivalent networks ``aligned`` equals ``reference``.
+    (:func:`scipy.optimize.linear_sum_assignment` on squared distances of descriptors made of
+    the incoming row, bias and outgoing column, or permutation-invariant features of it when
+    the next layer is hidden) is used, and up to ``refine`` coordinate-descent sweeps then
+    improve the permutations (maximizing the inner product of the balanced parameter
+    vectors). Finally the scales map the balanced gauge back to ``reference``'s gauge, so
+    that for equivalent networks ``aligned`` equals ``reference``.
 
     Parameters
     ----------
