@@ -25,6 +25,7 @@ from reluscope.sparsity.reductions import (
     full_space,
     local_lu_blocks,
     member,
+    no_cancellation,
     prune_deep,
     reduce_two_factor,
     split_components,
@@ -354,3 +355,20 @@ def test_component_pattern_round_trip() -> None:
     assert p.widths == (3, 3, 2)
     comps = split_components(terms)
     assert len(comps) == 1
+
+
+def test_no_cancellation_is_pairwise_disjointness() -> None:
+    ok, witness = no_cancellation([T([0], [0]), T([1], [0, 1]), T([0], [1])])
+    assert ok and witness is None
+    ok, (p, q, (i, j)) = no_cancellation([T([0, 1], [0]), T([1], [0, 1])])
+    assert not ok and (i, j) == (1, 0)
+    # the witness is a genuine nontrivial cancellation: e_i e_j^T in both cones
+    assert (i, j) in p.support and (i, j) in q.support
+    # when the criterion holds, every component of the reduction is a single class cone
+    rng = np.random.default_rng(4)
+    for _ in range(40):
+        w1, w2 = rng.random((3, 3)) < 0.4, rng.random((3, 3)) < 0.4
+        terms = support_terms(w1, w2)
+        if no_cancellation(terms)[0]:
+            assert all(len(c) == 1 for c in split_components(terms))
+            assert decide(SparsityPattern([w1, w2]), time_limit=1.0).closed is True

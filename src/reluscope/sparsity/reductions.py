@@ -57,6 +57,7 @@ __all__ = [
     "split_components",
     "reduce_two_factor",
     "width_two_rule",
+    "no_cancellation",
     "local_lu_blocks",
     "first_order_candidates",
     "FirstOrderCandidate",
@@ -260,6 +261,21 @@ def reduce_two_factor(pattern: SparsityPattern | Sequence[Any]) -> Reduction:
     terms, steps = absorb_subspaces(support_terms(w1, w2))
     comps = split_components(terms)
     return Reduction((w1.shape[1], w1.shape[0], w2.shape[0]), dropped, tuple(steps), tuple(tuple(c) for c in comps))
+
+
+def no_cancellation(terms: Sequence[Term]) -> tuple[bool, tuple[Term, Term, Entry] | None]:
+    """Exact decision of the no-cancellation criterion for class cones.
+
+    ``sum_P N_P = 0`` with ``N_P`` in the (nonempty) class cones forces every ``N_P = 0``
+    iff the rectangles are pairwise disjoint: a shared entry ``(i, j)`` gives the
+    cancellation ``e_i e_j^T - e_i e_j^T``; disjoint rectangles separate the entries.
+    Returns ``(True, None)`` or ``(False, (P, Q, (i, j)))`` with a witness.
+    """
+    for a, b in itertools.combinations(terms, 2):
+        shared = sorted(a.support & b.support)
+        if shared:
+            return False, (a, b, shared[0])
+    return True, None
 
 
 # ---------------------------------------------------------------------------------- width 2
