@@ -10,15 +10,13 @@ norm), while every parametrization of ``R(g_n)`` of that architecture stays far 
 :meth:`PathologyFamily.function_distance`. Both are analytic; the numerical
 measurement is :func:`reluscope.stability.inverse_stability_ratio`.
 
-=====  ==========================  ============================================  =========================
-index  name                        gamma / g_n                                   parameter distance >=
-=====  ==========================  ============================================  =========================
-0      ``uniform-norm``            ``0`` (width m) / ``(1/n)[r(n^2 x) - r(n^2 x - 1)]``   ``sqrt(n/m)``
-1      ``unbalanced-neuron``       ``(a,b,c) = (1,0,0)`` / ``(1/n) r(x - 1/2)``  ``1/3``
-2      ``cancelling-parallel``     ``r(x) - r(x)`` / ``(1/n) r(x - 1/2)``        ``1/3``
-3      ``dead-neuron``             ``r(x - 2)`` / ``(1/n) r(x)``                  ``2``
-4      ``opposite-directions``     ``r(x+1/2) - r(-x-1/2) - 1/2`` / ``x + (1/n) r(x - 1/2)``  ``2/3``
-=====  ==========================  ============================================  =========================
+Families (index, name: gamma / g_n; lower bound on the parameter distance):
+
+* 0, ``uniform-norm``: ``0`` (width m) / ``(1/n)[relu(n^2 x) - relu(n^2 x - 1)]``; ``sqrt(n/m)``
+* 1, ``unbalanced-neuron``: ``(a, b, c) = (1, 0, 0)`` / ``(1/n) relu(x - 1/2)``; ``1/3``
+* 2, ``cancelling-parallel``: ``relu(x) - relu(x)`` / ``(1/n) relu(x - 1/2)``; ``1/3``
+* 3, ``dead-neuron``: ``relu(x - 2)`` / ``(1/n) relu(x)``; ``2``
+* 4, ``opposite-directions``: ``relu(x + 1/2) - relu(-x - 1/2) - 1/2`` / ``x + (1/n) relu(x - 1/2)``; ``2/3``
 """
 
 from __future__ import annotations
