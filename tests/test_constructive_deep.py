@@ -158,3 +158,46 @@ def test_separable_given_order_and_errors():
         cone_truncation_separable(np.vstack([ring, centre]), [0] * 12 + [1] * 5)
     with pytest.raises(InvalidData, match="Q <= M \\+ 1"):
         cone_truncation_separable(np.arange(4.0)[:, None], [0, 1, 2, 2])
+
+
+def peeled(seed: int):
+    """Random data that are sequentially linearly separable by construction.
+
+    Points uniform in a box; class l takes the still unassigned points on the negative side
+    of a random hyperplane (a margin band around it is dropped); the last class is the rest.
+    """
+    rng = np.random.default_rng(seed)
+    M = int(rng.integers(2, 5))
+    Q = int(rng.integers(2, M + 2))
+    X = rng.uniform(-1, 1, size=(60, M))
+    lab = -np.ones(60, dtype=int)
+    for level in range(Q - 1):
+        free = np.where(lab == -1)[0]
+        n = rng.normal(size=M)
+        n /= np.linalg.norm(n)
+        s = X[free] @ n
+        c = np.quantile(s, 1.0 / (Q - level))
+        lab[free[s < c - 0.02]] = level
+        lab[free[np.abs(s - c) <= 0.02]] = -2
+    lab[lab == -1] = Q - 1
+    keep = lab >= 0
+    return X[keep], lab[keep], Q
+
+
+def test_separable_zero_cost_on_randomly_peeled_data():
+    done = 0
+    for seed in range(60):
+        X, y, Q = peeled(seed)
+        if len(np.unique(y)) < Q:
+            continue
+        r = cone_truncation_separable(X, y)
+        assert r.balanced_cost <= 1e-6 * (1 + np.abs(r.network.weights[-1]).max()), (seed, r.balanced_cost)
+        assert r.training_accuracy == 1.0
+        done += 1
+    assert done >= 50
+
+
+def test_separable_search_budget_reports_undecided():
+    X, y, Q = peeled(3)
+    with pytest.raises(InvalidData, match="undecided"):
+        cone_truncation_separable(X, y, search_budget=1)

@@ -381,52 +381,93 @@ def _separating_hyperplane(inside: FloatArray, outside: FloatArray) -> tuple[Flo
     return w / nw, c / nw
 
 
-def _separable_classes(current: FloatArray, index: NDArray[np.intp], remaining: list[int], apexes: list[FloatArray]) -> int:
-    """How many of the ``remaining`` classes are strictly separable from all other current points."""
-    count = 0
-    for m in remaining:
-        others = [current[(index != m) & np.isin(index, remaining)], np.stack(apexes)]
-        if _separating_hyperplane(current[index == m], np.vstack(others)) is not None:
-            count += 1
-    return count
+class _Search:
+    """Bounded depth-first search for an order of classes and apex positions."""
 
+    def __init__(self, X: FloatArray, index: NDArray[np.intp], Q: int, fixed: list[int] | None, budget: int) -> None:
+        self.index = index
+        self.Q = Q
+        self.fixed = fixed
+        self.budget = budget
+        self.lp_calls = 0
+        self.diam = float(np.ptp(X, axis=0).max()) + 1.0
+        self.deepest: tuple[int, list[int], list[int]] | None = None  # step, collapsed, stuck
+        self.dependent_leaves = 0
 
-def _place_apex(
-    current: FloatArray,
-    index: NDArray[np.intp],
-    j: int,
-    n: FloatArray,
-    c: float,
-    remaining: list[int],
-    collapsed: list[FloatArray],
-) -> FloatArray:
-    """Apex on the hyperplane ``n·z = c`` for class ``j`` (one-step lookahead).
+    @property
+    def exhausted(self) -> bool:
+        return self.lp_calls >= self.budget
 
-    Candidates: the point of the hyperplane nearest to the class centroid, and that point
-    moved along the hyperplane by ``± 2 diam`` in each coordinate direction projected onto it.
-    The first candidate that keeps the most remaining classes separable is chosen.
-    """
-    centroid = current[index == j].mean(axis=0)
-    base = centroid + (c - n @ centroid) * n
-    if not remaining:
-        return base
-    diam = float(np.ptp(current, axis=0).max()) + 1.0
-    candidates = [base]
-    for e in np.eye(len(n)):
-        u = e - (e @ n) * n
-        if np.linalg.norm(u) > 1e-8:
-            u = u / np.linalg.norm(u)
-            candidates += [base + 2 * diam * u, base - 2 * diam * u]
-    best, best_count = base, -1
-    for a in candidates:
-        trial = current.copy()
-        trial[index == j] = a
-        count = _separable_classes(trial, index, remaining, [*collapsed, a])
-        if count > best_count:
-            best, best_count = a, count
-        if count == len(remaining):
-            break
-    return best
+    def separate(self, current: FloatArray, j: int, remaining: list[int], collapsed: list[FloatArray]) -> tuple[FloatArray, float] | None:
+        self.lp_calls += 1
+        others = [current[(self.index != j) & np.isin(self.index, remaining)]]
+        if collapsed:
+            others.append(np.stack(collapsed))
+        return _separating_hyperplane(current[self.index == j], np.vstack(others))
+
+    def score(self, current: FloatArray, remaining: list[int], collapsed: list[FloatArray]) -> int:
+        return sum(self.separate(current, m, remaining, collapsed) is not None for m in remaining)
+
+    def apex_candidates(self, current: FloatArray, j: int, n: FloatArray, c: float, remaining: list[int],
+                        collapsed: list[FloatArray]) -> list[FloatArray]:
+        """Points of the hyperplane ``n·z = c``: nearest to the class centroid, and far away
+        (``2 diam``) from it along coordinate directions and away from the remaining data,
+        ordered by how many remaining classes stay separable."""
+        centroid = current[self.index == j].mean(axis=0)
+        base = centroid + (c - n @ centroid) * n
+        if not remaining:
+            return [base]
+        directions = list(np.eye(len(n)))
+        rest = current[np.isin(self.index, remaining)].mean(axis=0)
+        directions.append(base - rest)
+        candidates = [base]
+        for e in directions:
+            u = e - (e @ n) * n
+            if np.linalg.norm(u) > 1e-8:
+                u = u / np.linalg.norm(u)
+                candidates += [base + 2 * self.diam * u, base - 2 * self.diam * u]
+        scored = []
+        for k, a in enumerate(candidates):
+            trial = current.copy()
+            trial[self.index == j] = a
+            scored.append((-self.score(trial, remaining, [*collapsed, a]), k, a))
+            if self.exhausted:
+                break
+        scored.sort(key=lambda t: (t[0], t[1]))
+        return [a for _, _, a in scored]
+
+    def run(self, current: FloatArray, remaining: list[int], collapsed: list[FloatArray],
+            plan: list[tuple[int, FloatArray, FloatArray]]) -> list[tuple[int, FloatArray, FloatArray]] | None:
+        if not remaining:
+            apexes = np.stack([a for _, _, a in plan])
+            lifted = np.hstack([apexes, np.ones((len(apexes), 1))])
+            if np.linalg.matrix_rank(lifted, tol=1e-10 * (1 + np.abs(lifted).max())) < len(apexes):
+                self.dependent_leaves += 1
+                return None  # affinely dependent apexes: backtrack
+            return plan
+        step = len(plan)
+        candidates = [self.fixed[step]] if self.fixed is not None else remaining
+        stuck = []
+        for j in candidates:
+            if self.exhausted:
+                return None
+            sep = self.separate(current, j, remaining, collapsed)
+            if sep is None:
+                stuck.append(j)
+                continue
+            n, c = sep
+            rest = [r for r in remaining if r != j]
+            for a in self.apex_candidates(current, j, n, c, rest, collapsed):
+                trial = current.copy()
+                trial[self.index == j] = a
+                found = self.run(trial, rest, [*collapsed, a], [*plan, (j, n, a)])
+                if found is not None:
+                    return found
+                if self.exhausted:
+                    return None
+        if len(stuck) == len(candidates) and (self.deepest is None or step >= self.deepest[0]):
+            self.deepest = (step, [k for k, _, _ in plan], stuck)
+        return None
 
 
 def cone_truncation_separable(
@@ -435,30 +476,33 @@ def cone_truncation_separable(
     targets: Any = None,
     order: Any = None,
     *,
+    search_budget: int = 2000,
     rtol: float = 1e-9,
 ) -> DeepConstruction:
     """Zero-cost deep network for sequentially linearly separable data: ``Q`` hidden layers of width ``M``.
 
-    Step ``ℓ`` picks a class ``j_ℓ`` (the next of ``order``, or greedily the first sorted
-    class that works) whose points are strictly linearly separable from the current
-    positions of all other points -- the remaining classes and the points the earlier
-    classes were collapsed to -- using a linear program (HiGHS). The truncation cone has
-    the separating hyperplane's normal as axis and its apex on the hyperplane, so it
-    collapses class ``j_ℓ`` and fixes everything else. The apex is the point of the
-    hyperplane nearest to the class centroid or that point moved far along the hyperplane,
-    whichever keeps the most remaining classes separable (one-step lookahead).
-    The output layer is the affine map sending the ``Q`` apexes to the targets.
+    Step ``ℓ`` picks a class ``j_ℓ`` (the next of ``order``, or any class, sorted order first)
+    whose points are strictly linearly separable from the current positions of all other
+    points -- the remaining classes and the points the earlier classes were collapsed to --
+    using a linear program (HiGHS). The truncation cone has the separating hyperplane's
+    normal as axis and its apex on the hyperplane, so it collapses class ``j_ℓ`` and fixes
+    everything else. Apex candidates: the point of the hyperplane nearest to the class
+    centroid, and that point moved far along the hyperplane (coordinate directions and away
+    from the remaining data), tried in order of how many remaining classes stay separable.
+    Orders and apexes are explored depth-first with backtracking, within ``search_budget``
+    linear programs. The output layer is the affine map sending the ``Q`` apexes to the
+    targets.
 
-    Conditions: such an order exists (the classes are *sequentially linearly separable*
-    including the collapsed points), and the ``Q`` apexes are affinely independent (needs
-    ``Q <= M + 1``).
+    Conditions: such an order and apex placement exists (the classes are *sequentially
+    linearly separable*, counting collapsed points), and the ``Q`` apexes are affinely
+    independent (needs ``Q <= M + 1``).
 
     Raises
     ------
     InvalidData
-        No class can be separated at some step (the message lists the stuck classes), a
-        given ``order`` is not a permutation of the classes or fails, or the apexes are
-        affinely dependent.
+        No order/apex placement works (the message names the deepest step reached and the
+        classes stuck there), the search budget is exhausted (reported as undecided), a given
+        ``order`` is not a permutation of the classes, or ``Q > M + 1``.
     """
     data = prepare(X, y, targets)
     Q, M = data.n_classes, data.X.shape[1]
@@ -472,38 +516,27 @@ def cone_truncation_separable(
         candidates_fixed: list[int] | None = [lookup[c] for c in given]
     else:
         candidates_fixed = None
-    current = data.X.copy()
-    remaining = list(range(Q))
-    collapsed: list[FloatArray] = []
-    plan: list[tuple[int, FloatArray, FloatArray]] = []
-    for step in range(Q):
-        candidates = [candidates_fixed[step]] if candidates_fixed is not None else remaining
-        chosen = None
-        for j in candidates:
-            inside = current[data.index == j]
-            others = [current[(data.index != j) & np.isin(data.index, remaining)]]
-            if collapsed:
-                others.append(np.stack(collapsed))
-            outside = np.vstack(others)
-            sep = _separating_hyperplane(inside, outside)
-            if sep is not None:
-                chosen = (j, sep[0], sep[1])
-                break
-        if chosen is None:
-            stuck = ", ".join(repr(data.classes[j]) for j in candidates)
-            done = ", ".join(repr(data.classes[j]) for j, _, _ in plan) or "none"
+    search = _Search(data.X, data.index, Q, candidates_fixed, int(search_budget))
+    plan = search.run(data.X.copy(), list(range(Q)), [], [])
+    if plan is None:
+        if search.exhausted:
             raise InvalidData(
-                f"data are not sequentially linearly separable: at step {step + 1} (collapsed: {done}) "
-                f"no class among {stuck} is strictly linearly separable from all other points"
+                f"undecided: no order and apex placement found within search_budget={search_budget} linear "
+                "programs (the data may or may not be sequentially linearly separable)"
             )
-        j, n, c = chosen
-        remaining.remove(j)
-        apex = _place_apex(current, data.index, j, n, c, remaining, collapsed)
-        plan.append((j, n, apex))
-        collapsed.append(apex)
-        # positions after this step (the checked run below recomputes them exactly)
-        current = current.copy()
-        current[data.index == j] = apex
+        if search.deepest is None:
+            raise InvalidData(
+                f"every order and apex placement found gives {Q} affinely dependent apexes "
+                f"({search.dependent_leaves} tried); no affine output layer maps them to the targets"
+            )
+        step, done, stuck = search.deepest
+        done_text = ", ".join(repr(data.classes[j]) for j in done) or "none"
+        stuck_text = ", ".join(repr(data.classes[j]) for j in stuck) or "none"
+        raise InvalidData(
+            f"data are not sequentially linearly separable: at step {step + 1} (collapsed: {done_text}) "
+            f"no class among {stuck_text} is strictly linearly separable from all other points "
+            f"(searched {search.lp_calls} linear programs over orders and apex placements)"
+        )
     Z, cones, angles, clearance = _run_truncations(data.X, data.index, plan, data.classes, rtol)
     apexes = np.stack([a for _, _, a in plan])
     lifted = np.hstack([apexes, np.ones((Q, 1))])
