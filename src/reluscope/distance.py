@@ -696,6 +696,14 @@ def _gradient_part(terms: Terms, lo: np.ndarray, hi: np.ndarray, method: str, de
         n_bin_max = max(n_bin_max, b0.n_integers)
         idx = np.array([int(c[0][kk]) for c in cols0])
         coef = np.array([sign * c[1] for c in cols0])
+        # LP relaxation first: a cheap valid bound that often prunes the target
+        lp = b0.solve((idx, coef), sense="max", relax=True, time_limit=deadline - time.perf_counter())
+        if lp.status == "optimal" and math.isfinite(lp.bound):
+            ub = lp.bound + _FEAS * (1 + abs(lp.bound))
+            certified[kk, j, si] = min(certified[kk, j, si], ub)
+            target_upper[kk, j, si] = min(target_upper[kk, j, si], ub)
+            if ub <= thr:
+                continue
         cutoff = [(idx, coef, current + eps, np.inf)] if math.isfinite(current) else []
         # 1) margin 0: every full-dimensional region is feasible -> certified upper bound
         out = b0.solve((idx, coef), sense="max", time_limit=deadline - time.perf_counter(),
