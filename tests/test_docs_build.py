@@ -93,3 +93,11 @@ def test_analyze_guide_describes_every_report_section():
     text = (DOCS / "guide" / "analyze.md").read_text()
     missing = [key for key in SECTION_KEYS if f"(`{key}`)" not in text]
     assert not missing, f"sections not described in docs/guide/analyze.md: {missing}"
+
+
+def test_reproduce_guide_lists_every_registered_experiment():
+    from reluscope import experiments
+
+    text = (DOCS / "guide" / "reproduce.md").read_text()
+    missing = [name for name in experiments.names() if f"| `{name}` |" not in text]
+    assert not missing, f"experiments not listed in docs/guide/reproduce.md: {missing}"
