@@ -711,6 +711,9 @@ def _decide_component(
         verdict = width_two_rule(*comp)
         if verdict is True:
             return True, "width-2", None
+    # combinatorial part of the whole-space proof first (no solver, cheap)
+    if full_space(comp, time_limit=max(0.0, min(deadline - time.perf_counter(), 1.0)), z3_leaf=0) is True:
+        return True, "full-space", None
     for cand in first_order_candidates(comp, seed=seed):
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
