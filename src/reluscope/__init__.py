@@ -64,7 +64,15 @@ __all__ = [
 ]
 
 
+# subpackages reachable as attributes (``reluscope.sparsity.is_closed``) without an import
+_SUBPACKAGES = frozenset({"constructive", "sparsity", "stability", "experiments", "report"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        value = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'reluscope' has no attribute {name!r}")
@@ -74,4 +82,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | _SUBPACKAGES)
