@@ -1,4 +1,4 @@
-"""Execute every ```python block of docs/guide/*.md and docs/getting-started.md, page by page.
+"""Execute every ```python block of docs/guide/*.md, docs/getting-started.md and README.md.
 
 Each page runs in a fresh namespace, in a fresh temporary working directory, with the
 blocks of the page sharing that namespace in order (as a reader would type them). No block
@@ -57,7 +57,7 @@ def extract_blocks(text: str) -> list[dict]:
     return blocks
 
 
-PAGES = sorted(GUIDE.glob("*.md")) + [ROOT / "docs" / "getting-started.md"]
+PAGES = sorted(GUIDE.glob("*.md")) + [ROOT / "docs" / "getting-started.md", ROOT / "README.md"]
 
 
 def test_there_are_guide_pages_with_examples():
