@@ -461,7 +461,8 @@ def _section_sparsity(ctx: _Context) -> SectionContent:
         text = str(closed.certificate)
         blocks.append(Code(text if len(text) < 3000 else text[:3000] + "\n… (truncated)"))
     if verdict.status == "undecided":
-        status, reason = "partial", f"undecided within {ctx.time_limit:g} s (see the reasoning)"
+        why = " ".join(verdict.reasoning.split())
+        status, reason = "partial", "existence undecided: " + (why if len(why) <= 240 else why[:240] + "…")
     return SectionContent(blocks, data, status, reason)
 
 
