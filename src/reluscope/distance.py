@@ -418,6 +418,19 @@ def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, deadline: float, mi
         coef = np.array([sign * s for _, s, _ in encs])
         return idx, coef
 
+    def relaxable(kk: int, sign: float) -> np.ndarray:
+        """Binaries of last-hidden-layer neurons whose weight in the objective is <= 0: the
+        objective pushes their activation down onto max(z, 0), so dropping integrality
+        leaves the optimum unchanged (see docs/background/distances.md)."""
+        out = []
+        for (e, s, _), (net, _) in zip(encs, terms):
+            if net.depth < 2:
+                continue
+            dl = e.delta[-1]
+            c = sign * s * net.weights[-1][kk]
+            out.append(dl[(dl >= 0) & (c <= 0)])
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
     # LP relaxation bounds for every target (cheap; prune targets that cannot win)
     for kk in range(k):
         for si, sign in enumerate((1.0, -1.0)):
@@ -442,7 +455,7 @@ def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, deadline: float, mi
         eps = _cutoff_eps(current, tol, mip_gap) if math.isfinite(current) else 0.0
         cutoff = [(idx, coef, current + eps, np.inf)] if math.isfinite(current) else []
         out = builder.solve((idx, coef), sense="max", time_limit=remaining, mip_rel_gap=mip_gap,
-                            extra_rows=cutoff)
+                            extra_rows=cutoff, continuous=relaxable(kk, sign))
         if out.status == "infeasible":
             # nothing beats the current lower bound (by more than eps) for this target
             target_upper[kk, si] = min(target_upper[kk, si], current + eps + _FEAS)

@@ -312,7 +312,7 @@ class MILPBuilder:
               sense: Literal["min", "max"] = "max", time_limit: float = 10.0,
               mip_rel_gap: float = 1e-6, relax: bool = False,
               extra_rows: Sequence[tuple[np.ndarray, np.ndarray, float, float]] = (),
-              objective_constant: float = 0.0) -> SolveOutcome:
+              objective_constant: float = 0.0, continuous: np.ndarray | None = None) -> SolveOutcome:
         """Optimize a linear objective.
 
         Parameters
@@ -331,6 +331,8 @@ class MILPBuilder:
             Extra rows ``(idx, coefs, lo, hi)`` for this solve only (e.g. an objective cutoff).
         objective_constant:
             Constant added to the objective value and bound.
+        continuous:
+            Indices of integer variables to treat as continuous in this solve only.
         """
         c = np.zeros(self.n_vars)
         if isinstance(objective, dict):
@@ -357,6 +359,8 @@ class MILPBuilder:
             rhi = np.concatenate([rhi, ehi])
         lb, ub = self._bounds()
         integrality = np.zeros(self.n_vars) if relax else np.concatenate(self._int).astype(float) if self._int else np.zeros(0)
+        if continuous is not None and len(continuous) and not relax:
+            integrality[np.asarray(continuous, dtype=np.int64)] = 0.0
         constraints = [LinearConstraint(A, rlo, rhi)] if A.shape[0] else []
         options = {"time_limit": float(max(time_limit, 1e-3)), "mip_rel_gap": float(mip_rel_gap),
                    "presolve": True, "disp": False}
@@ -368,7 +372,7 @@ class MILPBuilder:
         except ValueError as exc:  # malformed model: a bug, not a user error
             raise SolverError(f"HiGHS rejected the model: {exc}") from None
         seconds = time.perf_counter() - t0
-        is_mip = (not relax) and self.n_integers > 0
+        is_mip = bool(np.any(integrality > 0))
         worst = np.inf if sense == "max" else -np.inf
         x = None if res.x is None else np.asarray(res.x, dtype=np.float64)
         obj = None if res.fun is None else sign * float(res.fun) + objective_constant
