@@ -428,9 +428,35 @@ def _random_candidates(comp: Sequence[Term], rng: np.random.Generator, n: int) -
     return out
 
 
-def first_order_candidates(comp: Sequence[Term], seed: int = 0, n_random: int = 40) -> list[FirstOrderCandidate]:
-    """Candidate limits ``A`` in the closure of ``L`` (structured first, then random)."""
-    return _structured_candidates(comp) + _random_candidates(comp, np.random.default_rng(seed), n_random)
+def _generic_candidates(comp: Sequence[Term], rng: np.random.Generator) -> list[FirstOrderCandidate]:
+    """One dense random member per (ordered pair, shared entry) of the first-order family,
+    with dense bounded terms of all other terms: a generic point of the family, outside
+    ``L`` whenever the family is not generically inside ``L``."""
+    out = []
+
+    def dense(idx: Sequence[int], skip: int | None) -> tuple[tuple[int, int], ...]:
+        return tuple((int(x), int(rng.choice([-3, -2, -1, 1, 2, 3]))) for x in idx if x != skip)
+
+    for s, t in itertools.permutations(comp, 2):
+        if not s.overlaps(t):
+            continue
+        for i in sorted(set(s.rows) & set(t.rows)):
+            for j in sorted(set(s.cols) & set(t.cols)):
+                extra = tuple((q, dense(q.rows, None), dense(q.cols, None)) for q in comp if q not in (s, t))
+                out.append(FirstOrderCandidate(s, t, (i, j), dense(s.rows, i), (), dense(s.cols, j),
+                                               dense(t.cols, j), extra, kind="first-order"))
+                if extra:  # the sub-family without the other terms
+                    out.append(FirstOrderCandidate(s, t, (i, j), dense(s.rows, i), (), dense(s.cols, j),
+                                                   dense(t.cols, j), (), kind="first-order"))
+    return out
+
+
+def first_order_candidates(comp: Sequence[Term], seed: int = 0, n_random: int = 20) -> list[FirstOrderCandidate]:
+    """Candidate limits ``A`` in the closure of ``L``: the structured configurations of the
+    width-2 theorem, generic (dense) members of every pair's first-order family, then sparse
+    random members."""
+    rng = np.random.default_rng(seed)
+    return _structured_candidates(comp) + _generic_candidates(comp, rng) + _random_candidates(comp, rng, n_random)
 
 
 # ---------------------------------------------------------------------------------- Z3 checks
