@@ -31,3 +31,10 @@ __all__ = [
     "ExistenceVerdict",
     "relu_lift",
 ]
+
+# Sweeps over random patterns (issue 8): ``reluscope.sparsity.sweep(...)`` is the function;
+# the module stays importable with ``from reluscope.sparsity.sweep import SweepResult``.
+from .reductions import decide_fast  # noqa: E402
+from .sweep import sweep  # noqa: E402
+
+__all__ += ["sweep", "decide_fast"]
