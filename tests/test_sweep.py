@@ -133,3 +133,11 @@ def test_experiment_random_support_closedness_quick(tmp_path) -> None:
         assert 0.0 <= lo <= hi <= 1.0
         if row["closed"] + row["not_closed"]:
             assert lo - 1e-9 <= row["not_closed"] / row["samples"] <= hi + 1e-9
+
+
+def test_package_level_sweep_function() -> None:
+    import reluscope.sparsity as sparsity
+
+    result = sparsity.sweep(shape=(2, 2, 2), density=0.5, samples=4, seed=2, time_limit=2.0, workers=1)
+    assert result.samples == 4 and result.shape == (2, 2, 2)
+    assert sparsity.decide_fast(SparsityPattern.lu(2), time_limit=2.0).closed is False
