@@ -101,3 +101,10 @@ def test_reproduce_guide_lists_every_registered_experiment():
     text = (DOCS / "guide" / "reproduce.md").read_text()
     missing = [name for name in experiments.names() if f"| `{name}` |" not in text]
     assert not missing, f"experiments not listed in docs/guide/reproduce.md: {missing}"
+
+
+def test_background_index_links_every_background_page():
+    text = (DOCS / "background" / "index.md").read_text()
+    pages = [p.name for p in (DOCS / "background").glob("*.md") if p.name != "index.md"]
+    missing = [name for name in pages if f"]({name})" not in text]
+    assert not missing, f"background pages not linked from docs/background/index.md: {missing}"
