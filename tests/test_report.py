@@ -292,6 +292,9 @@ def test_canonical_section(report):
     assert info["sampled_max_abs_difference"] <= 1e-9
     canon = reluscope.canonical_form(degenerate_network())
     assert info["parameter_norm_after"] == pytest.approx(float(np.linalg.norm(canon.to_vector())))
+    assert info["parameter_distance_modulo_symmetry"] <= 1e-8 * max(1.0, info["parameter_distance_raw"])
+    expected = reluscope.parameter_distance(degenerate_network(), canon, modulo_symmetry=False)
+    assert info["parameter_distance_raw"] == pytest.approx(expected.distance)
 
 
 def test_lipschitz_section_equals_the_library(report):

@@ -327,8 +327,17 @@ def _section_canonical(ctx: _Context) -> SectionContent:
             (f"max |f(x) - canonical(x)| on {len(X)} sampled points", gap),
         )),
     ]
+    from ..distance import parameter_distance
     from ..symmetry import equivalent
 
+    pd = parameter_distance(ctx.net, canon, modulo_symmetry=True)
+    data["parameter_distance_raw"] = float(pd.before)
+    data["parameter_distance_modulo_symmetry"] = float(pd.distance)
+    blocks.append(Paragraph(
+        f"Max-norm parameter distance between the network and its canonical form: "
+        f"{format_value(pd.before)} as given, {format_value(pd.distance)} after aligning by the best "
+        f"permutation and rescaling (`parameter_distance(..., modulo_symmetry=True)`): the two "
+        f"parametrizations differ, the function does not."))
     verdict = equivalent(ctx.net, canon)
     data["equivalent_to_original"] = bool(verdict.equivalent)
     data["equivalence_max_deviation"] = float(verdict.max_deviation)
