@@ -451,11 +451,13 @@ def _generic_candidates(comp: Sequence[Term], rng: np.random.Generator) -> list[
     return out
 
 
-def first_order_candidates(comp: Sequence[Term], seed: int = 0, n_random: int = 20) -> list[FirstOrderCandidate]:
+def first_order_candidates(comp: Sequence[Term], seed: int = 0, n_random: int | None = None) -> list[FirstOrderCandidate]:
     """Candidate limits ``A`` in the closure of ``L``: the structured configurations of the
     width-2 theorem, generic (dense) members of every pair's first-order family, then sparse
     random members."""
     rng = np.random.default_rng(seed)
+    if n_random is None:  # deterministic budget: many cheap checks for small components
+        n_random = 150 if len(comp) <= 3 else 40
     return _structured_candidates(comp) + _generic_candidates(comp, rng) + _random_candidates(comp, rng, n_random)
 
 
@@ -469,43 +471,57 @@ LEAF_RLIMIT = 1_500_000
 MAX_LEAVES = 3
 
 
+class _Membership:
+    """Membership tests ``A in sum of the term cones`` for one fixed list of terms, with the
+    Z3 product expressions built once (``member`` is the one-shot form)."""
+
+    def __init__(self, terms: Sequence[Term]) -> None:
+        import z3
+
+        self._z3 = z3
+        free: set[Entry] = set()
+        for t in terms:
+            if t.subspace:
+                free |= t.support
+        self.covered: frozenset[Entry] = _union(terms)
+        expr: dict[Entry, list[Any]] = {}
+        for n, (t, _) in enumerate(_rank_pieces([t for t in terms if not t.subspace])):
+            u = {i: z3.Real(f"u{n}_{i}") for i in t.rows}
+            v = {j: z3.Real(f"v{n}_{j}") for j in t.cols}
+            for i in t.rows:
+                for j in t.cols:
+                    if (i, j) not in free:
+                        expr.setdefault((i, j), []).append(u[i] * v[j])
+        self.sums = {e: z3.Sum(ts) if len(ts) > 1 else ts[0] for e, ts in expr.items()}
+
+    def __call__(self, A: dict[Entry, Fraction], timeout: float = 1.0, rlimit: int = MEMBER_RLIMIT) -> bool | None:
+        z3 = self._z3
+        if any(v != 0 and e not in self.covered for e, v in A.items()):
+            return False
+        solver = z3.SolverFor("QF_NRA")
+        solver.set("timeout", max(1, int(timeout * 1000)))
+        solver.set("rlimit", int(rlimit))  # deterministic work budget; the timeout is a safety net
+        for e, total in self.sums.items():
+            q = Fraction(A.get(e, 0))
+            solver.add(total == z3.RealVal(f"{q.numerator}/{q.denominator}"))
+        result = solver.check()
+        if result == z3.sat:
+            return True
+        if result == z3.unsat:
+            return False
+        return None
+
+
 def member(
     terms: Sequence[Term], A: dict[Entry, Fraction], timeout: float = 1.0, rlimit: int = MEMBER_RLIMIT
 ) -> bool | None:
     """Whether ``A`` lies in ``sum of the term cones`` (Z3 ``QF_NRA``, in-process).
 
     Entries covered by a subspace term are free (their equations are dropped, exact);
-    non-subspace terms of rank ``r`` are written as ``r`` rank-one products.
+    non-subspace terms of rank ``r`` are written as ``r`` rank-one products. ``rlimit`` is
+    Z3's deterministic resource budget; ``None`` means undecided within it.
     """
-    import z3
-
-    free: set[Entry] = set()
-    for t in terms:
-        if t.subspace:
-            free |= t.support
-    covered: set[Entry] = set().union(*(t.support for t in terms)) if terms else set()
-    if any(v != 0 and e not in covered for e, v in A.items()):
-        return False
-    expr: dict[Entry, list[Any]] = {}
-    for n, (t, _) in enumerate(_rank_pieces([t for t in terms if not t.subspace])):
-        u = {i: z3.Real(f"u{n}_{i}") for i in t.rows}
-        v = {j: z3.Real(f"v{n}_{j}") for j in t.cols}
-        for i in t.rows:
-            for j in t.cols:
-                if (i, j) not in free:
-                    expr.setdefault((i, j), []).append(u[i] * v[j])
-    solver = z3.SolverFor("QF_NRA")
-    solver.set("timeout", max(1, int(timeout * 1000)))
-    solver.set("rlimit", int(rlimit))  # deterministic work budget; the timeout is a safety net
-    for e, terms_e in expr.items():
-        q = Fraction(A.get(e, 0))
-        solver.add(z3.Sum(terms_e) == z3.RealVal(f"{q.numerator}/{q.denominator}"))
-    result = solver.check()
-    if result == z3.sat:
-        return True
-    if result == z3.unsat:
-        return False
-    return None
+    return _Membership(terms)(A, timeout=timeout, rlimit=rlimit)
 
 
 def _full_space_status(terms: list[list[Any]], timeout_ms: int, rlimit: int = LEAF_RLIMIT) -> str:
@@ -740,11 +756,18 @@ def _decide_component(
     # combinatorial part of the whole-space proof first (no solver, cheap)
     if full_space(comp, time_limit=max(0.0, min(deadline - time.perf_counter(), 1.0)), z3_leaf=0) is True:
         return True, "full-space", None
+    check = _Membership(comp)
+    seen: set = set()
     for cand in first_order_candidates(comp, seed=seed):
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
             return None, "timeout", None
-        if member(comp, cand.limit(), timeout=min(remaining, 0.5)) is False:
+        A = cand.limit()
+        key = tuple(sorted(A.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        if check(A, timeout=min(remaining, 0.5)) is False:
             return False, cand.kind, cand
     remaining = deadline - time.perf_counter()
     if remaining > 0.05:
