@@ -6,14 +6,14 @@ networks; the benchmark checks that the optima agree to 1e-6 and reports the tim
 measured in the same run. OMLT, Pyomo and highspy are benchmark-only (the library never
 imports them).
 
-Usage: ``.venv/bin/python benchmarks/distance.py [--quick] [--time-limit S]``.
-Writes ``benchmarks/results/distance.json``.
+Usage: ``.venv/bin/python benchmarks/distance.py [--quick | --goal] [--time-limit S]``.
+Writes ``benchmarks/results/distance.json`` (``distance_quick.json`` with ``--quick``,
+``distance_goal.json`` with ``--goal``: the 2x32, 10-D instance with 60 s per route).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from reluscope import Box, ReLUNetwork
+from reluscope._results import dump_json
 from reluscope.distance import sup_distance
 
 
@@ -92,8 +93,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small instances only")
     ap.add_argument("--time-limit", type=float, default=None, help="seconds per route and instance")
+    ap.add_argument("--goal", action="store_true",
+                    help="only the goal instance: two 2x32 networks on [-1,1]^10, 60 s per route")
     args = ap.parse_args()
-    if args.quick:
+    if args.goal:
+        cases = [(10, (32, 32))]
+        limit = args.time_limit or 60.0
+    elif args.quick:
         cases = [(2, (8, 8)), (3, (8, 8)), (2, (12,))]
         limit = args.time_limit or 30.0
     else:
@@ -122,9 +128,10 @@ def main() -> None:
     out = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "quick": args.quick,
            "time_limit": limit, "machine": f"{platform.system()} {platform.machine()}, Python {platform.python_version()}",
            "rows": rows}
-    path = Path(__file__).resolve().parent / "results" / "distance.json"
+    name = "distance_goal.json" if args.goal else ("distance_quick.json" if args.quick else "distance.json")
+    path = Path(__file__).resolve().parent / "results" / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2) + "\n")
+    dump_json(out, path)  # strict JSON (inf/nan as strings)
     print(f"wrote {path}")
 
 
