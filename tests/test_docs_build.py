@@ -108,3 +108,11 @@ def test_background_index_links_every_background_page():
     pages = [p.name for p in (DOCS / "background").glob("*.md") if p.name != "index.md"]
     missing = [name for name in pages if f"]({name})" not in text]
     assert not missing, f"background pages not linked from docs/background/index.md: {missing}"
+
+
+def test_readme_lists_every_benchmark_script():
+    text = (ROOT / "README.md").read_text()
+    scripts = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py") if not p.name.startswith("_"))
+    missing = [name for name in scripts if f"| `{name}` |" not in text]
+    assert not missing, f"benchmarks not listed in README.md: {missing}"
+    assert "(BENCHMARKS.md)" in text and (ROOT / "BENCHMARKS.md").is_file()
