@@ -394,3 +394,17 @@ def test_bad_input():
         parameter_distance(f, ReLUNetwork.random((2, 4, 1), seed=0))
     with pytest.raises(ReluscopeError):
         lipschitz_constant(np.eye(2))
+
+
+def test_gradient_part_with_constant_neurons_is_exact_and_finite():
+    """Regression: neurons with zero incoming weights and bias (constant 0) used to make
+    every sample look like it sat on a kink, so the gradient part came out as -inf."""
+    zero = ReLUNetwork([[[0.0]], [[0.0]]], [[0.0], [0.0]])
+    ramp = ReLUNetwork([[[1.0]], [[0.25]]], [[-0.5], [0.0]])
+    res = sobolev_distance(zero, ramp, Box(-1, 1), time_limit=20)
+    assert res.exact
+    assert res.lower == pytest.approx(0.25) and res.upper == pytest.approx(0.25, abs=1e-6)
+    assert res.gradient_part.lower == pytest.approx(0.25)
+    mixed = ReLUNetwork([[[0.0], [2.0]], [[1.0, 1.0]]], [[0.0, 0.0], [0.0]])
+    lip = lipschitz_constant(mixed, Box(-1, 1), time_limit=20)
+    assert lip.exact and lip.lower == pytest.approx(2.0)

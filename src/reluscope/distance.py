@@ -217,7 +217,8 @@ def _values(terms: Terms, X: np.ndarray) -> np.ndarray:
 
 def _jacobians(net: ReLUNetwork, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Jacobians ``(n, k, d)`` at the points ``X`` (ReLU'(0) = 0) and, per point, the
-    smallest absolute hidden pre-activation (``inf`` without hidden layers)."""
+    smallest absolute pre-activation of the hidden neurons that are not locally constant
+    (``inf`` when there is none)."""
     n, d = X.shape
     J = np.broadcast_to(np.eye(d), (n, d, d))
     H = X
@@ -228,8 +229,11 @@ def _jacobians(net: ReLUNetwork, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         Z = H @ W.T + b
         if i < last:
             act = Z > 0
+            # a neuron whose pre-activation has zero gradient here is locally constant
+            # (no kink through the point), so it does not count towards the margin
+            flat = ~np.any(J != 0, axis=2)
+            zmin = np.minimum(zmin, np.where(flat, np.inf, np.abs(Z)).min(axis=1))
             J = J * act[:, :, None]
-            zmin = np.minimum(zmin, np.abs(Z).min(axis=1))
             H = np.maximum(Z, 0.0)
     return J, zmin
 
@@ -255,6 +259,8 @@ _FEAS = 1e-7  # HiGHS primal feasibility tolerance (a violated cutoff row by at 
 
 
 def _tol_gap(lower: float, upper: float, tol: float) -> bool:
+    if not (math.isfinite(lower) and math.isfinite(upper)):
+        return False  # an infinite end is never a closed gap (inf - inf style comparisons lie)
     return upper - lower <= tol * max(1.0, abs(upper), abs(lower))
 
 
