@@ -805,12 +805,20 @@ def _decide_two_factor(pattern: SparsityPattern, time_limit: float, seed: int, u
                     f"component {n} ({len(comp)} terms after {len(red.steps)} absorptions) has a {rule} "
                     f"degeneration at {data.entry}; its limit is not in L_I",
                 )
+            cert = None
+            remaining = deadline - time.perf_counter()
+            if remaining > 0.1:  # the issue-7 search over all neuron pairs, bounded by the budget
+                from .closedness import find_degeneration_certificate
+
+                cert = find_degeneration_certificate(pattern, time_limit=remaining, seed=seed)
             return ClosednessVerdict(
                 False,
                 "reductions+qe",
                 time.perf_counter() - start,
-                None,
-                f"quantifier elimination on reduced component {n} says not closed (no explicit family found)",
+                cert,
+                f"quantifier elimination on reduced component {n} says not closed"
+                + ("" if cert is None else "; explicit family found by the degeneration search")
+                + (" (no explicit family found)" if cert is None else ""),
             )
         if closed is None:
             undecided.append(n)
