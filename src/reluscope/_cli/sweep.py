@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         samples: Annotated[int, typer.Option("--samples", help="Number of random patterns.")] = 100,
         scheduler: Annotated[Optional[str], typer.Option(
             "--scheduler", help="Dask scheduler address tcp://HOST:PORT (default: local worker processes).")] = None,
-        seed: Annotated[int, typer.Option("--seed", help="Pattern i is drawn from default_rng([seed, i]).")] = 0,
+        seed: Annotated[int, typer.Option("--seed", help="Pattern i is drawn from numpy default_rng with entropy (seed, i).")] = 0,
         time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per pattern.")] = 1.0,
         workers: Annotated[Optional[int], typer.Option(
             "--workers", help="Local worker processes (default: number of CPUs).")] = None,
