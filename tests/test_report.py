@@ -307,14 +307,38 @@ def test_lipschitz_section_equals_the_library(report):
     assert info["lower"] <= info["upper"] + 1e-9
 
 
-def test_sparsity_section_equals_the_library(report):
+def test_sparsity_section_verdicts(report, tmp_path):
     from reluscope import sparsity
 
+    # the fixture network: a three-valued verdict, partial exactly when undecided
     info = report.sections["sparsity"]
-    expected = sparsity.optimum_exists(degenerate_network(), domain=Box(-1, 1), time_limit=10)
-    assert info["answer"] == expected.status
-    assert info["status"] == ("partial" if expected.status == "undecided" else "ok")
-    assert f"**{expected.status}**" in report.markdown.read_text()
+    assert info["answer"] in ("no optimum guaranteed", "an optimum always exists", "undecided")
+    assert info["status"] == ("partial" if info["answer"] == "undecided" else "ok")
+    assert f"**{info['answer']}**" in report.markdown.read_text()
+
+    rng = np.random.default_rng(0)
+    # LU pattern: L_I not closed, so no optimum is guaranteed (with a verified certificate)
+    L, U = np.array([[1, 0], [1, 1]], bool), np.array([[1, 1], [0, 1]], bool)
+    lu = ReLUNetwork([rng.normal(size=(2, 2)) * L, rng.normal(size=(2, 2)) * U], [np.zeros(2)] * 2, masks=[L, U])
+    # one hidden layer, scalar output: an optimum always exists, whatever the mask
+    M1 = np.array([[1, 0], [0, 1], [1, 1], [1, 0]], bool)
+    shallow = ReLUNetwork([rng.normal(size=(4, 2)) * M1, rng.normal(size=(1, 4))], [np.zeros(4), np.zeros(1)],
+                          masks=[M1, np.ones((1, 4), bool)])
+    for net, answer in ((lu, "no optimum guaranteed"), (shallow, "an optimum always exists")):
+        expected = sparsity.optimum_exists(net, domain=Box(-1, 1), time_limit=10)
+        assert expected.status == answer
+        rep = analyze(net, tmp_path / answer.replace(" ", "-"), domain=Box(-1, 1), time_limit=10, quiet=True,
+                      sections=("sparsity",))
+        got = rep.sections["sparsity"]
+        assert got["status"] == "ok" and got["answer"] == answer
+        assert got["certificate_valid"] == expected.certificate_valid
+        if answer == "no optimum guaranteed":
+            assert got["certificate_valid"] is True
+            assert got["linear_closedness"]["closed"] is False
+            losses = [row[1] for row in got["sequence"]]
+            norms = [row[2] for row in got["sequence"]]
+            assert losses == sorted(losses, reverse=True) and norms == sorted(norms)
+            assert "A parameter sequence whose loss tends to 0" in rep.markdown.read_text()
 
 
 def test_distances_section_equals_the_library_and_bounds_samples(report):
