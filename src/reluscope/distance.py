@@ -18,6 +18,7 @@ See ``docs/background/distances.md`` for the mathematics.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import dataclass
@@ -399,6 +400,111 @@ def _bounds_for(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, deadline: floa
                                 time_limit=max(0.2 * remaining, 1e-3))
 
 
+# ------------------------------------------------------------------------------- splitting
+# problems with at least this many binaries keep part of the time for split LP bounds
+_SPLIT_MIN_BINARIES = 96
+# fraction of the remaining time kept for them
+_SPLIT_RESERVE = 0.25
+# numbers of split coordinates tried, in turn (2^s sub-boxes each)
+_SPLIT_LEVELS = (2, 4, 6)
+
+
+def _split_boxes(terms: Terms, lo: np.ndarray, hi: np.ndarray, n_split: int):
+    """The ``2^s`` sub-boxes obtained by halving the ``s = min(n_split, d)`` coordinates of
+    largest influence ``(hi_j - lo_j) * sum_nets sum_i |W1[i, j]|``. They cover the box."""
+    infl = sum(np.abs(net.weights[0]).sum(axis=0) for net, _ in terms) * (hi - lo)
+    coords = np.argsort(-infl, kind="stable")[:min(int(n_split), lo.size)]
+    for bits in itertools.product((0, 1), repeat=coords.size):
+        sl, sh = lo.copy(), hi.copy()
+        for j, bit in zip(coords, bits):
+            mid = 0.5 * (lo[j] + hi[j])
+            if bit:
+                sl[j] = mid
+            else:
+                sh[j] = mid
+        yield sl, sh
+
+
+def _box_lp_bounds(terms: Terms, lo: np.ndarray, hi: np.ndarray, targets: list[tuple[int, float]],
+                   deadline: float, bound_method: str) -> np.ndarray:
+    """Valid upper bounds on ``max sign (f - g)_k`` over the box ``[lo, hi]`` for each target
+    ``(k, sign)``: the LP relaxation of the big-M encoding with neuron bounds recomputed on
+    this box (``inf`` where the LP does not finish)."""
+    out = np.full(len(targets), math.inf)
+    b = MILPBuilder()
+    x = b.add_vars(lo.size, lo, hi)
+    encs = []
+    bm = "interval" if bound_method == "interval" else "lp"
+    for net, s in terms:
+        remaining = max(deadline - time.perf_counter(), 1e-3)
+        bounds = preactivation_bounds(net, Box(lo, hi), method=bm, time_limit=remaining)
+        encs.append((encode_network(b, net, x, bounds), s))
+    for i, (kk, sign) in enumerate(targets):
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            break
+        idx = np.array([int(e.output[kk]) for e, _ in encs])
+        coef = np.array([sign * s for _, s in encs])
+        res = b.solve((idx, coef), sense="max", relax=True, time_limit=remaining)
+        if res.status == "optimal" and math.isfinite(res.bound):
+            out[i] = res.bound + _FEAS * (1 + abs(res.bound))
+    return out
+
+
+def split_lp_bound(f: ReLUNetwork, g: ReLUNetwork | None, lo: np.ndarray, hi: np.ndarray,
+                   component: int = 0, sign: float = 1.0, n_split: int = 2,
+                   time_limit: float = 30.0, bound_method: str = "lp") -> float:
+    """Upper bound on ``max_{x in [lo, hi]} sign (f - g)_k(x)`` by input-domain splitting.
+
+    The box is cut into ``2^s`` sub-boxes (halving the ``s = min(n_split, d)`` most
+    influential coordinates); on each, the neuron bounds are recomputed and the LP
+    relaxation of the big-M encoding is solved. The maximum over the sub-boxes is a valid
+    bound because the sub-boxes cover the box. Returns ``inf`` when ``time_limit`` does
+    not suffice for every sub-box (a partial maximum would not be a bound).
+
+    Parameters
+    ----------
+    f, g:
+        Networks (``g=None``: bound ``sign f_k`` alone).
+    lo, hi:
+        The box.
+    component, sign:
+        Target ``sign (f - g)_component``.
+    n_split:
+        Number of halved coordinates (0: the LP bound on the whole box).
+    time_limit:
+        Seconds.
+    bound_method:
+        ``"interval"`` or ``"lp"`` neuron bounds per sub-box (``"milp"`` is treated as ``"lp"``).
+
+    Returns
+    -------
+    float
+        The bound (``inf`` if not completed in time).
+    """
+    _check_pair(f, g)
+    lo = np.asarray(lo, dtype=np.float64).copy()
+    hi = np.asarray(hi, dtype=np.float64).copy()
+    if lo.shape != (f.input_dim,) or hi.shape != (f.input_dim,) or np.any(lo > hi):
+        raise InvalidDomain(f"split_lp_bound needs lo <= hi of shape ({f.input_dim},); got {lo.shape} and {hi.shape}")
+    if not 0 <= int(component) < f.output_dim:
+        raise InvalidNetwork(f"component must be in 0..{f.output_dim - 1}; got {component!r}")
+    deadline = time.perf_counter() + float(time_limit)
+    return float(_split_bounds(_terms(f, g), lo, hi, [(int(component), float(sign))], int(n_split),
+                               deadline, bound_method)[0])
+
+
+def _split_bounds(terms: Terms, lo: np.ndarray, hi: np.ndarray, targets: list[tuple[int, float]],
+                  n_split: int, deadline: float, bound_method: str) -> np.ndarray:
+    """Per target, the maximum over the sub-boxes of the LP bounds (``inf`` if incomplete)."""
+    worst = np.full(len(targets), -math.inf)
+    for sl, sh in _split_boxes(terms, lo, hi, n_split):
+        if time.perf_counter() >= deadline:
+            return np.full(len(targets), math.inf)
+        worst = np.maximum(worst, _box_lp_bounds(terms, sl, sh, targets, deadline, bound_method))
+    return worst
+
+
 # ------------------------------------------------------------------------------- sup norm
 def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, deadline: float, mip_gap: float,
                tol: float, per_target: np.ndarray, best: _Best, bound_method: str,
@@ -437,6 +543,10 @@ def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, deadline: float, mi
             out.append(dl[(dl >= 0) & (c <= 0)])
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
+    # large problems keep part of the time for split LP bounds (used if the MILPs time out)
+    full_deadline = deadline
+    if n_bin >= _SPLIT_MIN_BINARIES:
+        deadline = deadline - _SPLIT_RESERVE * max(deadline - time.perf_counter(), 0.0)
     # LP relaxation bounds for every target (cheap; prune targets that cannot win)
     for kk in range(k):
         for si, sign in enumerate((1.0, -1.0)):
@@ -481,6 +591,28 @@ def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, deadline: float, mi
                 real = _values(terms, cand[None, :])[0]
                 kb = int(np.argmax(np.abs(real)))
                 best.offer(abs(real[kb]), cand, (kb,))
+    # targets left open: input-domain splitting, 2^s sub-boxes with their own neuron bounds
+    # and LP relaxation; the maximum over the sub-boxes is a valid bound (they cover the box)
+    gap = max(tol, 2 * mip_gap)
+    if full_deadline > deadline:
+        for level, n_split in enumerate(_SPLIT_LEVELS):
+            if level > 0 and _SPLIT_LEVELS[level - 1] >= lo.size:
+                break  # every coordinate is already halved
+            if time.perf_counter() >= full_deadline:
+                break
+            # all open targets at once (the sub-box neuron bounds are shared)
+            open_t = [divmod(int(t), 2) for t in range(target_upper.size)]
+            open_t = [(kk, si) for kk, si in open_t
+                      if not (_tol_gap(best.value, target_upper[kk, si], gap) or target_upper[kk, si] <= best.value)]
+            if not open_t:
+                break
+            ub = _split_bounds(terms, lo, hi, [(kk, 1.0 if si == 0 else -1.0) for kk, si in open_t],
+                               n_split, full_deadline, bound_method)
+            for (kk, si), u in zip(open_t, ub):
+                target_upper[kk, si] = min(target_upper[kk, si], u)
+        if status != "optimal" and all(
+                _tol_gap(best.value, u, gap) or u <= best.value for u in target_upper.ravel()):
+            status = "optimal"
     upper = float(max(target_upper.max(), 0.0))
     return upper, status, n_bin
 
