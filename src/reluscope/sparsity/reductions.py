@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -65,6 +65,7 @@ __all__ = [
     "full_space",
     "component_pattern",
     "decide_fast",
+    "generic_dimension",
     "decide",
     "prune_deep",
 ]
@@ -428,6 +429,42 @@ def _random_candidates(comp: Sequence[Term], rng: np.random.Generator, n: int) -
     return out
 
 
+def _iter_random_candidates(comp: Sequence[Term], rng: np.random.Generator, n: int) -> Iterator[FirstOrderCandidate]:
+    """Lazy form of :func:`_random_candidates` (same distribution, drawn in chunks)."""
+    done = 0
+    while done < n:
+        chunk = min(50, n - done)
+        yield from _random_candidates(comp, rng, chunk)
+        done += chunk
+
+
+def generic_dimension(terms: Sequence[Term], seed: int = 0) -> int:
+    """Numerical rank of the Jacobian of ``(u_p, v_p)_p -> sum_p u_p v_p^T`` (one rank-one
+    piece per unit of rank) at a random point: the dimension of ``L`` for a generic point,
+    up to floating-point rounding. Used only to order the tests, never as a proof."""
+    pieces = _rank_pieces(terms)
+    U = sorted(_union(terms))
+    if not U:
+        return 0
+    idx = {e: n for n, e in enumerate(U)}
+    rng = np.random.default_rng(seed)
+    cols = []
+    for t, _ in pieces:
+        u = rng.standard_normal(len(t.rows))
+        v = rng.standard_normal(len(t.cols))
+        for a, i in enumerate(t.rows):  # d/du_i: v on row i
+            col = np.zeros(len(U))
+            for b, j in enumerate(t.cols):
+                col[idx[(i, j)]] = v[b]
+            cols.append(col)
+        for b, j in enumerate(t.cols):  # d/dv_j: u on column j
+            col = np.zeros(len(U))
+            for a, i in enumerate(t.rows):
+                col[idx[(i, j)]] = u[a]
+            cols.append(col)
+    return int(np.linalg.matrix_rank(np.array(cols).T))
+
+
 def _generic_candidates(comp: Sequence[Term], rng: np.random.Generator) -> list[FirstOrderCandidate]:
     """One dense random member per (ordered pair, shared entry) of the first-order family,
     with dense bounded terms of all other terms: a generic point of the family, outside
@@ -469,6 +506,11 @@ def _rank_pieces(terms: Sequence[Term]) -> list[tuple[Term, int]]:
 MEMBER_RLIMIT = 2_000_000
 LEAF_RLIMIT = 1_500_000
 MAX_LEAVES = 3
+INCREMENTAL_TIMEOUT_MS = 50
+RANDOM_CANDIDATES_SMALL = 1500
+RANDOM_CANDIDATES_LARGE = 1500
+FULL_SPACE_SHARE = 0.4
+FRESH_TIMEOUT = 0.2  # seconds per fresh QF_NRA call in the candidate search (unknown: skip)
 
 
 class _Membership:
@@ -493,17 +535,40 @@ class _Membership:
                     if (i, j) not in free:
                         expr.setdefault((i, j), []).append(u[i] * v[j])
         self.sums = {e: z3.Sum(ts) if len(ts) > 1 else ts[0] for e, ts in expr.items()}
+        self._inc: Any = None
+
+    def _equations(self, A: dict[Entry, Fraction]) -> list[Any]:
+        z3 = self._z3
+        out = []
+        for e, total in self.sums.items():
+            q = Fraction(A.get(e, 0))
+            out.append(total == z3.RealVal(f"{q.numerator}/{q.denominator}"))
+        return out
 
     def __call__(self, A: dict[Entry, Fraction], timeout: float = 1.0, rlimit: int = MEMBER_RLIMIT) -> bool | None:
         z3 = self._z3
         if any(v != 0 and e not in self.covered for e, v in A.items()):
             return False
+        # Fast path: one persistent incremental solver (push/pop). Its "sat" and "unsat"
+        # answers are as sound as a fresh solver's; it is weaker on hard instances, so an
+        # "unknown" falls through to a fresh QF_NRA solver below.
+        if self._inc is None:
+            self._inc = z3.SolverFor("QF_NRA")
+            self._inc.set("timeout", INCREMENTAL_TIMEOUT_MS)
+        self._inc.push()
+        try:
+            self._inc.add(*self._equations(A))
+            fast = self._inc.check()
+        finally:
+            self._inc.pop()
+        if fast == z3.sat:
+            return True
+        if fast == z3.unsat:
+            return False
         solver = z3.SolverFor("QF_NRA")
         solver.set("timeout", max(1, int(timeout * 1000)))
         solver.set("rlimit", int(rlimit))  # deterministic work budget; the timeout is a safety net
-        for e, total in self.sums.items():
-            q = Fraction(A.get(e, 0))
-            solver.add(total == z3.RealVal(f"{q.numerator}/{q.denominator}"))
+        solver.add(*self._equations(A))
         result = solver.check()
         if result == z3.sat:
             return True
@@ -615,7 +680,10 @@ def _full_peel(terms: tuple[Term, ...], deadline: float, memo: dict, z3_leaf: in
     else:
         U = _union(terms)
         undecided = False
-        for owner, F in _free_blocks(terms):
+        # (q, empty block): drop a redundant term q when the others already cover U and
+        # sum to R^U (then R^U = sum(others) ⊆ L ⊆ R^U; Lemma 8 with F empty)
+        blocks = _free_blocks(terms) + [(q, frozenset()) for q in terms]
+        for owner, F in blocks:
             if time.perf_counter() > deadline:
                 undecided = True
                 break
@@ -668,7 +736,19 @@ def full_space(terms: Sequence[Term], time_limit: float = 1.0, z3_leaf: int = 2)
     It never returns ``True`` unless the sum is the whole space.
     """
     deadline = time.perf_counter() + float(time_limit)
-    return _full_peel(tuple(_merge(terms)), deadline, {}, z3_leaf)
+    root = tuple(_merge(terms))
+    memo: dict = {}
+    result = _full_peel(root, deadline, memo, z3_leaf)
+    if result is not True and memo.get("#leaves", 0) >= MAX_LEAVES and len([t for t in root if not t.subspace]) <= z3_leaf:
+        # the leaf budget went to sub-problems: the root sentence itself still gets one try
+        remaining = deadline - time.perf_counter()
+        if remaining > 0.02:
+            leaf = _full_space_z3(root, min(remaining, 2.0))
+            if leaf is True:
+                return True
+            if leaf is None:
+                result = None
+    return result
 
 
 def component_pattern(comp: Sequence[Term]) -> tuple[SparsityPattern, tuple[int, ...], tuple[int, ...]]:
@@ -758,19 +838,36 @@ def _decide_component(
         return True, "full-space", None
     check = _Membership(comp)
     seen: set = set()
-    for cand in first_order_candidates(comp, seed=seed):
-        remaining = deadline - time.perf_counter()
-        if remaining <= 0:
-            return None, "timeout", None
-        A = cand.limit()
-        key = tuple(sorted(A.items()))
-        if key in seen:
-            continue
-        seen.add(key)
-        if check(A, timeout=min(remaining, 0.5)) is False:
-            return False, cand.kind, cand
+    rng = np.random.default_rng(seed)
+    # A numerical generic rank below |U| shows L != R^U (up to rounding); it is used only
+    # to *order* the tests (skip the universal Z3 sentence), never as a proof.
+    plausibly_full = generic_dimension(comp, seed=seed) == len(_union(comp))
+    tried_full = False
+    stages = [
+        _structured_candidates(comp) + _generic_candidates(comp, rng),
+        _iter_random_candidates(comp, rng, RANDOM_CANDIDATES_SMALL if len(comp) <= 3 else RANDOM_CANDIDATES_LARGE),
+    ]
+    for stage_no, stage in enumerate(stages):
+        if stage_no == 1 and plausibly_full:
+            tried_full = True
+            remaining = deadline - time.perf_counter()
+            if remaining > 0.05:
+                # the closed case is likely: give the whole-space sentence a share of the budget
+                if full_space(comp, time_limit=min(remaining * FULL_SPACE_SHARE, 2.0)) is True:
+                    return True, "full-space", None
+        for cand in stage:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                return None, "timeout", None
+            A = cand.limit()
+            key = tuple(sorted(A.items()))
+            if key in seen:
+                continue
+            seen.add(key)
+            if check(A, timeout=min(remaining, FRESH_TIMEOUT)) is False:
+                return False, cand.kind, cand
     remaining = deadline - time.perf_counter()
-    if remaining > 0.05:
+    if remaining > 0.05 and not tried_full:
         if full_space(comp, time_limit=min(remaining, 2.0)) is True:
             return True, "full-space", None
     remaining = deadline - time.perf_counter()
