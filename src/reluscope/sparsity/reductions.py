@@ -545,10 +545,14 @@ class _Membership:
             out.append(total == z3.RealVal(f"{q.numerator}/{q.denominator}"))
         return out
 
-    def __call__(self, A: dict[Entry, Fraction], timeout: float = 1.0, rlimit: int = MEMBER_RLIMIT) -> bool | None:
+    def __call__(
+        self, A: dict[Entry, Fraction], timeout: float = 1.0, rlimit: int = MEMBER_RLIMIT, incremental: bool = True
+    ) -> bool | None:
         z3 = self._z3
         if any(v != 0 and e not in self.covered for e, v in A.items()):
             return False
+        if not incremental:
+            return self._fresh(A, timeout, rlimit)
         # Fast path: one persistent incremental solver (push/pop). Its "sat" and "unsat"
         # answers are as sound as a fresh solver's; it is weaker on hard instances, so an
         # "unknown" falls through to a fresh QF_NRA solver below.
@@ -565,6 +569,10 @@ class _Membership:
             return True
         if fast == z3.unsat:
             return False
+        return self._fresh(A, timeout, rlimit)
+
+    def _fresh(self, A: dict[Entry, Fraction], timeout: float, rlimit: int) -> bool | None:
+        z3 = self._z3
         solver = z3.SolverFor("QF_NRA")
         solver.set("timeout", max(1, int(timeout * 1000)))
         solver.set("rlimit", int(rlimit))  # deterministic work budget; the timeout is a safety net
@@ -864,7 +872,7 @@ def _decide_component(
             if key in seen:
                 continue
             seen.add(key)
-            if check(A, timeout=min(remaining, FRESH_TIMEOUT)) is False:
+            if check(A, timeout=min(remaining, FRESH_TIMEOUT), incremental=True) is False:
                 return False, cand.kind, cand
     remaining = deadline - time.perf_counter()
     if remaining > 0.05 and not tried_full:
