@@ -47,6 +47,7 @@ __all__ = [
     "sobolev_distance",
     "lipschitz_constant",
     "parameter_distance",
+    "split_lp_bound",
 ]
 
 Terms = list[tuple[ReLUNetwork, float]]
@@ -638,7 +639,10 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
         phase (up to 20% of the time) when the MILP has more than 200 binaries.
     time_limit:
         Seconds for the whole computation. When it hits, the result keeps valid bounds
-        with ``lower < upper`` and ``status="time_limit"``.
+        with ``lower < upper`` and ``status="time_limit"``. MILPs with at least 96 binaries
+        get three quarters of the remaining time; if they do not close a target, the rest
+        goes to input-domain splitting (:func:`split_lp_bound` with 4, 16, 64 sub-boxes),
+        whose bound replaces the MILP's when smaller.
     mip_gap:
         HiGHS relative MIP gap (``mip_rel_gap``).
     seed:
