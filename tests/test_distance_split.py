@@ -26,12 +26,12 @@ def pair(d: int, widths: tuple[int, ...], seed: int) -> tuple[ReLUNetwork, ReLUN
             ReLUNetwork.random((d, *widths, 1), seed=seed + 1000, bias_scale=0.5))
 
 
-@pytest.mark.parametrize("d,n_split", [(1, 1), (2, 2), (3, 2), (3, 5)])
+@pytest.mark.parametrize("d,n_split", [(1, 1), (1, 3), (2, 2), (3, 2), (3, 5)])
 def test_split_boxes_cover_the_box(d, n_split):
     f, g = pair(d, (4,), seed=d)
     lo, hi = -np.ones(d), 2 * np.ones(d)
     boxes = list(dist._split_boxes([(f, 1.0), (g, -1.0)], lo, hi, n_split))
-    assert len(boxes) == 2 ** min(n_split, d)
+    assert len(boxes) == 2 ** n_split
     X = np.random.default_rng(0).uniform(lo, hi, size=(2000, d))
     inside = np.zeros(len(X), dtype=bool)
     vol = 0.0
@@ -55,7 +55,7 @@ def test_split_bound_is_valid_and_refines(seed):
     X = rng.uniform(lo, hi, size=(4000, d))
     D = (f(X) - g(X))[:, 0]
     prev = math.inf
-    for n_split in (0, 1, 2, 3):
+    for n_split in (0, 1, 2, 3, 4):
         for sign in (1.0, -1.0):
             b = split_lp_bound(f, g, lo, hi, 0, sign, n_split=n_split, time_limit=60)
             assert b >= float(np.max(sign * D)) - 1e-9

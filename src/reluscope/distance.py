@@ -407,23 +407,25 @@ _SPLIT_MIN_BINARIES = 96
 # fraction of the remaining time kept for them
 _SPLIT_RESERVE = 0.25
 # numbers of split coordinates tried, in turn (2^s sub-boxes each)
-_SPLIT_LEVELS = (2, 4, 6)
+_SPLIT_LEVELS = (2, 4, 6, 8)
 
 
 def _split_boxes(terms: Terms, lo: np.ndarray, hi: np.ndarray, n_split: int):
-    """The ``2^s`` sub-boxes obtained by halving the ``s = min(n_split, d)`` coordinates of
-    largest influence ``(hi_j - lo_j) * sum_nets sum_i |W1[i, j]|``. They cover the box."""
+    """The ``2^s`` sub-boxes (``s = n_split``) of ``s`` halvings, given to the coordinates in
+    order of influence ``(hi_j - lo_j) * sum_nets sum_i |W1[i, j]|``, round robin (a
+    coordinate halved ``c`` times is cut into ``2^c`` equal pieces). They cover the box, and
+    the cover for ``s + 1`` refines the cover for ``s``."""
+    d = lo.size
     infl = sum(np.abs(net.weights[0]).sum(axis=0) for net, _ in terms) * (hi - lo)
-    coords = np.argsort(-infl, kind="stable")[:min(int(n_split), lo.size)]
-    for bits in itertools.product((0, 1), repeat=coords.size):
-        sl, sh = lo.copy(), hi.copy()
-        for j, bit in zip(coords, bits):
-            mid = 0.5 * (lo[j] + hi[j])
-            if bit:
-                sl[j] = mid
-            else:
-                sh[j] = mid
-        yield sl, sh
+    order = np.argsort(-infl, kind="stable")
+    counts = np.zeros(d, dtype=np.int64)
+    for t in range(max(int(n_split), 0)):
+        counts[order[t % d]] += 1
+    cuts = [np.linspace(lo[j], hi[j], 2 ** int(counts[j]) + 1) for j in range(d)]
+    for pieces in itertools.product(*[range(2 ** int(c)) for c in counts]):
+        sl = np.array([cuts[j][p] for j, p in enumerate(pieces)])
+        sh = np.array([cuts[j][p + 1] for j, p in enumerate(pieces)])
+        yield np.maximum(sl, lo), np.minimum(sh, hi)
 
 
 def _box_lp_bounds(terms: Terms, lo: np.ndarray, hi: np.ndarray, targets: list[tuple[int, float]],
@@ -457,8 +459,8 @@ def split_lp_bound(f: ReLUNetwork, g: ReLUNetwork | None, lo: np.ndarray, hi: np
                    time_limit: float = 30.0, bound_method: str = "lp") -> float:
     """Upper bound on ``max_{x in [lo, hi]} sign (f - g)_k(x)`` by input-domain splitting.
 
-    The box is cut into ``2^s`` sub-boxes (halving the ``s = min(n_split, d)`` most
-    influential coordinates); on each, the neuron bounds are recomputed and the LP
+    The box is cut into ``2^s`` sub-boxes (``s = n_split`` halvings given to the
+    coordinates in order of influence, round robin); on each, the neuron bounds are recomputed and the LP
     relaxation of the big-M encoding is solved. The maximum over the sub-boxes is a valid
     bound because the sub-boxes cover the box. Returns ``inf`` when ``time_limit`` does
     not suffice for every sub-box (a partial maximum would not be a bound).
@@ -472,7 +474,7 @@ def split_lp_bound(f: ReLUNetwork, g: ReLUNetwork | None, lo: np.ndarray, hi: np
     component, sign:
         Target ``sign (f - g)_component``.
     n_split:
-        Number of halved coordinates (0: the LP bound on the whole box).
+        Number of halvings (0: the LP bound on the whole box).
     time_limit:
         Seconds.
     bound_method:
@@ -597,8 +599,6 @@ def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, deadline: float, mi
     gap = max(tol, 2 * mip_gap)
     if full_deadline > deadline:
         for level, n_split in enumerate(_SPLIT_LEVELS):
-            if level > 0 and _SPLIT_LEVELS[level - 1] >= lo.size:
-                break  # every coordinate is already halved
             if time.perf_counter() >= full_deadline:
                 break
             # all open targets at once (the sub-box neuron bounds are shared)
@@ -641,7 +641,7 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
         Seconds for the whole computation. When it hits, the result keeps valid bounds
         with ``lower < upper`` and ``status="time_limit"``. MILPs with at least 96 binaries
         get three quarters of the remaining time; if they do not close a target, the rest
-        goes to input-domain splitting (:func:`split_lp_bound` with 4, 16, 64 sub-boxes),
+        goes to input-domain splitting (:func:`split_lp_bound` with 4, 16, 64, 256 sub-boxes),
         whose bound replaces the MILP's when smaller.
     mip_gap:
         HiGHS relative MIP gap (``mip_rel_gap``).
