@@ -227,6 +227,26 @@ class Component:
     pattern: SparsityPattern
 
 
+def overlap_groups(items: Sequence[Any]) -> list[list[int]]:
+    """Connected components (as sorted index lists, ordered by first index) of the graph on
+    ``items`` where ``a`` and ``b`` are adjacent iff ``a.overlaps(b)``."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(items)
+    if n == 0:
+        return []
+    edges = [(a, b) for a in range(n) for b in range(a + 1, n) if items[a].overlaps(items[b])]
+    rows = [a for a, _ in edges]
+    cols = [b for _, b in edges]
+    graph = coo_matrix((np.ones(len(edges)), (rows, cols)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    groups: dict[int, list[int]] = {}
+    for a in range(n):
+        groups.setdefault(int(labels[a]), []).append(a)
+    return sorted(groups.values())
+
+
 class SparsityPattern:
     """An immutable sparsity pattern: one boolean mask per weight matrix.
 
@@ -474,24 +494,9 @@ class SparsityPattern:
         adjacent iff their rectangles overlap. Supports of different components are
         disjoint, so ``L_I`` is their direct sum. Ordered by first class."""
         classes = self.support_classes()
-        n = len(classes)
-        parent = list(range(n))
-
-        def find(x: int) -> int:
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        for a in range(n):
-            for b in range(a + 1, n):
-                if classes[a].overlaps(classes[b]):
-                    parent[find(a)] = find(b)
-        groups: dict[int, list[int]] = {}
-        for a in range(n):
-            groups.setdefault(find(a), []).append(a)
+        groups = overlap_groups(classes)
         out = []
-        for members in sorted(groups.values()):
+        for members in groups:
             rows = tuple(sorted({i for a in members for i in classes[a].rows}))
             cols = tuple(sorted({j for a in members for j in classes[a].cols}))
             neurons = tuple(sorted(k for a in members for k in classes[a].neurons))

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidPattern
-from .pattern import SparsityPattern
+from .pattern import SparsityPattern, overlap_groups
 from .verdict import (
     ClosedCertificate,
     ClosednessVerdict,
@@ -218,23 +218,8 @@ def absorb_subspaces(terms: Sequence[Term], max_group: int = 4) -> tuple[list[Te
 
 def split_components(terms: Sequence[Term]) -> list[list[Term]]:
     """Step 4: groups of terms connected by overlapping rectangles (direct summands)."""
-    n = len(terms)
-    parent = list(range(n))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a in range(n):
-        for b in range(a + 1, n):
-            if terms[a].overlaps(terms[b]):
-                parent[find(a)] = find(b)
-    groups: dict[int, list[Term]] = {}
-    for a in range(n):
-        groups.setdefault(find(a), []).append(terms[a])
-    return sorted((sorted(g) for g in groups.values()), key=lambda g: g[0])
+    groups = overlap_groups(terms)
+    return sorted((sorted(terms[a] for a in g) for g in groups), key=lambda g: g[0])
 
 
 @dataclasses.dataclass(frozen=True)
