@@ -531,6 +531,42 @@ def c_pointset_inf(tmp):
     return lambda: PointSet(X), arrays_snapshot(X), InvalidDomain, ["-inf", "row 2, column 1"]
 
 
+
+def c_box_parse_reversed(tmp):
+    return lambda: Box.parse("1,-1"), (lambda: None), InvalidDomain, ["'1,-1'", "lo < hi"]
+
+
+def c_box_parse_infinite(tmp):
+    return lambda: Box.parse("0,inf"), (lambda: None), InvalidDomain, ["'0,inf'", "finite"]
+
+
+def c_degeneracies_negative_time_limit(tmp):
+    from reluscope import degeneracies
+
+    net = ReLUNetwork.random((2, 3, 1), seed=0)
+    return (lambda: degeneracies(net, time_limit=-1)), (lambda: net.to_vector().tobytes()), ReluscopeError, [
+        "time_limit", "-1"]
+
+
+def c_analyze_out_is_file(tmp):
+    from reluscope.report import analyze
+
+    net = ReLUNetwork.random((2, 3, 1), seed=0)
+    target = tmp / "taken.txt"
+    target.write_text("x")
+    return (lambda: analyze(net, target, sections=["network"])), file_snapshot(target), ModelFileError, [
+        str(target), "not a folder"]
+
+
+def c_reproduce_out_uncreatable(tmp):
+    from reluscope.report import reproduce
+
+    parent = tmp / "plain-file"
+    parent.write_text("x")
+    return (lambda: reproduce(["pathologies"], parent / "sub", quick=True)), file_snapshot(parent), \
+        ModelFileError, [str(parent / "sub"), "cannot create"]
+
+
 CASES = {name[2:]: fn for name, fn in sorted(globals().items()) if name.startswith("c_")}
 
 
@@ -554,3 +590,38 @@ def test_bad_input(name, tmp_path):
     for needle in needles:
         assert needle in message, f"{needle!r} not in {message!r}"
     assert snapshot() == before, "the input was modified"
+
+
+
+# ----------------------------------------------------------------------------- CLI: exit 2, one line
+def _cli_bad_cases(tmp):
+    model = tmp / "m.npz"
+    save(ReLUNetwork.random((2, 3, 1), seed=0), model)
+    blocker = tmp / "plain-file"
+    blocker.write_text("x")
+    out = str(blocker / "sub")
+    return {
+        "inspect-negative-time-limit": (["inspect", str(model), "--time-limit", "-1"], ["time_limit", "-1"]),
+        "inspect-reversed-domain": (["inspect", str(model), "--domain", "1,-1"], ["'1,-1'", "lo < hi"]),
+        "analyze-out-is-file": (["analyze", str(model), "-o", str(blocker), "--sections", "network"],
+                                [str(blocker), "not a folder"]),
+        "analyze-out-uncreatable": (["analyze", str(model), "-o", out, "--sections", "network"], [out]),
+        "reproduce-out-uncreatable": (["reproduce", "pathologies", "--quick", "-o", out], [out]),
+        "sweep-out-uncreatable": (["sweep-patterns", "--shape", "2x2x2", "--samples", "2", "--workers", "1",
+                                   "--time-limit", "5", "-o", out], [out]),
+    }
+
+
+@pytest.mark.parametrize("case", ["inspect-negative-time-limit", "inspect-reversed-domain", "analyze-out-is-file",
+                                  "analyze-out-uncreatable", "reproduce-out-uncreatable", "sweep-out-uncreatable"])
+def test_cli_bad_input_exit_2_one_line(case, tmp_path):
+    import subprocess
+    import sys
+
+    args, needles = _cli_bad_cases(tmp_path)[case]
+    proc = subprocess.run([sys.executable, "-m", "reluscope", *args], capture_output=True, text=True, timeout=300)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]

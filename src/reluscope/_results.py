@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ResultMixin", "to_jsonable", "dump_json"]
+__all__ = ["ResultMixin", "to_jsonable", "dump_json", "make_out_dir"]
 
 
 def to_jsonable(value: Any) -> Any:
@@ -66,3 +66,23 @@ class ResultMixin:
 
     def to_json(self, indent: int = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
+
+
+def make_out_dir(path: str | Path) -> Path:
+    """Create the output folder ``path`` (with parents) and return it as a :class:`Path`.
+
+    Raises
+    ------
+    ModelFileError
+        One line naming ``path`` when it is an existing file or cannot be created.
+    """
+    from .errors import ModelFileError
+
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise ModelFileError(f"{out}: exists and is not a folder; pass a folder for the output")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelFileError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from None
+    return out

@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 
 from ._results import ResultMixin
 from .domain import Box, Domain, PointSet, as_domain
-from .errors import InvalidNetwork
+from .errors import InvalidData, InvalidNetwork
 from .network import ReLUNetwork
 
 __all__ = [
@@ -370,6 +370,12 @@ def degeneracies(
     DegeneracyReport
     """
     t0 = time.perf_counter()
+    try:
+        time_limit = float(time_limit)
+    except (TypeError, ValueError):
+        raise InvalidData(f"time_limit must be a number of seconds >= 0; got {time_limit!r}") from None
+    if not np.isfinite(time_limit) or time_limit < 0:
+        raise InvalidData(f"time_limit must be a finite number of seconds >= 0; got {time_limit!r}")
     net = _check_net(net)
     dom = as_domain(domain, net.input_dim)
     n_hidden = net.depth - 1

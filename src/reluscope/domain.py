@@ -121,15 +121,20 @@ class Box:
                 pairs = [p.split(":") for p in text.split(",")]
                 if any(len(p) != 2 for p in pairs):
                     raise ValueError
-                return cls([float(p[0]) for p in pairs], [float(p[1]) for p in pairs])
-            parts = text.split(",")
-            if len(parts) != 2:
-                raise ValueError
-            return cls(float(parts[0]), float(parts[1]))
+                lo, hi = [float(p[0]) for p in pairs], [float(p[1]) for p in pairs]
+            else:
+                parts = text.split(",")
+                if len(parts) != 2:
+                    raise ValueError
+                lo, hi = float(parts[0]), float(parts[1])
         except ValueError:
             raise InvalidDomain(
                 f"cannot parse domain {text!r}: use LO,HI (e.g. -1,1) or LO1:HI1,LO2:HI2,..."
             ) from None
+        try:
+            return cls(lo, hi)
+        except InvalidDomain as exc:  # parsed, but not a valid box: say why, naming the text
+            raise InvalidDomain(f"domain {text!r}: {exc}") from None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Box) and np.array_equal(self._lo, other._lo) and np.array_equal(self._hi, other._hi)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .._results import ResultMixin, dump_json, to_jsonable
+from .._results import ResultMixin, dump_json, to_jsonable, make_out_dir
 from ..domain import Box, PointSet, as_domain
 from ..errors import InvalidData, ReluscopeError
 from ..network import ReLUNetwork
@@ -711,8 +711,7 @@ def analyze(
     unknown = [k for k in keys if k not in _SECTIONS]
     if unknown:
         raise InvalidData(f"unknown report section(s) {unknown}; known: {', '.join(SECTION_KEYS)}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_out_dir(out_dir)
     ctx = _Context(network, dom, Xa, ya, out, float(time_limit), int(seed), int(n_samples))
     budget = section_timeout if section_timeout is not None else 4 * time_limit + 30
 

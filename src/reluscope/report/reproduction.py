@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._results import ResultMixin, dump_json, to_jsonable
+from .._results import ResultMixin, dump_json, to_jsonable, make_out_dir
 from ..errors import ReluscopeError
 from ._runner import SectionContent, progress, run_section
 from .document import Code, Document, Figure, Link, Paragraph, Table, format_value
@@ -107,8 +107,7 @@ def reproduce(
         experiments.get(name)  # raises ReluscopeError naming the unknown experiment
     if not selected:
         raise ReluscopeError("no experiments are registered")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_out_dir(out_dir)
 
     outcomes = []
     info: dict[str, dict[str, Any]] = {}

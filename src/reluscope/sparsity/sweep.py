@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._progress import track
-from .._results import ResultMixin, dump_json
+from .._results import ResultMixin, dump_json, make_out_dir
 from ..errors import InvalidPattern
 from .pattern import SparsityPattern
 
@@ -237,8 +237,7 @@ class SweepResult(ResultMixin):
 
     def save(self, out_dir: str | Path) -> tuple[Path, Path]:
         """Write ``sweep.json`` and ``sweep.png`` into ``out_dir``; returns both paths."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = make_out_dir(out_dir)
         json_path = out / "sweep.json"
         dump_json(self.to_dict(), json_path)
         return json_path, self.figure(out / "sweep.png")
