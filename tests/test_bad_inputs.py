@@ -567,6 +567,23 @@ def c_reproduce_out_uncreatable(tmp):
         ModelFileError, [str(parent / "sub"), "cannot create"]
 
 
+
+def c_degeneracies_negative_seed(tmp):
+    from reluscope import degeneracies
+
+    net = ReLUNetwork.random((2, 3, 1), seed=0)
+    return (lambda: degeneracies(net, seed=-1)), (lambda: net.to_vector().tobytes()), ReluscopeError, ["seed", "-1"]
+
+
+def c_sup_distance_negative_seed(tmp):
+    from reluscope import sup_distance
+
+    f, g = ReLUNetwork.random((2, 3, 1), seed=0), ReLUNetwork.random((2, 3, 1), seed=1)
+    return (lambda: sup_distance(f, g, seed=-1, time_limit=2)), (lambda: (f.to_vector().tobytes(),
+                                                                          g.to_vector().tobytes())), \
+        ReluscopeError, ["seed", "-1"]
+
+
 CASES = {name[2:]: fn for name, fn in sorted(globals().items()) if name.startswith("c_")}
 
 
@@ -607,13 +624,22 @@ def _cli_bad_cases(tmp):
                                 [str(blocker), "not a folder"]),
         "analyze-out-uncreatable": (["analyze", str(model), "-o", out, "--sections", "network"], [out]),
         "reproduce-out-uncreatable": (["reproduce", "pathologies", "--quick", "-o", out], [out]),
+        "sweep-negative-seed": (["sweep-patterns", "--shape", "2x2x2", "--samples", "2", "--seed", "-1"],
+                                ["seed", "-1"]),
+        "sweep-zero-workers": (["sweep-patterns", "--shape", "2x2x2", "--samples", "2", "--workers", "0"],
+                               ["workers", "0"]),
+        "distance-negative-seed": (["distance", str(model), str(model), "--seed", "-1", "--time-limit", "2"],
+                                   ["seed", "-1"]),
+        "analyze-negative-seed": (["analyze", str(model), "-o", str(tmp / "rep"), "--seed", "-1"], ["seed", "-1"]),
         "sweep-out-uncreatable": (["sweep-patterns", "--shape", "2x2x2", "--samples", "2", "--workers", "1",
                                    "--time-limit", "5", "-o", out], [out]),
     }
 
 
 @pytest.mark.parametrize("case", ["inspect-negative-time-limit", "inspect-reversed-domain", "analyze-out-is-file",
-                                  "analyze-out-uncreatable", "reproduce-out-uncreatable", "sweep-out-uncreatable"])
+                                  "analyze-out-uncreatable", "reproduce-out-uncreatable", "sweep-out-uncreatable",
+                                  "sweep-negative-seed", "sweep-zero-workers", "distance-negative-seed",
+                                  "analyze-negative-seed"])
 def test_cli_bad_input_exit_2_one_line(case, tmp_path):
     import subprocess
     import sys

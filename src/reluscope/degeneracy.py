@@ -376,6 +376,8 @@ def degeneracies(
         raise InvalidData(f"time_limit must be a number of seconds >= 0; got {time_limit!r}") from None
     if not np.isfinite(time_limit) or time_limit < 0:
         raise InvalidData(f"time_limit must be a finite number of seconds >= 0; got {time_limit!r}")
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed < 0:
+        raise InvalidData(f"seed must be a non-negative integer; got {seed!r}")
     net = _check_net(net)
     dom = as_domain(domain, net.input_dim)
     n_hidden = net.depth - 1

@@ -196,7 +196,10 @@ def _check_pair(f: ReLUNetwork, g: ReLUNetwork | None) -> None:
         raise InvalidNetwork(f"f has {f.output_dim} outputs but g has {g.output_dim}")
 
 
-def _check_options(method: str, allowed: tuple[str, ...], time_limit: float, mip_gap: float) -> None:
+def _check_options(method: str, allowed: tuple[str, ...], time_limit: float, mip_gap: float,
+                   seed: object = 0) -> None:
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed < 0:
+        raise InvalidNetwork(f"seed must be a non-negative integer; got {seed!r}")
     if method not in allowed:
         raise InvalidNetwork(f"method must be one of {', '.join(repr(a) for a in allowed)}; got {method!r}")
     if not (isinstance(time_limit, (int, float)) and time_limit > 0 and math.isfinite(time_limit)):
@@ -674,7 +677,7 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
     """
     t0 = time.perf_counter()
     _check_pair(f, g)
-    _check_options(method, ("auto", "exact", "sampled"), time_limit, mip_gap)
+    _check_options(method, ("auto", "exact", "sampled"), time_limit, mip_gap, seed)
     if bound_method not in ("interval", "lp", "milp"):
         raise InvalidNetwork(f"bound_method must be 'interval', 'lp' or 'milp'; got {bound_method!r}")
     dom = as_domain(domain, f.input_dim)
@@ -926,7 +929,7 @@ def _gradient_distance(f: ReLUNetwork, g: ReLUNetwork | None, domain, method: st
                        bound_method: str, norm: str) -> DistanceResult:
     t0 = time.perf_counter()
     _check_pair(f, g)
-    _check_options(method, ("auto", "exact", "sampled"), time_limit, mip_gap)
+    _check_options(method, ("auto", "exact", "sampled"), time_limit, mip_gap, seed)
     if not (isinstance(region_margin, (int, float)) and region_margin > 0):
         raise InvalidNetwork(f"region_margin must be a positive number; got {region_margin!r}")
     dom = as_domain(domain, f.input_dim)
@@ -995,7 +998,7 @@ def sobolev_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | st
     """
     t0 = time.perf_counter()
     _check_pair(f, g)
-    _check_options(method, ("auto", "exact", "sampled"), time_limit, mip_gap)
+    _check_options(method, ("auto", "exact", "sampled"), time_limit, mip_gap, seed)
     sup = sup_distance(f, g, domain, method=method, time_limit=0.5 * time_limit, mip_gap=mip_gap,
                        seed=seed, n_samples=n_samples, tol=tol, bound_method=bound_method)
     remaining = max(time_limit - (time.perf_counter() - t0), 1e-3)

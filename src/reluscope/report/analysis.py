@@ -691,6 +691,8 @@ def analyze(
         network = load(network)
     if time_limit <= 0:
         raise InvalidData(f"time_limit must be positive, got {time_limit}")
+    if int(seed) < 0:
+        raise InvalidData(f"seed must be a non-negative integer, got {seed}")
     Xa = ya = None
     if X is not None:
         Xa = np.array(X, dtype=float, copy=True)

@@ -107,6 +107,8 @@ def reproduce(
         experiments.get(name)  # raises ReluscopeError naming the unknown experiment
     if not selected:
         raise ReluscopeError("no experiments are registered")
+    if int(seed) < 0:
+        raise ReluscopeError(f"seed must be a non-negative integer, got {seed}")
     out = make_out_dir(out_dir)
 
     outcomes = []

@@ -290,6 +290,10 @@ def sweep(
         raise InvalidPattern(f"samples must be positive, got {samples}")
     if not float(time_limit) > 0:
         raise InvalidPattern(f"time_limit must be positive, got {time_limit}")
+    if int(seed) < 0:
+        raise InvalidPattern(f"seed must be a non-negative integer, got {seed}")
+    if workers is not None and int(workers) < 1:
+        raise InvalidPattern(f"workers must be at least 1, got {workers}")
     tasks = [(dims, float(density), int(seed), i, float(time_limit), bool(use_qe)) for i in range(int(samples))]
     start = time.perf_counter()
     description = f"sweep {'x'.join(map(str, dims))} p={density}"
