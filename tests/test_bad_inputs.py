@@ -584,6 +584,25 @@ def c_sup_distance_negative_seed(tmp):
         ReluscopeError, ["seed", "-1"]
 
 
+
+def c_network_complex_weights(tmp):
+    W = [np.ones((3, 2)) * (1 + 1j), np.ones((1, 3))]
+    b = [np.zeros(3), np.zeros(1)]
+    return (lambda: ReLUNetwork(W, b)), arrays_snapshot(*W, *b), InvalidNetwork, ["layer 1 weight", "complex"]
+
+
+def c_random_negative_seed(tmp):
+    return (lambda: ReLUNetwork.random((2, 3, 1), seed=-1)), (lambda: None), InvalidNetwork, ["seed", "-1"]
+
+
+def c_load_not_a_path(tmp):
+    return (lambda: load(5)), (lambda: None), ModelFileError, ["path", "int"]
+
+
+def c_box_sample_negative_n(tmp):
+    return (lambda: Box(0, 1).sample(-1, 2)), (lambda: None), InvalidDomain, ["sample points", "-1"]
+
+
 CASES = {name[2:]: fn for name, fn in sorted(globals().items()) if name.startswith("c_")}
 
 

@@ -89,8 +89,12 @@ class Box:
     def sample(self, n: int, dim: int | None = None, seed: int | np.random.Generator | None = None) -> NDArray[np.float64]:
         """``n`` points uniform in the box."""
         lo, hi = self.bounds(dim)
+        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed < 0:
+            raise InvalidDomain(f"seed must be a non-negative integer; got {seed!r}")
+        if int(n) < 0:
+            raise InvalidDomain(f"number of sample points must be >= 0; got {n}")
         rng = np.random.default_rng(seed)
-        return lo + (hi - lo) * rng.random((n, lo.size))
+        return lo + (hi - lo) * rng.random((int(n), lo.size))
 
     def vertices(self, dim: int | None = None, max_vertices: int = 4096) -> NDArray[np.float64]:
         """All ``2^d`` vertices (refused beyond ``max_vertices``)."""

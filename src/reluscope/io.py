@@ -484,6 +484,8 @@ def load(path: str | os.PathLike[str]) -> ReLUNetwork:
     >>> reluscope.load(path) == net
     True
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ModelFileError(f"model path must be a str or path-like; got {type(path).__name__} {path!r:.60}")
     p = Path(path)
     fmt = detect_format(p)
     if fmt == "npz":

@@ -33,6 +33,12 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 
 def _as_float_matrix(value: Any, what: str) -> FloatArray:
     try:
+        complex_entries = np.iscomplexobj(value)
+    except (TypeError, ValueError):
+        complex_entries = False
+    if complex_entries:
+        raise InvalidNetwork(f"{what} has complex entries; weights and biases must be real")
+    try:
         arr = np.array(value, dtype=np.float64, copy=True)
     except (TypeError, ValueError) as exc:
         raise InvalidNetwork(f"{what} is not numeric: {exc}") from None
@@ -401,6 +407,8 @@ class ReLUNetwork:
 
         If ``masks`` are given, weights outside them are set to zero.
         """
+        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed < 0:
+            raise InvalidNetwork(f"seed must be a non-negative integer; got {seed!r}")
         rng = np.random.default_rng(seed)
         widths = [int(n) for n in widths]
         if len(widths) < 2 or min(widths) < 1:
