@@ -670,3 +670,47 @@ def test_cli_bad_input_exit_2_one_line(case, tmp_path):
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     for needle in needles:
         assert needle in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["inspect", "m.npz", "--time-limit", "abc"], ["--time-limit", "reluscope inspect --help"]),
+        (["inspect"], ["Missing argument", "model"]),
+        (["no-such-command"], ["no-such-command"]),
+        (["info", "m.npz", "--bogus"], ["--bogus"]),
+        (["sweep-patterns", "--samples", "x"], ["--samples"]),
+    ],
+)
+def test_cli_usage_error_is_one_line(args, needles, tmp_path):
+    """Command-line usage errors (Click's) also give one stderr line and exit 2, not a framed panel."""
+    import subprocess
+    import sys
+
+    save(ReLUNetwork.random((2, 3, 1), seed=0), tmp_path / "m.npz")
+    proc = subprocess.run([sys.executable, "-m", "reluscope", *args], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_cli_exit_codes_of_valid_runs_unchanged(tmp_path):
+    """`--help`/`--version` exit 0 and `compare` keeps exit 1 for 'not equivalent' after the main() change."""
+    import subprocess
+    import sys
+
+    save(ReLUNetwork.random((2, 3, 1), seed=0), tmp_path / "a.npz")
+    save(ReLUNetwork.random((2, 3, 1), seed=1), tmp_path / "b.npz")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "reluscope", *args], capture_output=True, text=True,
+                              timeout=120, cwd=tmp_path)
+
+    assert run("--help").returncode == 0
+    assert run("--version").returncode == 0
+    assert run("compare", "a.npz", "a.npz").returncode == 0
+    assert run("compare", "a.npz", "b.npz").returncode == 1
+    assert run().returncode == 2

@@ -58,12 +58,34 @@ for _module in _COMMAND_MODULES:
 
 
 def main() -> None:
-    """Entry point: run the app, turning library errors into one line and exit code 2."""
+    """Entry point: run the app, turning library errors and command-line usage errors
+    (unknown option, unparsable value, missing argument) into one line and exit code 2."""
+    try:  # typer >= 0.2x runs on its vendored copy of click
+        from typer._click import exceptions as click_exc
+    except ImportError:  # pragma: no cover
+        from click import exceptions as click_exc
+    no_args = getattr(click_exc, "NoArgsIsHelpError", ())
+
     try:
-        app()
+        code = app(standalone_mode=False)
+    except no_args as exc:  # bare `reluscope`: the help text, exit 2 as before
+        exc.show()
+        sys.exit(2)
+    except click_exc.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "reluscope"
+        message = " ".join(exc.format_message().split())
+        sys.stderr.write(f"error: {message} (see '{where} --help')\n")
+        sys.exit(2)
+    except click_exc.ClickException as exc:
+        sys.stderr.write(f"error: {' '.join(exc.format_message().split())}\n")
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(1)
     except ReluscopeError as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
