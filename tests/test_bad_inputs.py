@@ -650,6 +650,9 @@ def _cli_bad_cases(tmp):
         "distance-negative-seed": (["distance", str(model), str(model), "--seed", "-1", "--time-limit", "2"],
                                    ["seed", "-1"]),
         "analyze-negative-seed": (["analyze", str(model), "-o", str(tmp / "rep"), "--seed", "-1"], ["seed", "-1"]),
+        "check-pattern-empty": (["check-pattern", ""], ["empty pattern"]),
+        "construct-directory": (["construct", str(tmp), "--label-column", "y"], [str(tmp), "directory"]),
+        "compare-negative-show": (["compare", str(model), str(model), "--show", "-3"], ["--show"]),
         "sweep-out-uncreatable": (["sweep-patterns", "--shape", "2x2x2", "--samples", "2", "--workers", "1",
                                    "--time-limit", "5", "-o", out], [out]),
     }
@@ -658,7 +661,8 @@ def _cli_bad_cases(tmp):
 @pytest.mark.parametrize("case", ["inspect-negative-time-limit", "inspect-reversed-domain", "analyze-out-is-file",
                                   "analyze-out-uncreatable", "reproduce-out-uncreatable", "sweep-out-uncreatable",
                                   "sweep-negative-seed", "sweep-zero-workers", "distance-negative-seed",
-                                  "analyze-negative-seed"])
+                                  "analyze-negative-seed", "check-pattern-empty", "construct-directory",
+                                  "compare-negative-show"])
 def test_cli_bad_input_exit_2_one_line(case, tmp_path):
     import subprocess
     import sys

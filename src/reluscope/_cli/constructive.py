@@ -26,6 +26,8 @@ def read_labeled_csv(path: Path, label_column: str) -> tuple[Any, list[str], lis
     """
     import numpy as np
 
+    if path.is_dir():
+        raise InvalidData(f"{path}: is a directory, not a CSV data file")
     if not path.is_file():
         raise InvalidData(f"{path}: no such data file")
     try:

@@ -57,6 +57,8 @@ def read_pattern(source: str) -> tuple[Any, str]:
     """The pattern named by ``source`` (file or text notation) and a description of it."""
     from ..sparsity import SparsityPattern
 
+    if not source.strip():
+        raise ModelFileError("empty pattern argument: pass a model file, an .npz of masks or text like '10/11;11/01'")
     path = Path(source)
     looks_like_text = all(c in "01/;[], \t\n" for c in source) or source.strip().startswith("[")
     if not path.exists():

@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
         tol: Annotated[float, typer.Option("--tol", help="Relative tolerance on the balanced parameters.")] = 1e-8,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
         show_perms: Annotated[
-            int, typer.Option("--show", help="Print permutations of hidden layers up to this width.")
+            int, typer.Option("--show", min=0, help="Print permutations of hidden layers up to this width.")
         ] = 32,
     ) -> None:
         """Are two models the same network up to permutations and positive rescalings of hidden
