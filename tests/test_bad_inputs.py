@@ -636,6 +636,8 @@ def _cli_bad_cases(tmp):
     blocker = tmp / "plain-file"
     blocker.write_text("x")
     out = str(blocker / "sub")
+    empty_label = tmp / "empty-label.csv"
+    empty_label.write_text("a,b,y\n1,2,\n3,4,1\n")
     return {
         "inspect-negative-time-limit": (["inspect", str(model), "--time-limit", "-1"], ["time_limit", "-1"]),
         "inspect-reversed-domain": (["inspect", str(model), "--domain", "1,-1"], ["'1,-1'", "lo < hi"]),
@@ -653,6 +655,13 @@ def _cli_bad_cases(tmp):
         "check-pattern-empty": (["check-pattern", ""], ["empty pattern"]),
         "construct-directory": (["construct", str(tmp), "--label-column", "y"], [str(tmp), "directory"]),
         "compare-negative-show": (["compare", str(model), str(model), "--show", "-3"], ["--show"]),
+        "construct-empty-label": (["construct", str(empty_label), "--label-column", "y"],
+                                  [str(empty_label), "line 2", "empty label"]),
+        "analyze-empty-label": (["analyze", str(model), "--data", str(empty_label), "--label-column", "y",
+                                 "-o", str(tmp / "rep-empty"), "--sections", "network"],
+                                [str(empty_label), "line 2", "empty label"]),
+        "analyze-data-directory": (["analyze", str(model), "--data", str(tmp), "--label-column", "y",
+                                    "-o", str(tmp / "rep-dir"), "--sections", "network"], [str(tmp), "directory"]),
         "sweep-out-uncreatable": (["sweep-patterns", "--shape", "2x2x2", "--samples", "2", "--workers", "1",
                                    "--time-limit", "5", "-o", out], [out]),
     }
@@ -662,7 +671,8 @@ def _cli_bad_cases(tmp):
                                   "analyze-out-uncreatable", "reproduce-out-uncreatable", "sweep-out-uncreatable",
                                   "sweep-negative-seed", "sweep-zero-workers", "distance-negative-seed",
                                   "analyze-negative-seed", "check-pattern-empty", "construct-directory",
-                                  "compare-negative-show"])
+                                  "compare-negative-show", "construct-empty-label", "analyze-empty-label",
+                                  "analyze-data-directory"])
 def test_cli_bad_input_exit_2_one_line(case, tmp_path):
     import subprocess
     import sys

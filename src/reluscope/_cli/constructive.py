@@ -52,6 +52,8 @@ def read_labeled_csv(path: Path, label_column: str) -> tuple[Any, list[str], lis
     for r, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise InvalidData(f"{path}: line {r} has {len(row)} fields but the header has {len(header)}")
+        if not row[li].strip():
+            raise InvalidData(f"{path}: line {r}, column {label_column!r}: empty label")
         labels.append(row[li].strip())
         values = [cell for k, cell in enumerate(row) if k != li]
         for c, (name, cell) in enumerate(zip(features, values)):

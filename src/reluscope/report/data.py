@@ -24,6 +24,8 @@ def load_csv(path: str | Path, label_column: str) -> tuple[np.ndarray, np.ndarra
         Missing file, missing label column, non-numeric or non-finite feature, ragged row.
     """
     p = Path(path)
+    if p.is_dir():
+        raise InvalidData(f"{p}: is a directory, not a CSV data file")
     if not p.is_file():
         raise InvalidData(f"{p}: data file not found")
     try:
@@ -52,6 +54,8 @@ def load_csv(path: str | Path, label_column: str) -> tuple[np.ndarray, np.ndarra
                 X[r - 2, c] = float(cell)
             except ValueError:
                 raise InvalidData(f"{p}: line {r}, column {features[c]!r}: {cell!r} is not a number") from None
+        if not row[j].strip():
+            raise InvalidData(f"{p}: line {r}, column {label_column!r}: empty label")
         labels.append(row[j].strip())
     if not np.all(np.isfinite(X)):
         bad = np.argwhere(~np.isfinite(X))[0]
