@@ -68,7 +68,7 @@ def test_construct_errors_are_one_line_exit_2(tmp_path: Path, iris_csv: Path):
         ([str(iris_csv), "--label-column", "nope"], "no column named 'nope'"),
         ([str(bad), "--label-column", "label"], "line 3, column 'b': non-numeric feature value 'oops'"),
         ([str(ragged), "--label-column", "label"], "line 3 has 2 fields"),
-        ([str(one), "--label-column", "label"], "only one class"),
+        ([str(one), "--label-column", "label"], "one.csv (label column 'label'): y contains only one class"),
         ([str(tmp_path / "missing.csv"), "--label-column", "label"], "no such data file"),
         ([str(iris_csv), "--label-column", "species", "--cost", "l1"], "cost must be"),
     ]

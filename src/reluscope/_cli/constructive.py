@@ -99,7 +99,11 @@ def register(app: typer.Typer) -> None:
         from ..constructive import fit
 
         X, labels, features = read_labeled_csv(data, label_column)
-        result = fit(X, _numeric_labels(labels), cost=cost, margin=margin, affine=affine)  # type: ignore[arg-type]
+        try:
+            result = fit(X, _numeric_labels(labels), cost=cost, margin=margin, affine=affine)  # type: ignore[arg-type]
+        except InvalidData as exc:
+            # the library speaks of X and y; the user knows the file and the label column
+            raise InvalidData(f"{data} (label column {label_column!r}): {exc}") from None
         if out is not None:
             from ..io import save
 
