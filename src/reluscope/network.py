@@ -45,6 +45,23 @@ def _as_float_matrix(value: Any, what: str) -> FloatArray:
     return arr
 
 
+# Pre-activation matrices with at least this many entries are computed by one BLAS call
+# that starts from the broadcast bias (C = H W^T + C, like torch's addmm), saving a full
+# pass over the matrix; for small ones the plain product plus an in-place add is cheaper.
+_FUSED_BIAS_MIN_ENTRIES = 1 << 17
+
+
+def _affine_fused(H: FloatArray, w: FloatArray, b: FloatArray) -> FloatArray:
+    """``H @ w.T + b`` through BLAS ``dgemm`` with ``beta = 1`` on a bias-initialized output."""
+    from scipy.linalg.blas import dgemm
+
+    Z = np.empty((H.shape[0], w.shape[0]))
+    Z[...] = b
+    # Z (C order, n x N) is Z.T in Fortran order: Z.T = w @ H.T + Z.T, written in place
+    out = dgemm(1.0, w.T, H.T, beta=1.0, c=Z.T, trans_a=1, trans_b=0, overwrite_c=1)
+    return Z if np.shares_memory(out, Z) else np.ascontiguousarray(out.T)
+
+
 class ReLUNetwork:
     """An immutable fully connected ReLU network with optional weight masks.
 
@@ -261,9 +278,13 @@ class ReLUNetwork:
 
     def _forward(self, H: FloatArray) -> FloatArray:
         last = len(self._weights) - 1
+        n = H.shape[0]
         for i, (w, b) in enumerate(zip(self._weights, self._biases)):
-            Z = H @ w.T
-            Z += b
+            if n * w.shape[0] >= _FUSED_BIAS_MIN_ENTRIES:
+                Z = _affine_fused(H, w, b)
+            else:
+                Z = H @ w.T
+                Z += b
             if i < last:
                 np.maximum(Z, 0.0, out=Z)
             H = Z
