@@ -162,3 +162,27 @@ def test_large_batches_match_independent_computation(widths):
     assert out.shape == (5000, widths[-1])
     np.testing.assert_allclose(out, _torch_forward(net, X), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(out[1234], net(X[1234]), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_fused_bias_path_equals_layer_by_layer_formula(layout):
+    """Large pre-activation matrices go through one dgemm call from a bias-initialized
+    output; it must agree with ``relu(H W^T + b)`` layer by layer, whatever the input layout."""
+    from reluscope.network import _FUSED_BIAS_MIN_ENTRIES
+
+    net = ReLUNetwork.random([12, 600, 300, 3], seed=4, bias_scale=1.0)
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((2 * 300, 12))
+    if layout == "F":
+        X = np.asfortranarray(X)
+    elif layout == "strided":
+        X = X[::2]
+    assert X.shape[0] * 600 >= _FUSED_BIAS_MIN_ENTRIES  # the first layer takes the fused path
+    ref = np.array(X)
+    for i, (w, b) in enumerate(net.layers()):
+        ref = ref @ w.T + b
+        if i < net.depth - 1:
+            ref = np.maximum(ref, 0.0)
+    out = net(X)
+    assert out.shape == (X.shape[0], 3) and out.flags.c_contiguous
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
