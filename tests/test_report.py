@@ -241,15 +241,15 @@ def test_load_csv_roundtrip_and_errors(tmp_path):
     np.testing.assert_array_equal(X, [[0.5, 1.0], [-1.0, 2.5]])
     np.testing.assert_array_equal(y, [0, 1])
     assert names == ["a", "b"]
-    with pytest.raises(InvalidData, match="no column 'cls'"):
+    with pytest.raises(InvalidData, match="no column named 'cls'"):
         load_csv(path, "cls")
     path.write_text("a,label\nx,0\n")
-    with pytest.raises(InvalidData, match=r"line 2, column 'a': 'x' is not a number"):
+    with pytest.raises(InvalidData, match=r"line 2, column 'a': non-numeric feature value 'x'"):
         load_csv(path, "label")
     path.write_text("a,label\n1,0,3\n")
     with pytest.raises(InvalidData, match="line 2 has 3 fields"):
         load_csv(path, "label")
-    with pytest.raises(InvalidData, match="not found"):
+    with pytest.raises(InvalidData, match="no such data file"):
         load_csv(tmp_path / "missing.csv", "label")
 
 

@@ -52,7 +52,7 @@ def test_analyze_model_file_with_csv_data(tmp_path):
     (["analyze", "missing-model.safetensors"], "missing-model.safetensors"),
     (["analyze", "{model}", "--domain", "2,1"], ""),
     (["analyze", "{model}", "--data", "{csv}"], "--label-column NAME is required"),
-    (["analyze", "{model}", "--data", "{csv}", "--label-column", "nope"], "no column 'nope'"),
+    (["analyze", "{model}", "--data", "{csv}", "--label-column", "nope"], "no column named 'nope'"),
     (["analyze", "{model}", "--time-limit", "0"], "time_limit must be positive"),
     (["analyze", "{model}", "--sections", "network,bogus"], "unknown report section(s) ['bogus']"),
     (["reproduce", "no-such-experiment", "--quick"], "unknown experiment 'no-such-experiment'"),

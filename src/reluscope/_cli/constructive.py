@@ -2,77 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import math
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from ..errors import InvalidData
+from ..tabular import numeric_labels, read_labeled_csv
 from .common import console, print_json
 
-__all__ = ["register", "read_labeled_csv"]
-
-
-def read_labeled_csv(path: Path, label_column: str) -> tuple[Any, list[str], list[str]]:
-    """Read a CSV with a header row: returns ``(X (n, M) float array, labels, feature names)``.
-
-    Raises
-    ------
-    InvalidData
-        Missing/unreadable file, no header, unknown label column, ragged rows, non-numeric
-        or non-finite feature values (the message names the file, row and column).
-    """
-    import numpy as np
-
-    if path.is_dir():
-        raise InvalidData(f"{path}: is a directory, not a CSV data file")
-    if not path.is_file():
-        raise InvalidData(f"{path}: no such data file")
-    try:
-        with path.open(newline="") as handle:
-            rows = list(csv.reader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InvalidData(f"{path}: cannot read as CSV: {exc}") from None
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
-    if not rows:
-        raise InvalidData(f"{path}: empty file (expected a header row and data rows)")
-    header = [h.strip() for h in rows[0]]
-    if label_column not in header:
-        raise InvalidData(f"{path}: no column named {label_column!r}; columns are {', '.join(header)}")
-    if len(rows) < 2:
-        raise InvalidData(f"{path}: header only, no data rows")
-    li = header.index(label_column)
-    features = [h for k, h in enumerate(header) if k != li]
-    if not features:
-        raise InvalidData(f"{path}: no feature columns besides the label column {label_column!r}")
-    X = np.empty((len(rows) - 1, len(features)))
-    labels: list[str] = []
-    for r, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise InvalidData(f"{path}: line {r} has {len(row)} fields but the header has {len(header)}")
-        if not row[li].strip():
-            raise InvalidData(f"{path}: line {r}, column {label_column!r}: empty label")
-        labels.append(row[li].strip())
-        values = [cell for k, cell in enumerate(row) if k != li]
-        for c, (name, cell) in enumerate(zip(features, values)):
-            try:
-                v = float(cell)
-            except ValueError:
-                raise InvalidData(f"{path}: line {r}, column {name!r}: non-numeric feature value {cell.strip()!r}") from None
-            if not math.isfinite(v):
-                raise InvalidData(f"{path}: line {r}, column {name!r}: non-finite feature value {cell.strip()!r}")
-            X[r - 2, c] = v
-    return X, labels, features
-
-
-def _numeric_labels(labels: list[str]) -> list[Any]:
-    """Labels as ints when all are integers (so '10' sorts after '9'), else strings."""
-    try:
-        return [int(v) for v in labels]
-    except ValueError:
-        return labels
+__all__ = ["register"]
 
 
 def register(app: typer.Typer) -> None:
@@ -100,7 +39,7 @@ def register(app: typer.Typer) -> None:
 
         X, labels, features = read_labeled_csv(data, label_column)
         try:
-            result = fit(X, _numeric_labels(labels), cost=cost, margin=margin, affine=affine)  # type: ignore[arg-type]
+            result = fit(X, numeric_labels(labels), cost=cost, margin=margin, affine=affine)  # type: ignore[arg-type]
         except InvalidData as exc:
             # the library speaks of X and y; the user knows the file and the label column
             raise InvalidData(f"{data} (label column {label_column!r}): {exc}") from None
