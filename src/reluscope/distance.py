@@ -54,6 +54,9 @@ Terms = list[tuple[ReLUNetwork, float]]
 
 # problems with at most this many binaries are solved directly in "auto" mode
 _AUTO_SMALL_BINARIES = 200
+# below this many binaries HiGHS proves the optimum in about a second and finds good
+# incumbents itself, so a long local ascent costs more than its better cutoff saves
+_SMALL_MILP_BINARIES = 96
 
 
 # ------------------------------------------------------------------------------- results
@@ -692,12 +695,14 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
         _sup_candidates(terms, lo, hi, 10 * n_samples, seed, 5, deadline, best)
         return DistanceResult(best.value, math.inf, best.witness, False, "sampled",
                               time.perf_counter() - t0, "sampled", "sup", best.component, 0)
-    heavy = method == "auto" and _estimate_binaries(terms, lo, hi) > _AUTO_SMALL_BINARIES
+    n_estimate = _estimate_binaries(terms, lo, hi)
+    heavy = method == "auto" and n_estimate > _AUTO_SMALL_BINARIES
     if heavy:
         per_target = _sup_candidates(terms, lo, hi, 5 * n_samples, seed, 30,
                                      t0 + 0.2 * float(time_limit), best)
     else:
-        per_target = _sup_candidates(terms, lo, hi, n_samples, seed, 10,
+        starts = 2 if n_estimate < _SMALL_MILP_BINARIES else 10
+        per_target = _sup_candidates(terms, lo, hi, n_samples, seed, starts,
                                      t0 + 0.1 * float(time_limit), best)
     upper, status, n_bin = _exact_sup(terms, lo, hi, deadline, mip_gap, tol, per_target, best,
                                       bound_method, rng)
