@@ -68,6 +68,8 @@ __all__ = [
     "generic_dimension",
     "decide",
     "prune_deep",
+    "quotient_steps",
+    "quotient_closed",
 ]
 
 Entry = tuple[int, int]
@@ -496,6 +498,19 @@ RANDOM_CANDIDATES_SMALL = 1500
 RANDOM_CANDIDATES_LARGE = 1500
 FULL_SPACE_SHARE = 0.4
 FRESH_TIMEOUT = 0.2  # seconds per fresh QF_NRA call in the candidate search (unknown: skip)
+RANDOM_BEFORE_FULL = 300  # random candidates tried before the whole-space sentence
+SCREEN_CHUNK = 64  # candidates screened numerically at once in the first-order search
+
+
+def _chunks(items: Any, size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 class _Membership:
@@ -521,6 +536,21 @@ class _Membership:
                         expr.setdefault((i, j), []).append(u[i] * v[j])
         self.sums = {e: z3.Sum(ts) if len(ts) > 1 else ts[0] for e, ts in expr.items()}
         self._inc: Any = None
+        self._pieces = [(t.rows, t.cols) for t, _ in _rank_pieces([t for t in terms if not t.subspace])]
+        self._numeric: Any = None
+
+    def screen(self, limits: Sequence[dict[Entry, Fraction]], seed: int = 0) -> np.ndarray:
+        """Numerical pre-filter (not a proof): ``True`` where a bounded numerical solution
+        of ``sum = A`` was found, so an exact ``unsat`` is not expected and the search may
+        skip the candidate. See :mod:`reluscope.sparsity.numeric_membership`."""
+        from .numeric_membership import NumericMembership
+
+        if self._numeric is None:
+            self._numeric = NumericMembership(self._pieces, list(self.sums), seed=seed)
+        entries = self._numeric.entries
+        M = np.array([[float(A.get(e, 0)) for e in entries] for A in limits], dtype=float).reshape(len(limits), len(entries))
+        outside = np.array([any(v != 0 and e not in self.covered for e, v in A.items()) for A in limits], dtype=bool)
+        return self._numeric.screen(M) & ~outside
 
     def _equations(self, A: dict[Entry, Fraction]) -> list[Any]:
         z3 = self._z3
@@ -744,6 +774,178 @@ def full_space(terms: Sequence[Term], time_limit: float = 1.0, z3_leaf: int = 2)
     return result
 
 
+# ---------------------------------------------------------------------------------- quotients
+def _star_forest(entries: frozenset[Entry]) -> list[tuple[tuple[int, ...], tuple[int, ...]]] | None:
+    """Split ``entries`` into *stars* (one row x some columns, or some rows x one column)
+    whose row sets and column sets are pairwise disjoint, or ``None`` if that is impossible.
+
+    These are the connected components of the bipartite row-column graph of ``entries`` when
+    each component is a star. Then ``{(u v^T)|_entries}`` is the whole ``R^entries``: the
+    stars use disjoint variables, and a star in row ``i`` is matched by ``u_i = 1`` and
+    ``v_j`` = the wanted values (a column star likewise).
+    """
+    rows: dict[int, set[int]] = {}
+    cols: dict[int, set[int]] = {}
+    for i, j in entries:
+        rows.setdefault(i, set()).add(j)
+        cols.setdefault(j, set()).add(i)
+    out = []
+    seen: set[Entry] = set()
+    for i, j in sorted(entries):
+        if (i, j) in seen:
+            continue
+        if len(rows[i]) > 1 and len(cols[j]) > 1:
+            return None  # (i, j) joins a row with two entries and a column with two entries
+        if len(rows[i]) > 1:  # row star: every column of it must have only this entry
+            if any(len(cols[c]) > 1 for c in rows[i]):
+                return None
+            star = ((i,), tuple(sorted(rows[i])))
+        else:
+            if any(len(rows[r]) > 1 for r in cols[j]):
+                return None
+            star = (tuple(sorted(cols[j])), (j,))
+        seen |= {(a, b) for a in star[0] for b in star[1]}
+        out.append(star)
+    return sorted(out)
+
+
+def _project_term(q: Term, F: frozenset[Entry]) -> list[Term] | None:
+    """``pi_F(K_q)`` as a list of terms: the trimmed rectangle (same rank) when the remainder
+    is a rectangle, coordinate-subspace stars when it is a star forest, else ``None``."""
+    t = _trim(q, F)
+    if t is not None:
+        return [t] if t.rows else []
+    stars = _star_forest(q.support - F)
+    if stars is None:
+        return None
+    return [_make_term(r, c, 1, q.neurons) for r, c in stars]
+
+
+QUOTIENT_GROUP = 3  # largest group of terms whose sum is tested for being a coordinate space
+
+
+def quotient_steps(terms: Sequence[Term], deadline: float | None = None) -> tuple[list[Term], list[dict[str, Any]]]:
+    """Repeatedly quotient out a coordinate space ``R^F`` contained in ``L`` (closedness only).
+
+    A group ``G`` of at most ``QUOTIENT_GROUP`` terms whose sum is *proved* (by the solver-free
+    peeling of :func:`full_space`) to be ``R^F``, ``F`` the union of its rectangles, gives
+    ``R^F ⊆ L``; then ``L`` is closed iff ``pi_F(L)`` is (``pi_F`` zeroes ``F``), and
+    ``pi_F(L)`` is the sum of the projections of the other terms. The step is taken when every
+    other term projects to a rectangle (rank kept) or to a star forest (a sum of coordinate
+    subspaces) and at least one of them changes. Proof: background page, Lemma 9.
+
+    Returns the final terms (merged) and one record per step
+    ``{"group": [...], "free": [...]}``.
+    """
+    terms = _merge(terms)
+    steps: list[dict[str, Any]] = []
+    while len(terms) > 1:
+        done = False
+        for size in range(1, min(QUOTIENT_GROUP, len(terms) - 1) + 1):
+            for group in itertools.combinations(terms, size):
+                if deadline is not None and time.perf_counter() > deadline:
+                    return terms, steps
+                F = _union(group)
+                new: list[Term] = []
+                touched = False
+                for q in terms:
+                    if q in group:
+                        continue
+                    proj = _project_term(q, F)
+                    if proj is None:
+                        break
+                    touched = touched or proj != [q]
+                    new += proj
+                else:
+                    if not touched:
+                        continue
+                    if not (size == 1 and group[0].subspace) and full_space(group, time_limit=0.2, z3_leaf=0) is not True:
+                        continue
+                    steps.append({"group": [g.to_list() for g in group], "free": sorted([list(e) for e in F])})
+                    terms = _merge(new)
+                    done = True
+                    break
+            if done:
+                break
+        if not done:
+            break
+    return terms, steps
+
+
+def _closed_leaf(comp: Sequence[Term]) -> str | None:
+    """Solver-free closedness rules for one component: ``"class-cone"``, ``"width-2"`` or
+    ``"full-space"`` (peeling only); ``None`` if none applies."""
+    if len(comp) == 1:
+        return "class-cone"
+    if len(comp) == 2 and width_two_rule(*comp) is True:
+        return "width-2"
+    if full_space(comp, time_limit=0.2, z3_leaf=0) is True:
+        return "full-space"
+    return None
+
+
+def quotient_closed(comp: Sequence[Term], deadline: float | None = None) -> dict[str, Any] | None:
+    """Closedness of a component by quotient steps followed by solver-free leaf rules.
+
+    Returns a record ``{"quotient": steps, "parts": [{"terms": ..., "rule": ...}, ...]}`` when
+    every component of the quotient is proved closed, else ``None`` (no conclusion)."""
+    final, steps = quotient_steps(comp, deadline)
+    if not steps:
+        return None
+    parts = []
+    for part in split_components(final):
+        rule = _closed_leaf(part)
+        if rule is None:
+            return None
+        parts.append({"terms": [t.to_list() for t in part], "rule": rule})
+    return {"quotient": steps, "parts": parts}
+
+
+def _check_quotient(comp: Sequence[Term], record: dict[str, Any], time_limit: float) -> tuple[bool | None, str]:
+    """Re-check a quotient record step by step from the component (not by re-searching)."""
+    terms = _merge(comp)
+    for n, step in enumerate(record.get("quotient") or []):
+        try:
+            group = [_make_term(*g) for g in step["group"]]
+        except (TypeError, ValueError, KeyError):
+            return False, f"quotient step {n}: malformed group"
+        if any(g not in terms for g in group) or not group:
+            return False, f"quotient step {n}: group is not a subset of the current terms"
+        F = _union(group)
+        if sorted([list(e) for e in F]) != _jsonish(step.get("free")):
+            return False, f"quotient step {n}: free set is not the union of the group"
+        if not (len(group) == 1 and group[0].subspace):
+            ok = full_space(group, time_limit=time_limit)
+            if ok is not True:
+                return (None if ok is None else False), f"quotient step {n}: group sum not proved to be R^F"
+        new: list[Term] = []
+        for q in terms:
+            if q in group:
+                continue
+            proj = _project_term(q, F)
+            if proj is None:
+                return False, f"quotient step {n}: a projected term is neither a rectangle nor a star forest"
+            new += proj
+        terms = _merge(new)
+    parts = split_components(terms)
+    recorded = record.get("parts") or []
+    if _jsonish([[t.to_list() for t in p] for p in parts]) != _jsonish([r.get("terms") for r in recorded]):
+        return False, "quotient parts differ from the recomputed quotient"
+    for part, r in zip(parts, recorded):
+        rule = r.get("rule")
+        if rule == "class-cone" and len(part) == 1:
+            continue
+        if rule == "width-2" and len(part) == 2 and width_two_rule(*part) is True:
+            continue
+        if rule == "full-space":
+            ok = full_space(part, time_limit=time_limit)
+            if ok is True:
+                continue
+            return (None if ok is None else False), "quotient part: whole-space proof failed"
+        return False, f"quotient part: terminal rule {rule!r} does not apply"
+    return True, "quotient steps and parts re-checked"
+
+
 def component_pattern(comp: Sequence[Term]) -> tuple[SparsityPattern, tuple[int, ...], tuple[int, ...]]:
     """The two-factor pattern of a component: one hidden neuron per rank-one piece, on the
     component's rows and columns. Returns ``(pattern, rows, cols)``."""
@@ -829,6 +1031,10 @@ def _decide_component(
     # combinatorial part of the whole-space proof first (no solver, cheap)
     if full_space(comp, time_limit=max(0.0, min(deadline - time.perf_counter(), 1.0)), z3_leaf=0) is True:
         return True, "full-space", None
+    # quotient by coordinate spaces inside L, then solver-free rules (closedness only)
+    record = quotient_closed(comp, deadline)
+    if record is not None:
+        return True, "quotient", record
     check = _Membership(comp)
     seen: set = set()
     rng = np.random.default_rng(seed)
@@ -836,29 +1042,49 @@ def _decide_component(
     # to *order* the tests (skip the universal Z3 sentence), never as a proof.
     plausibly_full = generic_dimension(comp, seed=seed) == len(_union(comp))
     tried_full = False
+    n_random = RANDOM_CANDIDATES_SMALL if len(comp) <= 3 else RANDOM_CANDIDATES_LARGE
+    random_stream = _iter_random_candidates(comp, rng, n_random)
+    # (candidates, screened numerically?) -- the few structured configurations go straight
+    # to Z3; the dense generic members and the random members are screened first
     stages = [
-        _structured_candidates(comp) + _generic_candidates(comp, rng),
-        _iter_random_candidates(comp, rng, RANDOM_CANDIDATES_SMALL if len(comp) <= 3 else RANDOM_CANDIDATES_LARGE),
+        (_structured_candidates(comp), False),
+        (_generic_candidates(comp, rng), True),
+        (itertools.islice(random_stream, RANDOM_BEFORE_FULL), True),
+        (random_stream, True),
     ]
-    for stage_no, stage in enumerate(stages):
-        if stage_no == 1 and plausibly_full:
+    for stage_no, (stage, screened) in enumerate(stages):
+        if stage_no == 3 and plausibly_full:
             tried_full = True
             remaining = deadline - time.perf_counter()
             if remaining > 0.05:
                 # the closed case is likely: give the whole-space sentence a share of the budget
                 if full_space(comp, time_limit=min(remaining * FULL_SPACE_SHARE, 2.0)) is True:
                     return True, "full-space", None
-        for cand in stage:
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
+        for chunk in _chunks(stage, SCREEN_CHUNK):
+            if deadline - time.perf_counter() <= 0:
                 return None, "timeout", None
-            A = cand.limit()
-            key = tuple(sorted(A.items()))
-            if key in seen:
+            fresh_cands, limits = [], []
+            for cand in chunk:
+                A = cand.limit()
+                key = tuple(sorted(A.items()))
+                if key in seen:
+                    continue
+                seen.add(key)
+                fresh_cands.append(cand)
+                limits.append(A)
+            if not limits:
                 continue
-            seen.add(key)
-            if check(A, timeout=min(remaining, FRESH_TIMEOUT), incremental=True) is False:
-                return False, cand.kind, cand
+            # numerical pre-filter: skip candidates with a bounded numerical solution of
+            # sum = A (skipping can only lose a certificate; every certificate is Z3's unsat)
+            skip = check.screen(limits, seed=seed) if screened else [False] * len(limits)
+            for cand, A, skipped in zip(fresh_cands, limits, skip):
+                if skipped:
+                    continue
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    return None, "timeout", None
+                if check(A, timeout=min(remaining, FRESH_TIMEOUT), incremental=True) is False:
+                    return False, cand.kind, cand
     remaining = deadline - time.perf_counter()
     if remaining > 0.05 and not tried_full:
         if full_space(comp, time_limit=min(remaining, 2.0)) is True:
@@ -912,7 +1138,8 @@ def _decide_two_factor(pattern: SparsityPattern, time_limit: float, seed: int, u
             )
         if closed is None:
             undecided.append(n)
-        records.append(_component_record(comp, rule, {"reduced": data} if rule == "qe" else None))
+        extra = {"reduced": data} if rule == "qe" else (data if rule == "quotient" else None)
+        records.append(_component_record(comp, rule, extra))
     if undecided:
         return None
     details = red.to_dict()
@@ -1051,6 +1278,11 @@ def _check_reductions(cert: ClosedCertificate, time_limit: float) -> tuple[bool 
             ok = full_space(comp, time_limit=time_limit)
             if ok is False:
                 return False, f"component {n}: its cone sum is not the whole coordinate space"
+            undecided = undecided or ok is None
+        elif rule == "quotient":
+            ok, why = _check_quotient(comp, record, time_limit)
+            if ok is False:
+                return False, f"component {n}: {why}"
             undecided = undecided or ok is None
         elif rule == "qe":
             from .qe import decide_qe
