@@ -7,8 +7,7 @@ PyTorch load only when used).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ._lazy import lazy_exports
 
 from .domain import Box, PointSet
 from .errors import (
@@ -68,18 +67,4 @@ __all__ = [
 _SUBPACKAGES = frozenset({"constructive", "sparsity", "stability", "experiments", "report"})
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBPACKAGES:
-        value = importlib.import_module(f"{__name__}.{name}")
-        globals()[name] = value
-        return value
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'reluscope' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY) | _SUBPACKAGES)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals(), _SUBPACKAGES)

@@ -60,6 +60,14 @@ _SMALL_MILP_BINARIES = 96
 
 
 # ------------------------------------------------------------------------------- results
+def _bounds_text(name: str, lower: float, upper: float, exact: bool) -> str:
+    """``"name = v (exact)"`` or ``"name in [lower, upper]"``."""
+    if exact:
+        return f"{name} = {lower:.9g} (exact)"
+    up = "inf" if not math.isfinite(upper) else f"{upper:.9g}"
+    return f"{name} in [{lower:.9g}, {up}]"
+
+
 @dataclass(frozen=True)
 class DistanceResult(ResultMixin):
     """Bounds on a function-space distance (or a Lipschitz constant) over a domain.
@@ -119,11 +127,7 @@ class DistanceResult(ResultMixin):
     def __str__(self) -> str:
         name = {"sup": "sup distance", "gradient": "gradient distance",
                 "lipschitz": "Lipschitz constant"}.get(self.norm, self.norm)
-        if self.exact:
-            head = f"{name} = {self.lower:.9g} (exact)"
-        else:
-            up = "inf" if not math.isfinite(self.upper) else f"{self.upper:.9g}"
-            head = f"{name} in [{self.lower:.9g}, {up}]"
+        head = _bounds_text(name, self.lower, self.upper, self.exact)
         w = "" if self.witness is None else f"; witness {np.array2string(self.witness, precision=4)}"
         return f"{head} [{self.method}, {self.status}, {self.seconds:.2f}s{w}]"
 
@@ -153,11 +157,7 @@ class SobolevResult(ResultMixin):
         return self.lower if self.exact else None
 
     def __str__(self) -> str:
-        if self.exact:
-            head = f"W^(1,inf) distance = {self.lower:.9g} (exact)"
-        else:
-            up = "inf" if not math.isfinite(self.upper) else f"{self.upper:.9g}"
-            head = f"W^(1,inf) distance in [{self.lower:.9g}, {up}]"
+        head = _bounds_text("W^(1,inf) distance", self.lower, self.upper, self.exact)
         return f"{head} [{self.status}, {self.seconds:.2f}s]\n  sup part: {self.sup_part}\n  gradient part: {self.gradient_part}"
 
 

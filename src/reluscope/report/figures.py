@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,22 +61,34 @@ def weight_heatmaps(weights: Sequence[np.ndarray], masks: Sequence[np.ndarray] |
     return _save(fig, path)
 
 
+def _inner_keys(groups: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The inner keys of a mapping of mappings, in first-seen order."""
+    keys: list[str] = []
+    for inner in groups.values():
+        keys.extend(k for k in inner if k not in keys)
+    return keys
+
+
+def _grouped(ax: Any, categories: Sequence[str], series: Sequence[str],
+             value: Callable[[str, str], float]) -> list[Any]:
+    """One bar per series in each category (``value(series, category)``); returns the bars."""
+    x = np.arange(len(categories))
+    width = 0.8 / max(1, len(series))
+    bars: list[Any] = []
+    for j, key in enumerate(series):
+        bars.extend(ax.bar(x + j * width - 0.4 + width / 2, [value(key, c) for c in categories],
+                           width, label=key))
+    ax.set_xticks(x)
+    return bars
+
+
 def status_bars(counts_by_layer: Mapping[str, Mapping[str, int]], path: Path, title: str) -> Path:
     """Grouped bar chart: for each status, one bar per hidden layer."""
     layers = list(counts_by_layer)
-    statuses: list[str] = []
-    for counts in counts_by_layer.values():
-        for status in counts:
-            if status not in statuses:
-                statuses.append(status)
+    statuses = _inner_keys(counts_by_layer)
     fig = _new_figure(max(5.0, 0.9 * len(statuses) + 2.0), 3.6)
     ax = fig.add_subplot(1, 1, 1)
-    x = np.arange(len(statuses))
-    width = 0.8 / max(1, len(layers))
-    for j, layer in enumerate(layers):
-        values = [counts_by_layer[layer].get(s, 0) for s in statuses]
-        ax.bar(x + j * width - 0.4 + width / 2, values, width, label=layer)
-    ax.set_xticks(x)
+    _grouped(ax, statuses, layers, lambda layer, status: counts_by_layer[layer].get(status, 0))
     ax.set_xticklabels(statuses, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("neurons")
     _integer_axis(ax.yaxis)
@@ -104,23 +117,14 @@ def activation_histograms(frequencies: Sequence[np.ndarray], path: Path, n_point
 def grouped_bars(groups: Mapping[str, Mapping[str, float]], path: Path, title: str, ylabel: str) -> Path:
     """Bars for a few named quantities (outer keys) compared across series (inner keys)."""
     names = list(groups)
-    series: list[str] = []
-    for values in groups.values():
-        for key in values:
-            if key not in series:
-                series.append(key)
+    series = _inner_keys(groups)
     fig = _new_figure(max(4.5, 1.4 * len(names) + 1.5), 3.4)
     ax = fig.add_subplot(1, 1, 1)
-    x = np.arange(len(names))
-    width = 0.8 / max(1, len(series))
-    for j, key in enumerate(series):
-        values = [float(groups[name].get(key, np.nan)) for name in names]
-        bars = ax.bar(x + j * width - 0.4 + width / 2, values, width, label=key)
-        for bar, value in zip(bars, values):
-            if np.isfinite(value):
-                ax.annotate(f"{value:.3g}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                            ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(x)
+    for bar in _grouped(ax, names, series, lambda key, name: float(groups[name].get(key, np.nan))):
+        value = bar.get_height()
+        if np.isfinite(value):
+            ax.annotate(f"{value:.3g}", (bar.get_x() + bar.get_width() / 2, value),
+                        ha="center", va="bottom", fontsize=7)
     ax.set_xticklabels(names, fontsize=8)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
