@@ -14,8 +14,11 @@ neuron ``k`` has the rectangle ``S_k = C_k x R_k`` and ``L_I = sum_k V_k``. The 
    the trimmed rectangles (repeat, re-merging);
 4. **split** into components with pairwise disjoint supports (direct sum);
 5. per component: **one term** (closed cone); the **hidden-width-2 rule** (proved);
-   **first-order degenerations** (including local LU) proposing a limit ``A`` whose
-   non-membership Z3 proves, which gives a :class:`NotClosedCertificate`; the
+   **local LU** with the exact premise (not closed, solver-free; ``verify`` re-proves it);
+   **peeling** and **quotients** by coordinate spaces inside ``L`` (closed, solver-free);
+   **first-order degenerations** proposing a limit ``A`` whose non-membership Z3 proves
+   (candidates first screened numerically, a filter only), which gives a
+   :class:`NotClosedCertificate`; the
    **full-space** test (``L = R^U`` by a universal-existential Z3 sentence, much smaller
    than the closedness sentence); and exact quantifier elimination on the reduced
    component as the last resort.
@@ -502,6 +505,11 @@ RANDOM_BEFORE_FULL = 300  # random candidates tried before the whole-space sente
 SCREEN_CHUNK = 64  # candidates screened numerically at once in the first-order search
 
 
+def _lazy(function: Any, *args: Any) -> Iterator[Any]:
+    """``function(*args)`` evaluated only when the first item is requested."""
+    yield from function(*args)
+
+
 def _chunks(items: Any, size: int) -> Iterator[list[Any]]:
     chunk: list[Any] = []
     for item in items:
@@ -832,7 +840,7 @@ def quotient_steps(terms: Sequence[Term], deadline: float | None = None) -> tupl
     ``R^F ⊆ L``; then ``L`` is closed iff ``pi_F(L)`` is (``pi_F`` zeroes ``F``), and
     ``pi_F(L)`` is the sum of the projections of the other terms. The step is taken when every
     other term projects to a rectangle (rank kept) or to a star forest (a sum of coordinate
-    subspaces) and at least one of them changes. Proof: background page, Lemma 9.
+    subspaces) and at least one of them changes. Proof: background page, Lemmas 9 and 10.
 
     Returns the final terms (merged) and one record per step
     ``{"group": [...], "free": [...]}``.
@@ -1028,6 +1036,13 @@ def _decide_component(
         verdict = width_two_rule(*comp)
         if verdict is True:
             return True, "width-2", None
+    # local LU with the exact premise: A = e_i e_j'^T + e_i' e_j^T is not in L by the 2x2
+    # block argument (Section 7 of the background page) -- no solver needed here; `verify`
+    # re-proves the non-membership with Z3 on the original pattern
+    blocks = local_lu_blocks(comp)
+    if blocks:
+        s, t, (i, i2, j, j2) = blocks[0]
+        return False, "local-lu", FirstOrderCandidate(s, t, (i, j), (), ((i2, 1),), (), ((j2, -1),), kind="local-lu")
     # combinatorial part of the whole-space proof first (no solver, cheap)
     if full_space(comp, time_limit=max(0.0, min(deadline - time.perf_counter(), 1.0)), z3_leaf=0) is True:
         return True, "full-space", None
@@ -1040,7 +1055,6 @@ def _decide_component(
     rng = np.random.default_rng(seed)
     # A numerical generic rank below |U| shows L != R^U (up to rounding); it is used only
     # to *order* the tests (skip the universal Z3 sentence), never as a proof.
-    plausibly_full = generic_dimension(comp, seed=seed) == len(_union(comp))
     tried_full = False
     n_random = RANDOM_CANDIDATES_SMALL if len(comp) <= 3 else RANDOM_CANDIDATES_LARGE
     random_stream = _iter_random_candidates(comp, rng, n_random)
@@ -1048,12 +1062,12 @@ def _decide_component(
     # to Z3; the dense generic members and the random members are screened first
     stages = [
         (_structured_candidates(comp), False),
-        (_generic_candidates(comp, rng), True),
+        (_lazy(_generic_candidates, comp, rng), True),
         (itertools.islice(random_stream, RANDOM_BEFORE_FULL), True),
         (random_stream, True),
     ]
     for stage_no, (stage, screened) in enumerate(stages):
-        if stage_no == 3 and plausibly_full:
+        if stage_no == 3 and generic_dimension(comp, seed=seed) == len(_union(comp)):
             tried_full = True
             remaining = deadline - time.perf_counter()
             if remaining > 0.05:

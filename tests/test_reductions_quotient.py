@@ -1,0 +1,286 @@
+"""Third round of the fast closedness pipeline: quotients by coordinate spaces inside L (star
+forests), the solver-free local-LU verdict, and the numerical screening of candidates."""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import z3
+
+from reluscope.sparsity import SparsityPattern, verify
+from reluscope.sparsity.numeric_membership import NumericMembership
+from reluscope.sparsity.qe import decide_qe
+from reluscope.sparsity.reductions import (
+    FirstOrderCandidate,
+    Term,
+    _make_term,
+    _Membership,
+    _star_forest,
+    component_pattern,
+    decide,
+    local_lu_blocks,
+    member,
+    quotient_closed,
+    quotient_steps,
+    reduce_two_factor,
+)
+
+
+def T(rows, cols, rank=1, neurons=(0,)) -> Term:
+    return _make_term(rows, cols, rank, neurons)
+
+
+def random_member(terms, rng, scale=3) -> dict:
+    """A random rational element of the sum of the term cones."""
+    A: dict = {}
+    for t in terms:
+        for _ in range(t.rank):
+            u = {i: int(rng.integers(-scale, scale + 1)) for i in t.rows}
+            v = {j: int(rng.integers(-scale, scale + 1)) for j in t.cols}
+            for i in t.rows:
+                for j in t.cols:
+                    A[(i, j)] = A.get((i, j), 0) + u[i] * v[j]
+    return {e: Fraction(x) for e, x in A.items()}
+
+
+def _quotient_instances(n_wanted: int, seeds=range(400)):
+    """Components (of random patterns) on which at least one quotient step applies."""
+    out = []
+    for seed in seeds:
+        shape = [(3, 3, 3), (3, 4, 3), (4, 3, 3), (4, 4, 4)][seed % 4]
+        p = SparsityPattern.random(shape, 0.55, seed=20000 + seed)
+        for comp in reduce_two_factor(p).components:
+            if len(comp) < 2:
+                continue
+            final, steps = quotient_steps(comp)
+            if steps:
+                out.append((p, comp, final, steps))
+        if len(out) >= n_wanted:
+            break
+    return out
+
+
+# ---------------------------------------------------------------------------------- star forests
+def test_star_forest_cases() -> None:
+    assert _star_forest(frozenset({(0, 0), (1, 1)})) == [((0,), (0,)), ((1,), (1,))]
+    assert _star_forest(frozenset({(0, 0), (0, 2), (1, 1), (2, 1)})) == [((0,), (0, 2)), ((1, 2), (1,))]
+    # a path of length three (row 0 has two entries, column 1 has two entries): not a star forest
+    assert _star_forest(frozenset({(0, 0), (0, 1), (1, 1)})) is None
+    assert _star_forest(frozenset({(0, 0), (0, 1), (1, 0), (1, 1)})) is None
+
+
+def test_star_forest_values_are_all_reached_by_one_rank_one_matrix() -> None:
+    """If the entries form a star forest, every value assignment is (u v^T) on them: built
+    explicitly, and checked exactly. If not, a value assignment outside the image exists
+    (Z3 proves it for the witness: a row with two entries meeting a column with two)."""
+    rng = np.random.default_rng(4)
+    checked = refuted = 0
+    for _ in range(300):
+        entries = frozenset((int(i), int(j)) for i, j in zip(*np.nonzero(rng.random((4, 4)) < 0.3)))
+        if not entries:
+            continue
+        stars = _star_forest(entries)
+        if stars is not None:
+            # the stars cover the entries exactly and use pairwise disjoint rows and columns
+            cover = [(i, j) for r, c in stars for i in r for j in c]
+            assert sorted(cover) == sorted(entries)
+            rows = [i for r, _ in stars for i in r]
+            cols = [j for _, c in stars for j in c]
+            assert len(rows) == len(set(rows)) and len(cols) == len(set(cols))
+            X = {e: Fraction(int(rng.integers(-5, 6))) for e in entries}
+            u: dict = {}
+            v: dict = {}
+            for r, c in stars:
+                if len(r) == 1:
+                    u[r[0]] = Fraction(1)
+                    for j in c:
+                        v[j] = X[(r[0], j)]
+                else:
+                    v[c[0]] = Fraction(1)
+                    for i in r:
+                        u[i] = X[(i, c[0])]
+            assert all(u[i] * v[j] == X[(i, j)] for i, j in entries)
+            checked += 1
+        else:
+            # some row with two entries meets a column with two entries at (i, j): with
+            # X(i, j) = 0 and the two neighbours 1 the values are not u_i v_j
+            witness = next(
+                (i, j, j2, i2)
+                for (i, j) in sorted(entries)
+                for j2 in sorted(b for a, b in entries if a == i and b != j)
+                for i2 in sorted(a for a, b in entries if b == j and a != i)
+            )
+            i, j, j2, i2 = witness
+            ui, ui2, vj, vj2 = z3.Reals("ui ui2 vj vj2")
+            solver = z3.Solver()
+            solver.add(ui * vj == 0, ui * vj2 == 1, ui2 * vj == 1)
+            assert solver.check() == z3.unsat
+            refuted += 1
+    assert checked >= 20 and refuted >= 20
+
+
+# ---------------------------------------------------------------------------------- quotient lemma
+def test_quotient_projection_is_the_reduced_sum() -> None:
+    """Lemma 9: with F the union of the quotient groups, members of L with the F-entries
+    zeroed are members of the quotient sum, and members of the quotient sum plus anything on
+    F are members of L (Z3, exact)."""
+    instances = _quotient_instances(8)
+    assert len(instances) >= 6
+    rng = np.random.default_rng(6)
+    for p, comp, final, steps in instances:
+        free = {tuple(e) for step in steps for e in step["free"]}
+        for _ in range(2):
+            A = random_member(comp, rng)
+            projected = {e: x for e, x in A.items() if e not in free}
+            assert member(final, projected, timeout=10.0) is True, p
+            B = random_member(final, rng)
+            for e in free:
+                B[e] = Fraction(int(rng.integers(-4, 5)))
+            assert member(comp, B, timeout=10.0) is True, p
+
+
+@pytest.mark.slow
+def test_quotient_closed_agrees_with_exact_qe() -> None:
+    """Every component proved closed by quotient steps is closed by exact QE where QE answers."""
+    compared = 0
+    for seed in range(300):
+        shape = [(3, 3, 3), (3, 4, 3), (4, 3, 3)][seed % 3]
+        p = SparsityPattern.random(shape, 0.55, seed=20000 + seed)
+        for comp in reduce_two_factor(p).components:
+            if len(comp) < 2 or quotient_closed(comp) is None:
+                continue
+            exact = decide_qe(component_pattern(comp)[0], time_limit=3.0)[0]
+            if exact is not None:
+                compared += 1
+                assert exact is True, p
+        if compared >= 4:
+            break
+    assert compared >= 3
+
+
+def test_quotient_verdicts_verify_and_tampering_fails() -> None:
+    found = 0
+    for p, comp, final, steps in _quotient_instances(30):
+        v = decide(p, time_limit=2.0)
+        if v.closed is not True:
+            continue
+        records = v.certificate.details["components"]
+        if not any(r["rule"] == "quotient" for r in records):
+            continue
+        found += 1
+        assert verify(v.certificate, time_limit=10.0).valid is True, p
+        details = v.certificate.details
+        n = next(k for k, r in enumerate(records) if r["rule"] == "quotient")
+        # a wrong free set, a missing step, or a wrong leaf rule must be rejected
+        bad = [dict(r) for r in records]
+        step = dict(bad[n]["quotient"][0])
+        step["free"] = step["free"][:-1]
+        bad[n]["quotient"] = [step] + list(bad[n]["quotient"][1:])
+        assert verify(dataclasses.replace(v.certificate, details={**details, "components": bad})).valid is False
+        bad = [dict(r) for r in records]
+        bad[n]["quotient"] = []
+        assert verify(dataclasses.replace(v.certificate, details={**details, "components": bad})).valid is False
+        bad = [dict(r) for r in records]
+        bad[n]["parts"] = [dict(part, rule="trust-me") for part in bad[n]["parts"]]
+        assert verify(dataclasses.replace(v.certificate, details={**details, "components": bad})).valid is False
+        if found >= 3:
+            break
+    assert found >= 2
+
+
+def test_quotient_examples() -> None:
+    # two rank-one terms on two rows plus a row subspace: quotient by the 2x2 block
+    comp = [T([0, 1], [0, 1, 2, 3]), T([0, 1], [0, 2]), T([1], [0, 2])]
+    record = quotient_closed(comp)
+    assert record is not None and [p["rule"] for p in record["parts"]] == ["class-cone"]
+    # LU is never proved closed this way
+    assert quotient_closed([T([0], [0]), T([0, 1], [0, 1])]) is None
+
+
+# ---------------------------------------------------------------------------------- local LU
+def test_local_lu_premise_limits_are_not_members() -> None:
+    """The solver-free local-LU verdict: on random patterns where the exact premise holds,
+    Z3 proves the limit outside L_I, and the emitted certificate verifies."""
+    checked = 0
+    for seed in range(200):
+        p = SparsityPattern.random((4, 4, 4), 0.5, seed=30000 + seed)
+        red = reduce_two_factor(p)
+        for comp in red.components:
+            blocks = local_lu_blocks(comp)
+            if not blocks:
+                continue
+            s, t, (i, i2, j, j2) = blocks[0]
+            A = {(i, j2): Fraction(1), (i2, j): Fraction(1)}
+            assert member(comp, A, timeout=10.0) is False, p
+            checked += 1
+            if checked % 5 == 0:
+                v = decide(p, time_limit=2.0)
+                assert v.closed is False
+                assert verify(v.certificate, time_limit=10.0).valid is True, p
+            break
+        if checked >= 15:
+            break
+    assert checked >= 10
+
+
+# ---------------------------------------------------------------------------------- screening
+def test_screen_finds_members_and_keeps_known_non_members() -> None:
+    """Random members of L are (mostly) screened as members; the known limits outside L
+    (LU and the width-2 configurations) are never screened out."""
+    rng = np.random.default_rng(8)
+    comps = [
+        [T([0], [0]), T([0, 1], [0, 1])],
+        [T([0, 1], [0, 1]), T([0, 1], [0, 2])],
+        [T([0, 1, 2], [0, 1]), T([0, 2], [1, 2]), T([1, 2], [0, 2])],
+    ]
+    for comp in comps:
+        check = _Membership(comp)
+        members = [random_member(comp, rng) for _ in range(40)]
+        assert check.screen(members).mean() >= 0.9
+    # closure-but-not-member limits
+    lu = _Membership(comps[0])
+    assert not lu.screen([{(0, 1): Fraction(1), (1, 0): Fraction(1)}])[0]
+    rows = _Membership(comps[1])
+    A = {(0, 1): Fraction(1), (0, 2): Fraction(1), (1, 0): Fraction(1)}
+    assert member(comps[1], A, timeout=10.0) is False
+    assert not rows.screen([A])[0]
+
+
+def test_screened_candidates_are_members_by_z3() -> None:
+    """On random components, every first-order candidate that the screen calls a member and
+    that Z3 decides is a member (the screen never hid a certificate here)."""
+    compared = 0
+    for seed in range(60):
+        p = SparsityPattern.random((4, 4, 4), 0.5, seed=40000 + seed)
+        for comp in reduce_two_factor(p).components:
+            if len(comp) < 3:
+                continue
+            check = _Membership(comp)
+            rng = np.random.default_rng(seed)
+            from reluscope.sparsity.reductions import _random_candidates
+
+            cands = _random_candidates(comp, rng, 30)
+            limits = [c.limit() for c in cands]
+            for A, screened in zip(limits, check.screen(limits)):
+                if screened:
+                    z = check(A, timeout=2.0, incremental=False)
+                    assert z is not False, p
+                    compared += z is True
+        if compared >= 60:
+            break
+    assert compared >= 30
+
+
+def test_numeric_membership_trivial_shapes() -> None:
+    nm = NumericMembership([((0,), (0, 1))], [(0, 0), (0, 1)], seed=0)
+    assert nm.screen(np.array([[2.0, -3.0], [0.0, 0.0]])).all()
+    empty = NumericMembership([], [(0, 0)], seed=0)
+    assert list(empty.screen(np.array([[0.0], [1.0]]))) == [True, False]
+    assert NumericMembership([((0,), (0,))], [], seed=0).screen(np.zeros((3, 0))).all()
+    # a candidate of the form used in the search: built from a first-order family
+    s, t = T([0], [0]), T([0, 1], [0, 1])
+    cand = FirstOrderCandidate(s, t, (0, 0), (), ((1, 1),), (), ((1, -1),), kind="local-lu")
+    assert cand.limit() == {(0, 1): Fraction(1), (1, 0): Fraction(1)}
