@@ -361,7 +361,7 @@ def test_results_serialize_and_print():
     r = sup_distance(f, g, "-1,1")
     assert isinstance(r, DistanceResult)
     d = json.loads(r.to_json())
-    assert d["lower"] == r.lower and d["method"] == "exact" and len(d["witness"]) == 2
+    assert d["lower"] == r.lower and d["method"] == "enumerate" and len(d["witness"]) == 2
     assert "sup distance" in str(r)
     s = sobolev_distance(f, g)
     assert "W^(1,inf)" in str(s) and json.loads(s.to_json())["sup_part"]["norm"] == "sup"

@@ -29,7 +29,7 @@ from scipy.optimize import linprog
 
 from ._results import ResultMixin
 from .domain import Box, PointSet, as_domain
-from .errors import InvalidDomain, InvalidNetwork
+from .errors import InvalidDomain, InvalidNetwork, SolverError
 from .milp import (
     MILPBuilder,
     encode_jacobian_column,
@@ -38,6 +38,7 @@ from .milp import (
     preactivation_bounds,
 )
 from .network import ReLUNetwork
+from .regions import affine_pieces
 
 __all__ = [
     "DistanceResult",
@@ -625,9 +626,10 @@ def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, deadline: float, mi
 
 
 def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | None = None,
-                 method: Literal["auto", "exact", "sampled"] = "auto", time_limit: float = 30.0,
+                 method: Literal["auto", "exact", "sampled", "enumerate"] = "auto", time_limit: float = 30.0,
                  mip_gap: float = 1e-6, seed: int = 0, n_samples: int = 2000, tol: float = 1e-6,
-                 bound_method: Literal["interval", "lp", "milp"] = "lp") -> DistanceResult:
+                 bound_method: Literal["interval", "lp", "milp"] = "lp",
+                 max_regions: int = 200_000) -> DistanceResult:
     """Uniform distance ``sup_{x ∈ Ω} max_k |f_k(x) - g_k(x)|`` between two networks.
 
     Parameters
@@ -642,7 +644,11 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
         on a shared input, started from a small sampled lower bound. ``"sampled"``: random
         points, box vertices (``d <= 10``) and local ascent over affine pieces (a lower bound;
         ``upper = inf``). ``"auto"``: the exact method, preceded by a heavier sampling
-        phase (up to 20% of the time) when the MILP has more than 200 binaries.
+        phase (up to 20% of the time) when the MILP has more than 200 binaries; in input
+        dimension 1 and 2 it enumerates the linear regions instead (no MILP), falling back
+        to the MILP beyond ``max_regions`` regions. ``"enumerate"``: only that enumeration
+        (``d <= 2``; every common linear region of ``f`` and ``g`` is cut out of the box and
+        the maximum is taken over the regions' vertices).
     time_limit:
         Seconds for the whole computation. When it hits, the result keeps valid bounds
         with ``lower < upper`` and ``status="time_limit"``. MILPs with at least 96 binaries
@@ -661,6 +667,8 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
     bound_method:
         Pre-activation bounds used as big-M constants: ``"interval"``, ``"lp"`` (tighter, the
         default) or ``"milp"`` (exact per neuron; costly, but can speed up hard instances).
+    max_regions:
+        Limit on the number of linear regions for the enumeration in one or two dimensions.
 
     Returns
     -------
@@ -680,7 +688,7 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
     """
     t0 = time.perf_counter()
     _check_pair(f, g)
-    _check_options(method, ("auto", "exact", "sampled"), time_limit, mip_gap, seed)
+    _check_options(method, ("auto", "exact", "sampled", "enumerate"), time_limit, mip_gap, seed)
     if bound_method not in ("interval", "lp", "milp"):
         raise InvalidNetwork(f"bound_method must be 'interval', 'lp' or 'milp'; got {bound_method!r}")
     dom = as_domain(domain, f.input_dim)
@@ -695,6 +703,19 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
         _sup_candidates(terms, lo, hi, 10 * n_samples, seed, 5, deadline, best)
         return DistanceResult(best.value, math.inf, best.witness, False, "sampled",
                               time.perf_counter() - t0, "sampled", "sup", best.component, 0)
+    if method == "enumerate" or (method == "auto" and f.input_dim <= 2):
+        if method == "enumerate" and f.input_dim > 2:
+            raise InvalidDomain(f"method='enumerate' needs input dimension 1 or 2; got {f.input_dim}")
+        share = 1.0 if method == "enumerate" else 0.5  # "auto" keeps half for the MILP
+        try:
+            return _enumerated_sup(terms, lo, hi, t0, tol, mip_gap, int(max_regions),
+                                   share * float(time_limit))
+        except SolverError as exc:
+            if method == "enumerate":  # no fallback asked for: a sampled lower bound only
+                _sup_candidates(terms, lo, hi, n_samples, seed, 0, deadline, best)
+                status = "time_limit" if "time" in str(exc) else "region_limit"
+                return DistanceResult(best.value, math.inf, best.witness, False, status,
+                                      time.perf_counter() - t0, "enumerate", "sup", best.component, 0)
     n_estimate = _estimate_binaries(terms, lo, hi)
     heavy = method == "auto" and n_estimate > _AUTO_SMALL_BINARIES
     if heavy:
@@ -712,6 +733,37 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
         status = "time_limit" if time.perf_counter() >= deadline else "optimal"
     return DistanceResult(best.value, upper, best.witness, exact, status, time.perf_counter() - t0,
                           "sampled+exact" if heavy else "exact", "sup", best.component, n_bin)
+
+
+def _enumerated_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, t0: float, tol: float,
+                    mip_gap: float, max_regions: int, time_limit: float) -> DistanceResult:
+    """Exact sup distance in one or two dimensions by listing the common linear regions
+    (:mod:`reluscope.regions`): the maximum of ``|f - g|`` on each convex region is attained
+    at a vertex. ``lower`` is the real networks' best vertex value; ``upper`` adds the
+    geometric tolerance propagated through the layers (neurons within ``geom_tol`` of zero on a
+    whole region are not cut along, so their branch is off by at most ``geom_tol``)."""
+    geom_tol = 1e-12
+    pieces = affine_pieces([net for net, _ in terms], lo, hi, tol=geom_tol, max_cells=max_regions,
+                           time_limit=time_limit)
+    V = np.vstack([p.vertices for p in pieces])
+    D = _values(terms, V)  # the real networks at every vertex
+    flat = np.abs(D)
+    i, kk = np.unravel_index(int(np.argmax(flat)), flat.shape)
+    lower = float(flat[i, kk])
+    # affine forms on the regions: their vertex maxima bound the function on each region
+    owner = np.repeat(np.arange(len(pieces)), [len(p.vertices) for p in pieces])
+    J = sum(s * np.stack([p.maps[t][0] for p in pieces]) for t, (_, s) in enumerate(terms))  # (P, k, d)
+    c = sum(s * np.stack([p.maps[t][1] for p in pieces]) for t, (_, s) in enumerate(terms))  # (P, k)
+    piece_max = float(np.abs(np.einsum("nkd,nd->nk", J[owner], V) + c[owner]).max())
+    slack = 0.0
+    for net, _ in terms:
+        norms = [float(np.abs(W).sum(axis=1).max()) for W in net.weights]
+        # a branch error of geom_tol in hidden layer l is amplified by the later layers
+        slack += geom_tol * sum(float(np.prod(norms[layer + 1:])) for layer in range(net.depth - 1))
+    upper = max(piece_max, lower) + slack + 1e-12 * (1.0 + abs(piece_max))
+    exact = _tol_gap(lower, upper, max(tol, 2 * mip_gap))
+    return DistanceResult(lower, upper, V[i].copy(), exact, "optimal", time.perf_counter() - t0,
+                          "enumerate", "sup", (int(kk),), 0)
 
 
 def _estimate_binaries(terms: Terms, lo: np.ndarray, hi: np.ndarray) -> int:
@@ -934,7 +986,7 @@ def _gradient_distance(f: ReLUNetwork, g: ReLUNetwork | None, domain, method: st
                        bound_method: str, norm: str) -> DistanceResult:
     t0 = time.perf_counter()
     _check_pair(f, g)
-    _check_options(method, ("auto", "exact", "sampled"), time_limit, mip_gap, seed)
+    _check_options(method, ("auto", "exact", "sampled", "enumerate"), time_limit, mip_gap, seed)
     if not (isinstance(region_margin, (int, float)) and region_margin > 0):
         raise InvalidNetwork(f"region_margin must be a positive number; got {region_margin!r}")
     dom = as_domain(domain, f.input_dim)
@@ -947,7 +999,7 @@ def _gradient_distance(f: ReLUNetwork, g: ReLUNetwork | None, domain, method: st
 
 
 def sobolev_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | None = None,
-                     method: Literal["auto", "exact", "sampled"] = "auto", time_limit: float = 30.0,
+                     method: Literal["auto", "exact", "sampled", "enumerate"] = "auto", time_limit: float = 30.0,
                      mip_gap: float = 1e-6, seed: int = 0, n_samples: int = 2000, tol: float = 1e-6,
                      region_margin: float = 1e-6,
                      bound_method: Literal["interval", "lp", "milp"] = "lp") -> SobolevResult:
@@ -1003,7 +1055,7 @@ def sobolev_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | st
     """
     t0 = time.perf_counter()
     _check_pair(f, g)
-    _check_options(method, ("auto", "exact", "sampled"), time_limit, mip_gap, seed)
+    _check_options(method, ("auto", "exact", "sampled", "enumerate"), time_limit, mip_gap, seed)
     sup = sup_distance(f, g, domain, method=method, time_limit=0.5 * time_limit, mip_gap=mip_gap,
                        seed=seed, n_samples=n_samples, tol=tol, bound_method=bound_method)
     remaining = max(time_limit - (time.perf_counter() - t0), 1e-3)
@@ -1025,10 +1077,11 @@ def sobolev_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | st
 
 
 def lipschitz_constant(f: ReLUNetwork, domain: Box | PointSet | str | None = None,
-                       method: Literal["auto", "exact", "sampled"] = "auto", time_limit: float = 30.0,
+                       method: Literal["auto", "exact", "sampled", "enumerate"] = "auto", time_limit: float = 30.0,
                        mip_gap: float = 1e-6, seed: int = 0, n_samples: int = 2000, tol: float = 1e-6,
                        region_margin: float = 1e-6,
-                       bound_method: Literal["interval", "lp", "milp"] = "lp") -> DistanceResult:
+                       bound_method: Literal["interval", "lp", "milp"] = "lp",
+                 max_regions: int = 200_000) -> DistanceResult:
     """Lipschitz constant ``ess sup_Ω max_{k,j} |∂f_k / ∂x_j|`` of a network on a box.
 
     This is the gradient part of :func:`sobolev_distance` with ``g = 0``. The norm: the
