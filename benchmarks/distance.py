@@ -6,7 +6,7 @@ networks; the benchmark checks that the optima agree to 1e-6 and reports the tim
 measured in the same run. OMLT, Pyomo and highspy are benchmark-only (the library never
 imports them).
 
-Usage: ``.venv/bin/python benchmarks/distance.py [--quick | --goal] [--time-limit S]``.
+Usage: ``.venv/bin/python benchmarks/distance.py [--quick | --goal | --growth] [--time-limit S]``.
 Writes ``benchmarks/results/distance.json`` (``distance_quick.json`` with ``--quick``,
 ``distance_goal.json`` with ``--goal``: the 2x32, 10-D instance with 60 s per route).
 """
@@ -89,13 +89,41 @@ def instance(d: int, widths: tuple[int, ...], seed: int) -> tuple[ReLUNetwork, R
     return f, g
 
 
+def growth(limit: float) -> None:
+    """Where the exact answer stops fitting in ``limit`` seconds on the 10-D box: two
+    10-N-N-1 networks (seeds 102/103, as the goal instance) for growing N."""
+    rows = []
+    print(f"{'hidden':>8} {'binaries':>9} {'seconds':>8} {'lower':>10} {'upper':>10} exact")
+    for n in (8, 12, 16, 24, 32):
+        f = ReLUNetwork.random((10, n, n, 1), seed=102)
+        g = ReLUNetwork.random((10, n, n, 1), seed=103)
+        t = time.perf_counter()
+        r = sup_distance(f, g, Box(-1.0, 1.0), time_limit=limit)
+        sec = time.perf_counter() - t
+        rows.append({"hidden": [n, n], "binaries": r.n_binaries, "seconds": sec, "lower": r.lower,
+                     "upper": r.upper, "exact": r.exact})
+        print(f"{n}x{n:<5} {r.n_binaries:>9} {sec:>8.1f} {r.lower:>10.4f} {r.upper:>10.4f} {r.exact}", flush=True)
+    out = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "time_limit": limit,
+           "machine": f"{platform.system()} {platform.machine()}, Python {platform.python_version()}",
+           "rows": rows}
+    path = Path(__file__).resolve().parent / "results" / "distance_growth.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dump_json(out, path)
+    print(f"wrote {path}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small instances only")
     ap.add_argument("--time-limit", type=float, default=None, help="seconds per route and instance")
     ap.add_argument("--goal", action="store_true",
                     help="only the goal instance: two 2x32 networks on [-1,1]^10, 60 s per route")
+    ap.add_argument("--growth", action="store_true",
+                    help="reluscope only, 60 s each: two 2xN networks on [-1,1]^10 for N = 8..32")
     args = ap.parse_args()
+    if args.growth:
+        growth(args.time_limit or 60.0)
+        return
     if args.goal:
         cases = [(10, (32, 32))]
         limit = args.time_limit or 60.0
@@ -114,6 +142,12 @@ def main() -> None:
         t = time.perf_counter()
         r = sup_distance(f, g, box, method="exact", time_limit=limit)
         ours = time.perf_counter() - t
+        auto_seconds = None
+        if d <= 2:  # "auto" enumerates the linear regions there instead of solving the MILP
+            t = time.perf_counter()
+            a = sup_distance(f, g, box, time_limit=limit)
+            auto_seconds = time.perf_counter() - t
+            assert a.method == "enumerate" and a.exact and abs(a.lower - r.lower) <= 1e-6 * max(1.0, r.lower)
         o = omlt_sup_distance(f, g, np.full(d, -1.0), np.full(d, 1.0), limit)
         both = r.exact and o["optimal"]
         diff = abs(r.lower - o["value"]) if both else float("nan")
@@ -122,9 +156,12 @@ def main() -> None:
                      "reluscope_upper": r.upper, "reluscope_exact": r.exact, "binaries": r.n_binaries,
                      "omlt_seconds": o["seconds"], "omlt_build_seconds": o["build_seconds"],
                      "omlt_value": o["value"], "omlt_optimal": o["optimal"], "ratio": ratio,
-                     "abs_diff": diff, "agree_1e-6": bool(both and diff <= 1e-6 * max(1.0, abs(r.lower)))})
+                     "abs_diff": diff, "agree_1e-6": bool(both and diff <= 1e-6 * max(1.0, abs(r.lower))),
+                     "reluscope_auto_seconds": auto_seconds,
+                     "ratio_auto": None if auto_seconds is None else o["seconds"] / auto_seconds})
+        auto_text = "" if auto_seconds is None else f"  auto (enumerate) {auto_seconds:.3f} s, ratio {o['seconds'] / auto_seconds:.0f}"
         print(f"{d:>3} {'x'.join(map(str, widths)):>12} {ours:>12.2f} {o['seconds']:>9.2f} {ratio:>7.1f} "
-              f"{r.lower:>14.9f} {diff:>9.1e} {r.exact}/{o['optimal']}", flush=True)
+              f"{r.lower:>14.9f} {diff:>9.1e} {r.exact}/{o['optimal']}{auto_text}", flush=True)
     out = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "quick": args.quick,
            "time_limit": limit, "machine": f"{platform.system()} {platform.machine()}, Python {platform.python_version()}",
            "rows": rows}
