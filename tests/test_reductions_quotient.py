@@ -21,6 +21,7 @@ from reluscope.sparsity.reductions import (
     _star_forest,
     component_pattern,
     decide,
+    exact_pair_blocks,
     local_lu_blocks,
     member,
     quotient_closed,
@@ -224,6 +225,29 @@ def test_local_lu_premise_limits_are_not_members() -> None:
         if checked >= 15:
             break
     assert checked >= 10
+
+
+def test_exact_pair_block_limits_are_not_members() -> None:
+    """Shared-rows / shared-columns configurations with the exact premise: Z3 proves the
+    limit outside L on random patterns, and decide's certificates for them verify."""
+    checked = {"shared-rows": 0, "shared-cols": 0}
+    verified = 0
+    for seed in range(600):
+        p = SparsityPattern.random((4, 4, 4), 0.5, seed=50000 + seed)
+        for comp in reduce_two_factor(p).components:
+            for cand in exact_pair_blocks(comp):
+                if checked[cand.kind] >= 8:
+                    continue
+                assert member(comp, cand.limit(), timeout=10.0) is False, p
+                checked[cand.kind] += 1
+                if not local_lu_blocks(comp) and verified < 4:
+                    v = decide(p, time_limit=2.0)
+                    assert v.closed is False
+                    assert verify(v.certificate, time_limit=10.0).valid is True, p
+                    verified += 1
+        if min(checked.values()) >= 8:
+            break
+    assert min(checked.values()) >= 4 and verified >= 2
 
 
 # ---------------------------------------------------------------------------------- screening

@@ -62,6 +62,7 @@ __all__ = [
     "width_two_rule",
     "no_cancellation",
     "local_lu_blocks",
+    "exact_pair_blocks",
     "first_order_candidates",
     "FirstOrderCandidate",
     "member",
@@ -350,6 +351,37 @@ def local_lu_blocks(terms: Sequence[Term]) -> list[tuple[Term, Term, tuple[int, 
                             continue
                         out.append((s, t, (i, i2, j, j2)))
     return out
+
+
+def exact_pair_blocks(terms: Sequence[Term]) -> Iterator[FirstOrderCandidate]:
+    """Configurations (2) and (3) of the width-2 theorem embedded with an exact premise: two
+    *rank-one* terms ``s, t`` share rows ``i, i2`` and a column ``j``, ``s`` has a column
+    ``j1`` and ``t`` a column ``j2`` the other lacks, and no other term meets the block
+    ``B = {i, i2} x {j, j1, j2}`` (case (3) is the transpose). Then
+    ``A = e_i (e_j1 + e_j2)^T + e_i2 e_j^T`` is a first-order limit and ``A not in L``: the
+    restriction of ``L`` to ``B`` is ``V_s|B + V_t|B`` and the proof of Theorem 5 (2) applies
+    on ``B`` (background page, Section 7). Yields the candidates (solver-free)."""
+    for s, t in itertools.permutations(terms, 2):
+        if s.rank != 1 or t.rank != 1 or not s.overlaps(t):
+            continue
+        others = [q for q in terms if q is not s and q is not t]
+        rs, rt, cs, ct = set(s.rows), set(t.rows), set(s.cols), set(t.cols)
+        for i, i2 in itertools.permutations(sorted(rs & rt), 2):
+            for j in sorted(cs & ct):
+                for j1 in sorted(cs - ct):
+                    for j2 in sorted(ct - cs):
+                        block = {(a, b) for a in (i, i2) for b in (j, j1, j2)}
+                        if not any(block & q.support for q in others):
+                            yield FirstOrderCandidate(s, t, (i, j), ((i2, 1),), (), ((j1, 1),), ((j2, -1),),
+                                                      kind="shared-rows")
+        for j, j2 in itertools.permutations(sorted(cs & ct), 2):
+            for i in sorted(rs & rt):
+                for i1 in sorted(rs - rt):
+                    for i3 in sorted(rt - rs):
+                        block = {(a, b) for a in (i, i1, i3) for b in (j, j2)}
+                        if not any(block & q.support for q in others):
+                            yield FirstOrderCandidate(s, t, (i, j), ((i1, 1),), ((i3, 1),), ((j2, 1),), (),
+                                                      kind="shared-cols")
 
 
 def _structured_candidates(comp: Sequence[Term]) -> list[FirstOrderCandidate]:
@@ -1043,6 +1075,9 @@ def _decide_component(
     if blocks:
         s, t, (i, i2, j, j2) = blocks[0]
         return False, "local-lu", FirstOrderCandidate(s, t, (i, j), (), ((i2, 1),), (), ((j2, -1),), kind="local-lu")
+    # the shared-rows / shared-cols configurations with the same kind of exact premise
+    for cand in exact_pair_blocks(comp):
+        return False, cand.kind, cand
     # combinatorial part of the whole-space proof first (no solver, cheap)
     if full_space(comp, time_limit=max(0.0, min(deadline - time.perf_counter(), 1.0)), z3_leaf=0) is True:
         return True, "full-space", None
