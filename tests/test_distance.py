@@ -237,16 +237,18 @@ def test_time_limited_solve_returns_valid_interval():
 
 
 # ----------------------------------------------------------------------------- gradients
+@pytest.mark.parametrize("method", ["exact", "enumerate"])
 @pytest.mark.parametrize("seed", range(10))
-def test_gradient_and_sobolev_1d_equal_enumeration(seed):
+def test_gradient_and_sobolev_1d_equal_enumeration(seed, method):
     rng = np.random.default_rng(300 + seed)
     hidden = tuple(int(w) for w in rng.integers(1, 6, size=int(rng.integers(1, 4))))
     f, g = nets_pair(300 + seed, 1, hidden, int(rng.integers(1, 3)))
     lo, hi = -1.5, 1.0
     tsup = true_sup_1d(f, g, lo, hi)
     tgrad = true_grad_1d(f, g, lo, hi)
-    r = sobolev_distance(f, g, Box(lo, hi))
+    r = sobolev_distance(f, g, Box(lo, hi), method=method)
     assert isinstance(r, SobolevResult)
+    assert r.gradient_part.method == method and r.sup_part.method == method
     assert r.exact
     assert r.gradient_part.lower == pytest.approx(tgrad, abs=TOL * max(1, tgrad))
     assert r.sup_part.lower == pytest.approx(tsup, abs=TOL * max(1, tsup))
@@ -258,13 +260,14 @@ def test_gradient_and_sobolev_1d_equal_enumeration(seed):
     assert np.abs(J).max() == pytest.approx(r.gradient_part.lower, abs=1e-12)
 
 
+@pytest.mark.parametrize("method", ["exact", "enumerate"])
 @pytest.mark.parametrize("seed", range(8))
-def test_lipschitz_1d_equals_enumeration(seed):
+def test_lipschitz_1d_equals_enumeration(seed, method):
     rng = np.random.default_rng(400 + seed)
     f = ReLUNetwork.random((1, int(rng.integers(1, 7)), int(rng.integers(1, 7)), 1), seed=400 + seed)
     truth = true_grad_1d(f, None, -1.0, 1.0)
-    r = lipschitz_constant(f, Box(-1.0, 1.0))
-    assert r.exact and r.norm == "lipschitz"
+    r = lipschitz_constant(f, Box(-1.0, 1.0), method=method)
+    assert r.exact and r.norm == "lipschitz" and r.method == method
     assert r.lower == pytest.approx(truth, abs=TOL * max(1, truth))
     # Lipschitz inequality on random pairs
     X = np.random.default_rng(seed).uniform(-1, 1, size=(2000, 2))
@@ -272,12 +275,13 @@ def test_lipschitz_1d_equals_enumeration(seed):
     assert np.all(np.abs(fx - fy).max(axis=1) <= r.upper * np.abs(X[:, 0] - X[:, 1]) + 1e-9)
 
 
+@pytest.mark.parametrize("method", ["exact", "enumerate"])
 @pytest.mark.parametrize("seed", range(5))
-def test_gradient_2d_against_grid_regions(seed):
+def test_gradient_2d_against_grid_regions(seed, method):
     f, g = nets_pair(500 + seed, 2, (5, 4), 1)
     truth, seen = true_grad_2d_grid(f, g, -1.0, 1.0)
-    r = sobolev_distance(f, g, Box(-1.0, 1.0)).gradient_part
-    assert r.exact
+    r = sobolev_distance(f, g, Box(-1.0, 1.0), method=method).gradient_part
+    assert r.exact and r.method == method
     assert r.upper >= truth - TOL
     assert r.lower >= truth - TOL * max(1, truth)
     # the witness lies inside a linear region (no pre-activation vanishes) whose gradient
@@ -302,11 +306,12 @@ def test_lipschitz_deep_3d_within_sampled_and_certified(seed):
     assert e.certified_upper >= e.upper - TOL
 
 
-def test_opposite_neurons_only_full_dimensional_regions_count():
+@pytest.mark.parametrize("method", ["exact", "enumerate"])
+def test_opposite_neurons_only_full_dimensional_regions_count(method):
     # f(x) = relu(x) - relu(-x) = x: slope 1 everywhere; the pattern "both active" exists
     # only at x = 0 and would give slope 2
     f = ReLUNetwork([np.array([[1.0], [-1.0]]), np.array([[1.0, -1.0]])], [np.zeros(2), np.zeros(1)])
-    r = lipschitz_constant(f, Box(-1, 1))
+    r = lipschitz_constant(f, Box(-1, 1), method=method)
     assert r.exact and r.lower == pytest.approx(1.0, abs=1e-9)
     assert r.certified_upper >= 1.0
     # pathology 4 of the math note: G realizes x, g_n = x + relu(x - 1/2)/n; W^{1,inf} distance 1/n
@@ -314,7 +319,7 @@ def test_opposite_neurons_only_full_dimensional_regions_count():
     for n in (2, 10, 100):
         g = ReLUNetwork([np.array([[1.0], [-1.0], [1.0]]), np.array([[1.0, -1.0, 1.0 / n]])],
                         [np.array([0.0, 0.0, -0.5]), np.array([0.0])])
-        s = sobolev_distance(G, g, Box(-1, 1))
+        s = sobolev_distance(G, g, Box(-1, 1), method=method)
         assert s.exact and s.lower == pytest.approx(1.0 / n, abs=1e-7)
         assert s.sup_part.lower == pytest.approx(0.5 / n, abs=1e-7)
 

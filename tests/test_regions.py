@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from reluscope import Box, ReLUNetwork, save
 from reluscope.cli import app
-from reluscope.distance import sup_distance
+from reluscope.distance import lipschitz_constant, sobolev_distance, sup_distance
 from reluscope.errors import InvalidDomain
 from reluscope.regions import affine_pieces
 
@@ -110,3 +110,31 @@ def test_cli_method_enumerate(tmp_path):
     out = json.loads(res.output)
     assert out["method"] == "enumerate" and out["exact"] is True
     assert out["lower"] == pytest.approx(sup_distance(f, g, method="exact").lower, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_enumerated_gradient_equals_the_milp(seed):
+    rng = np.random.default_rng(700 + seed)
+    d = int(rng.integers(1, 3))
+    hidden = tuple(int(w) for w in rng.integers(2, 6, size=int(rng.integers(1, 3))))
+    f = ReLUNetwork.random((d, *hidden, 2), seed=700 + seed)
+    g = ReLUNetwork.random((d, *hidden, 2), seed=800 + seed)
+    e = sobolev_distance(f, g, Box(-1, 1), method="enumerate").gradient_part
+    m = sobolev_distance(f, g, Box(-1, 1), method="exact").gradient_part
+    assert e.exact and m.exact and e.method == "enumerate"
+    assert e.lower == pytest.approx(m.lower, abs=1e-6 * max(1.0, m.lower))
+    assert e.certified_upper >= e.upper >= e.lower
+    # the witness is inside a region, where the real Jacobian realizes the lower bound
+    J = f.local_affine(e.witness)[0] - g.local_affine(e.witness)[0]
+    assert np.abs(J).max() == pytest.approx(e.lower, abs=1e-12)
+    lip = lipschitz_constant(f, Box(-1, 1), method="enumerate")
+    assert lip.exact and lip.lower == pytest.approx(
+        lipschitz_constant(f, Box(-1, 1), method="exact").lower, abs=1e-6 * max(1.0, lip.lower))
+
+
+def test_enumerated_gradient_limits_and_dimension():
+    f = ReLUNetwork.random((2, 16, 16, 1), seed=5)
+    r = lipschitz_constant(f, method="enumerate", max_regions=10)
+    assert not r.exact and r.upper == np.inf and r.status == "region_limit" and r.lower > 0
+    with pytest.raises(InvalidDomain, match="input dimension 1 or 2"):
+        lipschitz_constant(ReLUNetwork.random((3, 4, 1), seed=0), method="enumerate")

@@ -703,18 +703,15 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
         _sup_candidates(terms, lo, hi, 10 * n_samples, seed, 5, deadline, best)
         return DistanceResult(best.value, math.inf, best.witness, False, "sampled",
                               time.perf_counter() - t0, "sampled", "sup", best.component, 0)
-    if method == "enumerate" or (method == "auto" and f.input_dim <= 2):
-        if method == "enumerate" and f.input_dim > 2:
-            raise InvalidDomain(f"method='enumerate' needs input dimension 1 or 2; got {f.input_dim}")
-        share = 1.0 if method == "enumerate" else 0.5  # "auto" keeps half for the MILP
+    share = _enumeration_share(method, f.input_dim)
+    if share:
         try:
             return _enumerated_sup(terms, lo, hi, t0, tol, mip_gap, int(max_regions),
                                    share * float(time_limit))
         except SolverError as exc:
             if method == "enumerate":  # no fallback asked for: a sampled lower bound only
                 _sup_candidates(terms, lo, hi, n_samples, seed, 0, deadline, best)
-                status = "time_limit" if "time" in str(exc) else "region_limit"
-                return DistanceResult(best.value, math.inf, best.witness, False, status,
+                return DistanceResult(best.value, math.inf, best.witness, False, _limit_status(exc),
                                       time.perf_counter() - t0, "enumerate", "sup", best.component, 0)
     n_estimate = _estimate_binaries(terms, lo, hi)
     heavy = method == "auto" and n_estimate > _AUTO_SMALL_BINARIES
@@ -733,6 +730,21 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
         status = "time_limit" if time.perf_counter() >= deadline else "optimal"
     return DistanceResult(best.value, upper, best.witness, exact, status, time.perf_counter() - t0,
                           "sampled+exact" if heavy else "exact", "sup", best.component, n_bin)
+
+
+def _enumeration_share(method: str, d: int) -> float:
+    """Fraction of the time limit for listing linear regions: all of it for
+    ``method="enumerate"``, half for ``"auto"`` in one or two dimensions (the MILP takes
+    over if the regions are too many), else 0 (no enumeration)."""
+    if method == "enumerate":
+        if d > 2:
+            raise InvalidDomain(f"method='enumerate' needs input dimension 1 or 2; got {d}")
+        return 1.0
+    return 0.5 if method == "auto" and d <= 2 else 0.0
+
+
+def _limit_status(exc: SolverError) -> str:
+    return "time_limit" if "time" in str(exc) else "region_limit"
 
 
 def _enumerated_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, t0: float, tol: float,
@@ -839,6 +851,46 @@ def _realized_gradient(terms: Terms, x: np.ndarray, lo: np.ndarray, hi: np.ndarr
         if zmin[i] > 0:
             return J[i], C[i]
     return None
+
+
+def _all_patterns_jacobian_bound(terms: Terms) -> float:
+    """``max_{k,j} sum_nets (|W_L| ... |W_1|)_{kj}``: bounds every entry of ``J_f - J_g`` for
+    every activation pattern (each pattern's Jacobian is ``W_L D ... D W_1`` with 0/1
+    diagonals ``D``, bounded entrywise by the product of the absolute matrices)."""
+    total = 0.0
+    for net, _ in terms:
+        P = np.abs(net.weights[0])
+        for W in net.weights[1:]:
+            P = np.abs(W) @ P
+        total = total + P
+    return float(np.max(total))
+
+
+def _enumerated_gradient(terms: Terms, lo: np.ndarray, hi: np.ndarray, t0: float, tol: float,
+                         mip_gap: float, max_regions: int, time_limit: float, norm: str) -> DistanceResult:
+    """Gradient part in one or two dimensions from the listed linear regions.
+
+    ``upper`` is the largest Jacobian entry of the regions' affine forms: at any point where
+    every hidden pre-activation has ``|z| > 1e-12`` the real pattern is the region's (see
+    docs/background/distances.md), so this bounds the gradient on every region realized with
+    a margin. ``lower`` is the largest Jacobian entry realized by the real networks at a
+    region's centroid with all pre-activations nonzero (a gradient on an open set)."""
+    pieces = affine_pieces([net for net, _ in terms], lo, hi, tol=1e-12, max_cells=max_regions,
+                           time_limit=time_limit)
+    J = sum(s * np.stack([p.maps[t][0] for p in pieces]) for t, (_, s) in enumerate(terms))  # (P, k, d)
+    upper = float(np.abs(J).max())
+    centroids = np.array([p.vertices.mean(axis=0) for p in pieces])
+    Jr, zmin = _jacobian_diff(terms, centroids)
+    A = np.where((zmin > 0)[:, None, None], np.abs(Jr), -np.inf)
+    i, kk, j = np.unravel_index(int(np.argmax(A)), A.shape)
+    lower = float(A[i, kk, j])
+    witness = centroids[i].copy() if math.isfinite(lower) else None
+    lower = max(lower, 0.0) if math.isfinite(lower) else 0.0
+    upper = max(upper, lower)
+    exact = _tol_gap(lower, upper, max(tol, 2 * mip_gap))
+    cert = max(upper, _all_patterns_jacobian_bound(terms))
+    return DistanceResult(lower, upper, witness, exact, "optimal", time.perf_counter() - t0,
+                          "enumerate", norm, (int(kk), int(j)), 0, cert)
 
 
 def _gradient_part(terms: Terms, lo: np.ndarray, hi: np.ndarray, method: str, deadline: float,
@@ -983,7 +1035,7 @@ def _gradient_part(terms: Terms, lo: np.ndarray, hi: np.ndarray, method: str, de
 
 def _gradient_distance(f: ReLUNetwork, g: ReLUNetwork | None, domain, method: str, time_limit: float,
                        mip_gap: float, seed: int, n_samples: int, tol: float, region_margin: float,
-                       bound_method: str, norm: str) -> DistanceResult:
+                       bound_method: str, norm: str, max_regions: int = 200_000) -> DistanceResult:
     t0 = time.perf_counter()
     _check_pair(f, g)
     _check_options(method, ("auto", "exact", "sampled", "enumerate"), time_limit, mip_gap, seed)
@@ -994,6 +1046,18 @@ def _gradient_distance(f: ReLUNetwork, g: ReLUNetwork | None, domain, method: st
     if isinstance(dom, PointSet):
         return _points_result(terms, dom, t0, norm)
     lo, hi = dom.bounds(f.input_dim)
+    share = _enumeration_share(method, f.input_dim)
+    if share:
+        try:
+            return _enumerated_gradient(terms, lo, hi, t0, tol, mip_gap, int(max_regions),
+                                        share * float(time_limit), norm)
+        except SolverError as exc:
+            if method == "enumerate":  # no fallback asked for: sampled lower bound only
+                r = _gradient_part(terms, lo, hi, "sampled", t0 + float(time_limit), mip_gap, tol,
+                                   seed, n_samples, float(region_margin), bound_method, norm, t0)
+                return DistanceResult(r.lower, math.inf, r.witness, False, _limit_status(exc),
+                                      time.perf_counter() - t0, "enumerate", norm, r.component, 0,
+                                      math.inf)
     return _gradient_part(terms, lo, hi, method, t0 + float(time_limit), mip_gap, tol, seed,
                           n_samples, float(region_margin), bound_method, norm, t0)
 
@@ -1002,7 +1066,8 @@ def sobolev_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | st
                      method: Literal["auto", "exact", "sampled", "enumerate"] = "auto", time_limit: float = 30.0,
                      mip_gap: float = 1e-6, seed: int = 0, n_samples: int = 2000, tol: float = 1e-6,
                      region_margin: float = 1e-6,
-                     bound_method: Literal["interval", "lp", "milp"] = "lp") -> SobolevResult:
+                     bound_method: Literal["interval", "lp", "milp"] = "lp",
+                     max_regions: int = 200_000) -> SobolevResult:
     """``W^{1,∞}`` distance ``max(sup_Ω |f - g|, ess sup_Ω |∇(f - g)|)``.
 
     The gradient part is the essential supremum of ``max_{k,j} |∂_j (f - g)_k|`` (the
@@ -1039,10 +1104,16 @@ def sobolev_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | st
         :class:`~reluscope.PointSet` (maxima over the points; gradients at the points with
         ``ReLU'(0) = 0``).
     method:
-        ``"auto"``/``"exact"`` (MILPs) or ``"sampled"`` (lower bounds only).
+        ``"exact"`` (MILPs), ``"sampled"`` (lower bounds only), ``"enumerate"`` (input
+        dimension 1 or 2: the linear regions are listed, see :func:`sup_distance`; the
+        gradient part is then the largest Jacobian entry over the regions, each checked
+        at the region's centroid with the real networks), or ``"auto"`` (``"enumerate"``
+        in one and two dimensions, falling back to the MILPs beyond ``max_regions``,
+        else ``"exact"``). With enumeration, ``certified_upper`` is the cruder
+        all-patterns bound ``max(upper, max_{k,j} sum_nets (|W_L| ... |W_1|)_{kj})``.
     time_limit:
         Seconds, split between the sup part (first half at most) and the gradient part.
-    mip_gap, seed, n_samples, tol, bound_method:
+    mip_gap, seed, n_samples, tol, bound_method, max_regions:
         As in :func:`sup_distance`.
     region_margin:
         Margin (in pre-activation units) certifying that a pattern's region is
@@ -1057,10 +1128,11 @@ def sobolev_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | st
     _check_pair(f, g)
     _check_options(method, ("auto", "exact", "sampled", "enumerate"), time_limit, mip_gap, seed)
     sup = sup_distance(f, g, domain, method=method, time_limit=0.5 * time_limit, mip_gap=mip_gap,
-                       seed=seed, n_samples=n_samples, tol=tol, bound_method=bound_method)
+                       seed=seed, n_samples=n_samples, tol=tol, bound_method=bound_method,
+                       max_regions=max_regions)
     remaining = max(time_limit - (time.perf_counter() - t0), 1e-3)
     grad = _gradient_distance(f, g, domain, method, remaining, mip_gap, seed, n_samples, tol,
-                              region_margin, bound_method, "gradient")
+                              region_margin, bound_method, "gradient", max_regions)
     lower = max(sup.lower, grad.lower)
     upper = max(sup.upper, grad.upper)
     witness = sup.witness if sup.lower >= grad.lower else grad.witness
@@ -1081,7 +1153,7 @@ def lipschitz_constant(f: ReLUNetwork, domain: Box | PointSet | str | None = Non
                        mip_gap: float = 1e-6, seed: int = 0, n_samples: int = 2000, tol: float = 1e-6,
                        region_margin: float = 1e-6,
                        bound_method: Literal["interval", "lp", "milp"] = "lp",
-                 max_regions: int = 200_000) -> DistanceResult:
+                       max_regions: int = 200_000) -> DistanceResult:
     """Lipschitz constant ``ess sup_Ω max_{k,j} |∂f_k / ∂x_j|`` of a network on a box.
 
     This is the gradient part of :func:`sobolev_distance` with ``g = 0``. The norm: the
@@ -1093,7 +1165,7 @@ def lipschitz_constant(f: ReLUNetwork, domain: Box | PointSet | str | None = Non
     ``"lipschitz"`` and ``component`` the Jacobian entry ``(k, j)`` at the witness.
     """
     return _gradient_distance(f, None, domain, method, time_limit, mip_gap, seed, n_samples, tol,
-                              region_margin, bound_method, "lipschitz")
+                              region_margin, bound_method, "lipschitz", max_regions)
 
 
 # ------------------------------------------------------------------------------- parameters
