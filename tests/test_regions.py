@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from reluscope import Box, ReLUNetwork, save
 from reluscope.cli import app
 from reluscope.distance import lipschitz_constant, sobolev_distance, sup_distance
-from reluscope.errors import InvalidDomain
-from reluscope.regions import affine_pieces
+from reluscope.errors import InvalidDomain, SolverError
+from reluscope.regions import affine_pieces, arrangement_vertices
 
 
 def polygon_area(v: np.ndarray) -> float:
@@ -138,3 +138,31 @@ def test_enumerated_gradient_limits_and_dimension():
     assert not r.exact and r.upper == np.inf and r.status == "region_limit" and r.lower > 0
     with pytest.raises(InvalidDomain, match="input dimension 1 or 2"):
         lipschitz_constant(ReLUNetwork.random((3, 4, 1), seed=0), method="enumerate")
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_arrangement_vertices_contain_every_cell_vertex(seed):
+    f = ReLUNetwork.random((2, 12, 1), seed=900 + seed, bias_scale=0.5)
+    g = ReLUNetwork.random((2, 9, 1), seed=950 + seed, bias_scale=0.5)
+    lo, hi = np.array([-1.0, -2.0]), np.array([1.5, 0.5])
+    V = arrangement_vertices(np.vstack([f.weights[0], g.weights[0]]),
+                             np.concatenate([f.biases[0], g.biases[0]]), lo, hi)
+    cell_vertices = np.vstack([p.vertices for p in affine_pieces([f, g], lo, hi)])
+    gaps = np.min(np.linalg.norm(cell_vertices[:, None, :] - V[None, :, :], axis=2), axis=1)
+    assert gaps.max() < 1e-9
+    # so the one-hidden-layer shortcut of sup_distance gives the MILP's value
+    e = sup_distance(f, g, Box(lo, hi), method="enumerate")
+    m = sup_distance(f, g, Box(lo, hi), method="exact")
+    assert e.exact and e.lower == pytest.approx(m.lower, abs=1e-6 * max(1.0, m.lower))
+
+
+def test_nearly_parallel_kinks_fall_back_to_cells():
+    # two kink lines through the origin at an angle of 1e-6: ill-conditioned intersection
+    W1 = np.array([[1.0, 0.0], [1.0, 1e-6], [0.3, 1.0]])
+    f = ReLUNetwork([W1, np.array([[1.0, -2.0, 0.5]])], [np.zeros(3), np.zeros(1)])
+    g = ReLUNetwork.random((2, 4, 1), seed=1)
+    with pytest.raises(SolverError, match="small angle"):
+        arrangement_vertices(W1, np.zeros(3), -np.ones(2), np.ones(2))
+    e = sup_distance(f, g, method="enumerate")
+    m = sup_distance(f, g, method="exact")
+    assert e.exact and e.lower == pytest.approx(m.lower, abs=1e-6 * max(1.0, m.lower))

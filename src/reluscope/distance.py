@@ -38,7 +38,7 @@ from .milp import (
     preactivation_bounds,
 )
 from .network import ReLUNetwork
-from .regions import affine_pieces
+from .regions import affine_pieces, arrangement_vertices
 
 __all__ = [
     "DistanceResult",
@@ -755,6 +755,25 @@ def _enumerated_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, t0: float, tol
     geometric tolerance propagated through the layers (neurons within ``geom_tol`` of zero on a
     whole region are not cut along, so their branch is off by at most ``geom_tol``)."""
     geom_tol = 1e-12
+    if lo.size == 2 and all(net.depth == 2 for net, _ in terms):
+        # one hidden layer: the kinks are straight lines, and the regions' vertices are among
+        # their pairwise intersections (a vectorized shortcut; ill-conditioned -> cells)
+        try:
+            W = np.vstack([net.weights[0] for net, _ in terms])
+            b = np.concatenate([net.biases[0] for net, _ in terms])
+            V = arrangement_vertices(W, b, lo, hi)
+        except SolverError:
+            V = None
+        if V is not None:
+            D = _values(terms, V)
+            flat = np.abs(D)
+            i, kk = np.unravel_index(int(np.argmax(flat)), flat.shape)
+            lower = float(flat[i, kk])
+            # each computed vertex is within ~1e-12 (relative) of a true one
+            slack = 1e-11 * _all_patterns_jacobian_bound(terms) * float(np.max(np.maximum(np.abs(lo), np.abs(hi))) + 1.0)
+            upper = lower + slack + 1e-12 * (1.0 + lower)
+            return DistanceResult(lower, upper, V[i].copy(), _tol_gap(lower, upper, max(tol, 2 * mip_gap)),
+                                  "optimal", time.perf_counter() - t0, "enumerate", "sup", (int(kk),), 0)
     pieces = affine_pieces([net for net, _ in terms], lo, hi, tol=geom_tol, max_cells=max_regions,
                            time_limit=time_limit)
     V = np.vstack([p.vertices for p in pieces])
