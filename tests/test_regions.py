@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.spatial import ConvexHull
 from typer.testing import CliRunner
 
 from reluscope import Box, ReLUNetwork, save
@@ -25,11 +26,15 @@ def polygon_area(v: np.ndarray) -> float:
 
 
 def measure(v: np.ndarray) -> float:
-    return float(v[1, 0] - v[0, 0]) if v.shape[1] == 1 else polygon_area(v)
+    if v.shape[1] == 1:
+        return float(v[1, 0] - v[0, 0])
+    if v.shape[1] == 2:
+        return polygon_area(v)
+    return float(ConvexHull(v, qhull_options="QJ").volume)  # unordered vertices
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 10_000), d=st.integers(1, 2),
+@given(seed=st.integers(0, 10_000), d=st.integers(1, 3),
        hidden=st.lists(st.integers(1, 7), min_size=1, max_size=3), k=st.integers(1, 2),
        half=st.floats(0.3, 3.0))
 def test_cells_cover_the_box_and_each_network_is_affine_on_each_cell(seed, d, hidden, k, half):
@@ -49,7 +54,7 @@ def test_cells_cover_the_box_and_each_network_is_affine_on_each_cell(seed, d, hi
         for net, (J, c) in zip((f, g), p.maps):
             assert np.allclose(X @ J.T + c, net(X), atol=1e-9, rtol=1e-9)
     # cells are convex with disjoint interiors (cut from the box), so their measures add up
-    assert total == pytest.approx(float(np.prod(hi - lo)), rel=1e-9)
+    assert total == pytest.approx(float(np.prod(hi - lo)), rel=1e-9 if d <= 2 else 1e-6)
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -91,12 +96,24 @@ def test_enumeration_limits_give_a_lower_bound_only():
     assert np.abs(f(r.witness) - g(r.witness)).max() == pytest.approx(r.lower, abs=1e-12)
 
 
-def test_enumeration_needs_one_or_two_dimensions():
+@pytest.mark.parametrize("seed", range(4))
+def test_enumeration_in_three_dimensions_equals_the_milp(seed):
+    f = ReLUNetwork.random((3, 5, 4, 2), seed=600 + seed)
+    g = ReLUNetwork.random((3, 4, 5, 2), seed=650 + seed)
+    e = sup_distance(f, g, Box(-1, 1), method="enumerate")
+    m = sup_distance(f, g, Box(-1, 1), method="exact")
+    assert e.exact and e.method == "enumerate" and m.method != "enumerate"
+    assert e.lower == pytest.approx(m.lower, abs=1e-6 * max(1.0, m.lower))
+    ge = lipschitz_constant(f, Box(-1, 1), method="enumerate")
+    gm = lipschitz_constant(f, Box(-1, 1), method="exact")
+    assert ge.exact and ge.lower == pytest.approx(gm.lower, abs=1e-6 * max(1.0, gm.lower))
+    assert lipschitz_constant(f, Box(-1, 1)).method == "enumerate"  # auto, gradient, 3-D
+
+
+def test_networks_must_match_the_box():
     f = ReLUNetwork.random((3, 4, 1), seed=0)
-    with pytest.raises(InvalidDomain, match="input dimension 1 or 2"):
-        sup_distance(f, f, method="enumerate")
-    with pytest.raises(InvalidDomain, match="input dimension 1 or 2"):
-        affine_pieces([f], -np.ones(3), np.ones(3))
+    with pytest.raises(InvalidDomain, match="dimension 2"):
+        affine_pieces([f], -np.ones(2), np.ones(2))
 
 
 def test_cli_method_enumerate(tmp_path):
@@ -136,8 +153,6 @@ def test_enumerated_gradient_limits_and_dimension():
     f = ReLUNetwork.random((2, 16, 16, 1), seed=5)
     r = lipschitz_constant(f, method="enumerate", max_regions=10)
     assert not r.exact and r.upper == np.inf and r.status == "region_limit" and r.lower > 0
-    with pytest.raises(InvalidDomain, match="input dimension 1 or 2"):
-        lipschitz_constant(ReLUNetwork.random((3, 4, 1), seed=0), method="enumerate")
 
 
 @pytest.mark.parametrize("seed", range(8))

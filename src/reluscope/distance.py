@@ -55,6 +55,11 @@ Terms = list[tuple[ReLUNetwork, float]]
 
 # problems with at most this many binaries are solved directly in "auto" mode
 _AUTO_SMALL_BINARIES = 200
+# "auto" lists linear regions instead of solving MILPs up to these input dimensions: for
+# the sup the MILP with a cutoff is as fast from 3-D on, for the gradient (a harder MILP)
+# enumeration stays faster in 3-D (BENCHMARKS.md, "## distance")
+_AUTO_ENUMERATE_SUP_DIM = 2
+_AUTO_ENUMERATE_GRADIENT_DIM = 3
 # below this many binaries HiGHS proves the optimum in about a second and finds good
 # incumbents itself, so a long local ascent costs more than its better cutoff saves
 _SMALL_MILP_BINARIES = 96
@@ -646,9 +651,10 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
         ``upper = inf``). ``"auto"``: the exact method, preceded by a heavier sampling
         phase (up to 20% of the time) when the MILP has more than 200 binaries; in input
         dimension 1 and 2 it enumerates the linear regions instead (no MILP), falling back
-        to the MILP beyond ``max_regions`` regions. ``"enumerate"``: only that enumeration
-        (``d <= 2``; every common linear region of ``f`` and ``g`` is cut out of the box and
-        the maximum is taken over the regions' vertices).
+        to the MILP beyond ``max_regions`` regions or half the time. ``"enumerate"``: only
+        that enumeration, in any dimension (every common linear region of ``f`` and ``g``
+        is cut out of the box and the maximum is taken over the regions' vertices; the
+        number of regions grows quickly with the dimension).
     time_limit:
         Seconds for the whole computation. When it hits, the result keeps valid bounds
         with ``lower < upper`` and ``status="time_limit"``. MILPs with at least 96 binaries
@@ -668,7 +674,7 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
         Pre-activation bounds used as big-M constants: ``"interval"``, ``"lp"`` (tighter, the
         default) or ``"milp"`` (exact per neuron; costly, but can speed up hard instances).
     max_regions:
-        Limit on the number of linear regions for the enumeration in one or two dimensions.
+        Limit on the number of linear regions for the enumeration.
 
     Returns
     -------
@@ -703,7 +709,7 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
         _sup_candidates(terms, lo, hi, 10 * n_samples, seed, 5, deadline, best)
         return DistanceResult(best.value, math.inf, best.witness, False, "sampled",
                               time.perf_counter() - t0, "sampled", "sup", best.component, 0)
-    share = _enumeration_share(method, f.input_dim)
+    share = _enumeration_share(method, f.input_dim, _AUTO_ENUMERATE_SUP_DIM)
     if share:
         try:
             return _enumerated_sup(terms, lo, hi, t0, tol, mip_gap, int(max_regions),
@@ -732,15 +738,13 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
                           "sampled+exact" if heavy else "exact", "sup", best.component, n_bin)
 
 
-def _enumeration_share(method: str, d: int) -> float:
+def _enumeration_share(method: str, d: int, auto_max_dim: int) -> float:
     """Fraction of the time limit for listing linear regions: all of it for
-    ``method="enumerate"``, half for ``"auto"`` in one or two dimensions (the MILP takes
-    over if the regions are too many), else 0 (no enumeration)."""
+    ``method="enumerate"``, half for ``"auto"`` up to ``auto_max_dim`` input dimensions (the
+    MILP takes over if the regions are too many), else 0 (no enumeration)."""
     if method == "enumerate":
-        if d > 2:
-            raise InvalidDomain(f"method='enumerate' needs input dimension 1 or 2; got {d}")
         return 1.0
-    return 0.5 if method == "auto" and d <= 2 else 0.0
+    return 0.5 if method == "auto" and d <= auto_max_dim else 0.0
 
 
 def _limit_status(exc: SolverError) -> str:
@@ -1065,7 +1069,7 @@ def _gradient_distance(f: ReLUNetwork, g: ReLUNetwork | None, domain, method: st
     if isinstance(dom, PointSet):
         return _points_result(terms, dom, t0, norm)
     lo, hi = dom.bounds(f.input_dim)
-    share = _enumeration_share(method, f.input_dim)
+    share = _enumeration_share(method, f.input_dim, _AUTO_ENUMERATE_GRADIENT_DIM)
     if share:
         try:
             return _enumerated_gradient(terms, lo, hi, t0, tol, mip_gap, int(max_regions),
@@ -1123,11 +1127,12 @@ def sobolev_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | st
         :class:`~reluscope.PointSet` (maxima over the points; gradients at the points with
         ``ReLU'(0) = 0``).
     method:
-        ``"exact"`` (MILPs), ``"sampled"`` (lower bounds only), ``"enumerate"`` (input
-        dimension 1 or 2: the linear regions are listed, see :func:`sup_distance`; the
-        gradient part is then the largest Jacobian entry over the regions, each checked
-        at the region's centroid with the real networks), or ``"auto"`` (``"enumerate"``
-        in one and two dimensions, falling back to the MILPs beyond ``max_regions``,
+        ``"exact"`` (MILPs), ``"sampled"`` (lower bounds only), ``"enumerate"`` (the
+        linear regions are listed, see :func:`sup_distance`; the gradient part is then
+        the largest Jacobian entry over the regions, each checked at the region's
+        centroid with the real networks), or ``"auto"`` (for the sup part as in
+        :func:`sup_distance`; for the gradient part ``"enumerate"`` up to three input
+        dimensions, falling back to the MILPs beyond ``max_regions`` or half the time,
         else ``"exact"``). With enumeration, ``certified_upper`` is the cruder
         all-patterns bound ``max(upper, max_{k,j} sum_nets (|W_L| ... |W_1|)_{kj})``.
     time_limit:

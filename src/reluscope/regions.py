@@ -1,17 +1,18 @@
-"""Exact linear regions of ReLU networks on a low-dimensional box (input dimension 1 or 2).
+"""Exact linear regions of ReLU networks on a box of low input dimension.
 
-On a box in one or two dimensions the common linear regions of a few networks can be listed
+On a box of small dimension the common linear regions of a few networks can be listed
 outright: each hidden neuron's pre-activation is affine on a cell of the current partition,
-so cutting every cell along the line (or point) where a pre-activation changes sign, layer
-by layer and network by network, ends with convex cells (segments or polygons) on which
-every network is affine. A continuous piecewise-affine function attains its maximum over a
-cell at a vertex, so maxima over the box are maxima over finitely many vertices.
+so cutting every cell along the hyperplane where a pre-activation changes sign, layer by
+layer and network by network, ends with convex cells (segments, polygons, polytopes) on
+which every network is affine. A continuous piecewise-affine function attains its maximum
+over a cell at a vertex, so maxima over the box are maxima over finitely many vertices.
 
-Used by :func:`reluscope.sup_distance` with ``method="enumerate"`` (and by ``"auto"`` in
-one and two dimensions), where it replaces the MILP. The geometry is floating point: a
-sign is "changing" on a cell when the pre-activation exceeds ``tol`` in absolute value at
-vertices on both sides, so a cell may straddle a hyperplane by at most ``tol``; the caller
-widens the upper bound accordingly (see :func:`affine_pieces`).
+Used by :func:`reluscope.sup_distance` and the gradient functions with
+``method="enumerate"`` (and by ``"auto"`` in low dimension), where it replaces the MILPs.
+The geometry is floating point: a sign is "changing" on a cell when the pre-activation
+exceeds ``tol`` in absolute value at vertices on both sides, so a cell may straddle a
+hyperplane by at most ``tol``; the callers widen their upper bounds accordingly
+(docs/background/distances.md).
 """
 
 from __future__ import annotations
@@ -68,18 +69,54 @@ def _split(vertices: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.array(pos), np.array(neg)
 
 
+def _split_incidence(V: np.ndarray, I: np.ndarray, vals: np.ndarray, tol: float
+                     ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Cut a convex polytope in ``d >= 3`` dimensions, given by its vertices ``V`` and their
+    facet incidences ``I`` (``I[v, F]``: vertex ``v`` lies on facet ``F``), along the zero set
+    of an affine function with values ``vals`` at the vertices.
+
+    Every edge joins two vertices sharing at least ``d - 1`` facets, so the points where such
+    pairs of opposite sign meet the cut contain all new vertices (in a degenerate polytope
+    a few extra points inside faces may come along; they lie in the part, so maxima over
+    the point set are unchanged). Vertices within ``tol`` of the cut belong to both parts."""
+    d = V.shape[1]
+    pos, neg = vals > tol, vals < -tol
+    zero = ~(pos | neg)
+    P, N = np.flatnonzero(pos), np.flatnonzero(neg)
+    Ii = I.astype(np.int32)
+    common = Ii[P] @ Ii[N].T
+    pi, ni = np.nonzero(common >= d - 1)
+    a, b = P[pi], N[ni]
+    t = vals[a] / (vals[a] - vals[b])
+    newV = V[a] + (V[b] - V[a]) * t[:, None]
+    newI = I[a] & I[b]
+
+    def part(keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k = int(keep.sum())
+        Vp = np.vstack([V[keep], newV])
+        Ip = np.zeros((len(Vp), I.shape[1] + 1), dtype=bool)
+        Ip[:k, :-1] = I[keep]
+        Ip[:k, -1] = zero[keep]
+        Ip[k:, :-1] = newI
+        Ip[k:, -1] = True
+        # a facet of a d-polytope has at least d vertices: drop hyperplanes that are not facets
+        return Vp, Ip[:, Ip.sum(axis=0) >= d]
+
+    return part(pos | zero), part(neg | zero)
+
+
 def _refine(cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]], W: np.ndarray, b: np.ndarray,
             tol: float, max_cells: int, deadline: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Cut each cell ``(vertices, A, c)`` (layer input ``h = A x + c``) by the sign changes
     of the pre-activations ``W h + b``; return cells with the post-activation map."""
     out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     n_out = 0
-    for verts, A, c in cells:
+    for (verts, inc), A, c in cells:
         ZA = W @ A
         zc = W @ c + b
-        stack = [(verts, 0)]
+        stack = [(verts, inc, 0)]
         while stack:
-            v, start = stack.pop()
+            v, I, start = stack.pop()
             vals = v @ ZA[start:].T + zc[start:]  # (m, n - start)
             crossing = (vals.max(axis=0) > tol) & (vals.min(axis=0) < -tol)
             hit = np.flatnonzero(crossing)
@@ -87,7 +124,7 @@ def _refine(cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]], W: np.ndarra
                 # no neuron crosses zero on this cell (beyond tol): a neuron is active iff it
                 # exceeds tol at some vertex (else |z| <= tol on the whole cell)
                 active = (v @ ZA.T + zc).max(axis=0) > tol
-                out.append((v, ZA * active[:, None], zc * active))
+                out.append(((v, I), ZA * active[:, None], zc * active))
                 n_out += 1
                 if n_out > max_cells:
                     raise SolverError(f"more than {max_cells} linear regions")
@@ -95,21 +132,31 @@ def _refine(cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]], W: np.ndarra
                     raise SolverError("region enumeration ran out of time")
                 continue
             j = start + int(hit[0])
-            pos, neg = _split(v, v @ ZA[j] + zc[j])
-            stack.append((pos, j + 1))
-            stack.append((neg, j + 1))
+            if I is None:
+                pos, neg = _split(v, v @ ZA[j] + zc[j])
+                stack.append((pos, None, j + 1))
+                stack.append((neg, None, j + 1))
+            else:
+                (pv, pi), (nv, ni) = _split_incidence(v, I, v @ ZA[j] + zc[j], tol)
+                stack.append((pv, pi, j + 1))
+                stack.append((nv, ni, j + 1))
     return out
 
 
 def affine_pieces(nets: Sequence[ReLUNetwork], lo: np.ndarray, hi: np.ndarray,
                   tol: float = 1e-12, max_cells: int = 200_000,
                   time_limit: float = math.inf) -> list[Piece]:
-    """The common linear regions of ``nets`` on the box ``[lo, hi]`` (``d <= 2``).
+    """The common linear regions of ``nets`` on the box ``[lo, hi]``.
+
+    In one and two dimensions the cells are segments and polygons (vertices in order); in
+    ``d >= 3`` they are polytopes given by their vertices (unordered), cut with the help of
+    vertex-facet incidences. The number of regions grows quickly with ``d``: beyond a few
+    dimensions use the MILPs instead.
 
     Parameters
     ----------
     nets:
-        Networks with the same input dimension ``d`` (1 or 2).
+        Networks with the same input dimension ``d``.
     lo, hi:
         The box, arrays of shape ``(d,)``.
     tol:
@@ -128,27 +175,32 @@ def affine_pieces(nets: Sequence[ReLUNetwork], lo: np.ndarray, hi: np.ndarray,
     lo = np.asarray(lo, dtype=np.float64)
     hi = np.asarray(hi, dtype=np.float64)
     d = lo.size
-    if d not in (1, 2) or any(net.input_dim != d for net in nets):
-        raise InvalidDomain(f"region enumeration needs input dimension 1 or 2; got {d}")
+    if d < 1 or any(net.input_dim != d for net in nets):
+        raise InvalidDomain(f"region enumeration needs networks on the box's dimension {d}")
     if d == 1:
-        box = np.array([[lo[0]], [hi[0]]])
+        box, inc = np.array([[lo[0]], [hi[0]]]), None
+    elif d == 2:
+        box, inc = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]]), None
     else:
-        box = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
+        # the 2^d corners; corner v lies on facet "x_j = lo_j" or "x_j = hi_j" for every j
+        bits = (np.arange(2 ** d)[:, None] >> np.arange(d)[None, :]) & 1
+        box = np.where(bits == 1, hi, lo)
+        inc = np.concatenate([bits == 0, bits == 1], axis=1)
     # cells carry, per network already processed, its affine output map
-    cells: list[tuple[np.ndarray, tuple]] = [(box, ())]
+    cells: list[tuple[tuple, tuple]] = [((box, inc), ())]
     for net in nets:
-        nxt: list[tuple[np.ndarray, tuple]] = []
-        for verts, maps in cells:
-            layer_cells = [(verts, np.eye(d), np.zeros(d))]
+        nxt: list[tuple[tuple, tuple]] = []
+        for geom, maps in cells:
+            layer_cells = [(geom, np.eye(d), np.zeros(d))]
             for W, b in zip(net.weights[:-1], net.biases[:-1]):
                 layer_cells = _refine(layer_cells, W, b, tol, max_cells, deadline)
             W, b = net.weights[-1], net.biases[-1]
-            for v, A, c in layer_cells:
-                nxt.append((v, (*maps, (W @ A, W @ c + b))))
+            for g, A, c in layer_cells:
+                nxt.append((g, (*maps, (W @ A, W @ c + b))))
             if len(nxt) > max_cells:
                 raise SolverError(f"more than {max_cells} linear regions")
         cells = nxt
-    return [Piece(v, maps) for v, maps in cells]
+    return [Piece(g[0], maps) for g, maps in cells]
 
 
 def arrangement_vertices(W: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray,

@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--norm", help="sup (uniform) or sobolev (W^{1,inf}: max of sup and gradient parts).")
         ] = "sup",
         time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds for the whole computation.")] = 30.0,
-        method: Annotated[str, typer.Option("--method", help="auto, exact, sampled or enumerate (sup norm, input dimension 1 or 2).")] = "auto",
+        method: Annotated[str, typer.Option("--method", help="auto, exact, sampled or enumerate (list the linear regions; for low input dimensions).")] = "auto",
         seed: Annotated[int, typer.Option("--seed", help="Seed of the sampling phase.")] = 0,
         as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     ) -> None:
