@@ -17,7 +17,9 @@ from reluscope.sparsity.reductions import (
     FirstOrderCandidate,
     Term,
     _make_term,
+    _check_quotient,
     _Membership,
+    _nested_split,
     _star_forest,
     component_pattern,
     decide,
@@ -132,7 +134,7 @@ def test_quotient_projection_is_the_reduced_sum() -> None:
     assert len(instances) >= 6
     rng = np.random.default_rng(6)
     for p, comp, final, steps in instances:
-        free = {tuple(e) for step in steps for e in step["free"]}
+        free = {tuple(e) for step in steps for e in step.get("free", [])}
         for _ in range(2):
             A = random_member(comp, rng)
             projected = {e: x for e, x in A.items() if e not in free}
@@ -177,9 +179,10 @@ def test_quotient_verdicts_verify_and_tampering_fails() -> None:
         n = next(k for k, r in enumerate(records) if r["rule"] == "quotient")
         # a wrong free set, a missing step, or a wrong leaf rule must be rejected
         bad = [dict(r) for r in records]
-        step = dict(bad[n]["quotient"][0])
-        step["free"] = step["free"][:-1]
-        bad[n]["quotient"] = [step] + list(bad[n]["quotient"][1:])
+        steps_ = [dict(st) for st in bad[n]["quotient"]]
+        m = next(k for k, st in enumerate(steps_) if "free" in st)
+        steps_[m]["free"] = steps_[m]["free"][:-1]
+        bad[n]["quotient"] = steps_
         assert verify(dataclasses.replace(v.certificate, details={**details, "components": bad})).valid is False
         bad = [dict(r) for r in records]
         bad[n]["quotient"] = []
@@ -199,6 +202,60 @@ def test_quotient_examples() -> None:
     assert record is not None and [p["rule"] for p in record["parts"]] == ["class-cone"]
     # LU is never proved closed this way
     assert quotient_closed([T([0], [0]), T([0, 1], [0, 1])]) is None
+
+
+def test_nested_pair_rewriting_is_an_equality_of_sets() -> None:
+    """Lemma 11 on random nested pairs: the rewriting applies exactly when its premise holds,
+    and then members of V_s + V_t are members of K(D, R, 1) + R^(C_1 x R) and conversely
+    (Z3, exact)."""
+    rng = np.random.default_rng(12)
+    checked = 0
+    for _ in range(200):
+        n_rows, n_cols = int(rng.integers(2, 5)), int(rng.integers(2, 4))
+        c2 = sorted(rng.choice(5, size=n_rows, replace=False).tolist())
+        c1 = sorted(rng.choice(c2, size=int(rng.integers(1, n_rows)), replace=False).tolist())
+        cols = sorted(rng.choice(4, size=n_cols, replace=False).tolist())
+        s, t = T(c1, cols), T(c2, cols, neurons=(1,))
+        if rng.random() < 0.5:  # the transposed form
+            s, t = T(cols, c1), T(cols, c2, neurons=(1,))
+        split = _nested_split(s, t)
+        premise = len(c1) >= 2 and n_cols == 2  # both non-subspace, two shared lines
+        assert (split is not None) == premise
+        if split is None:
+            continue
+        for _ in range(2):
+            assert member(split, random_member([s, t], rng), timeout=10.0) is True
+            assert member([s, t], random_member(split, rng), timeout=10.0) is True
+        checked += 1
+        if checked >= 12:
+            break
+    assert checked >= 8
+    # outside the premise the equality fails: |C_1| = 2, |R| = 3
+    s, t = T([0, 1], [0, 1, 2]), T([0, 1, 2], [0, 1, 2])
+    assert _nested_split(s, t) is None
+    A = {(0, 1): Fraction(1), (1, 2): Fraction(1), (2, 0): Fraction(1)}
+    assert member([T([2], [0, 1, 2]), T([0, 1], [0, 1, 2], rank=2)], A, timeout=10.0) is True
+    assert member([s, t], A, timeout=10.0) is False
+
+
+def test_nested_steps_are_replayed_by_the_checker() -> None:
+    comp = [T([0, 1, 2, 3], [0, 3]), T([2], [1, 3], neurons=(1,)), T([2, 3], [0, 3], neurons=(3,))]
+    record = quotient_closed(comp)
+    assert record is not None and "nested" in record["quotient"][0]
+    assert _check_quotient(comp, record, 5.0)[0] is True
+    # a nested step on a pair outside the premise (three shared columns) is rejected
+    wide = [T([0, 1, 2, 3], [0, 1, 3]), T([2], [1, 3], neurons=(1,)), T([2, 3], [0, 1, 3], neurons=(3,))]
+    forged = {"quotient": [{"nested": [wide[0].to_list(), wide[2].to_list()]}] + record["quotient"][1:],
+              "parts": record["parts"]}
+    assert _check_quotient(wide, forged, 5.0)[0] is False
+
+
+def test_rank_two_class_pieces_are_used_as_bounded_terms() -> None:
+    """A rank-2 class plus a row subspace (3x3): not closed; the certificate needs the second
+    piece of the class as a bounded term."""
+    v = decide(SparsityPattern.from_text("111/111/110;110/110/111"), time_limit=2.0)
+    assert v.closed is False
+    assert verify(v.certificate, time_limit=10.0).valid is True
 
 
 # ---------------------------------------------------------------------------------- local LU

@@ -444,9 +444,12 @@ def _random_candidates(comp: Sequence[Term], rng: np.random.Generator, n: int) -
         b1, b2 = vec(s.cols, j), vec(t.cols, j)
         extra = []
         for q in comp:
-            if q in (s, t) or rng.random() < 0.5:
-                continue
-            extra.append((q, vec(q.rows, None), vec(q.cols, None)))
+            # every rank-one piece not used by the diverging pair (all of a term of rank r
+            # outside the pair, r - 1 pieces of a pair term) may add a bounded term
+            for _ in range(q.rank - (q in (s, t))):
+                if rng.random() < 0.5:
+                    continue
+                extra.append((q, vec(q.rows, None), vec(q.cols, None)))
         out.append(FirstOrderCandidate(s, t, (i, j), a1, a2, b1, b2, tuple(extra), kind="first-order"))
     return out
 
@@ -501,7 +504,8 @@ def _generic_candidates(comp: Sequence[Term], rng: np.random.Generator) -> list[
             continue
         for i in sorted(set(s.rows) & set(t.rows)):
             for j in sorted(set(s.cols) & set(t.cols)):
-                extra = tuple((q, dense(q.rows, None), dense(q.cols, None)) for q in comp if q not in (s, t))
+                extra = tuple((q, dense(q.rows, None), dense(q.cols, None))
+                              for q in comp for _ in range(q.rank - (q in (s, t))))
                 out.append(FirstOrderCandidate(s, t, (i, j), dense(s.rows, i), (), dense(s.cols, j),
                                                dense(t.cols, j), extra, kind="first-order"))
                 if extra:  # the sub-family without the other terms
@@ -861,6 +865,35 @@ def _project_term(q: Term, F: frozenset[Entry]) -> list[Term] | None:
     return [_make_term(r, c, 1, q.neurons) for r, c in stars]
 
 
+def _nested_split(s: Term, t: Term) -> list[Term] | None:
+    """Lemma 11: two rank-one, non-subspace terms ``C_1 x R`` and ``C_2 x R`` with
+    ``C_1 ⊊ C_2`` and ``|R| = 2`` sum to ``K(C_2 - C_1, R, 1) + R^(C_1 x R)`` (and the
+    transpose). Returns those two terms, or ``None`` when the premise fails."""
+    if s.rank != 1 or t.rank != 1 or s.subspace or t.subspace:
+        return None
+    for a, b in ((s, t), (t, s)):
+        if a.cols == b.cols and set(a.rows) < set(b.rows) and len(a.cols) <= 2:
+            d = sorted(set(b.rows) - set(a.rows))
+            return [_make_term(d, a.cols, 1, b.neurons), _make_term(a.rows, a.cols, len(a.rows), a.neurons)]
+        if a.rows == b.rows and set(a.cols) < set(b.cols) and len(a.rows) <= 2:
+            d = sorted(set(b.cols) - set(a.cols))
+            return [_make_term(a.rows, d, 1, b.neurons), _make_term(a.rows, a.cols, len(a.cols), a.neurons)]
+    return None
+
+
+def _nested_rewrite_pair(terms: Sequence[Term]) -> tuple[Term, Term] | None:
+    for s, t in itertools.combinations(terms, 2):
+        if _nested_split(s, t) is not None:
+            return s, t
+    return None
+
+
+def _apply_nested_rewrite(terms: Sequence[Term], s: Term, t: Term) -> list[Term]:
+    split = _nested_split(s, t)
+    assert split is not None
+    return _merge([q for q in terms if q != s and q != t] + split)
+
+
 QUOTIENT_GROUP = 3  # largest group of terms whose sum is tested for being a coordinate space
 
 
@@ -881,6 +914,11 @@ def quotient_steps(terms: Sequence[Term], deadline: float | None = None) -> tupl
     steps: list[dict[str, Any]] = []
     while len(terms) > 1:
         done = False
+        pair = _nested_rewrite_pair(terms)
+        if pair is not None:
+            steps.append({"nested": [pair[0].to_list(), pair[1].to_list()]})
+            terms = _apply_nested_rewrite(terms, *pair)
+            continue
         for size in range(1, min(QUOTIENT_GROUP, len(terms) - 1) + 1):
             for group in itertools.combinations(terms, size):
                 if deadline is not None and time.perf_counter() > deadline:
@@ -945,6 +983,15 @@ def _check_quotient(comp: Sequence[Term], record: dict[str, Any], time_limit: fl
     """Re-check a quotient record step by step from the component (not by re-searching)."""
     terms = _merge(comp)
     for n, step in enumerate(record.get("quotient") or []):
+        if "nested" in step:
+            try:
+                s_, t_ = (_make_term(*g) for g in step["nested"])
+            except (TypeError, ValueError):
+                return False, f"quotient step {n}: malformed nested pair"
+            if s_ not in terms or t_ not in terms or s_ == t_ or _nested_split(s_, t_) is None:
+                return False, f"quotient step {n}: premises of the nested-pair rewriting fail"
+            terms = _apply_nested_rewrite(terms, s_, t_)
+            continue
         try:
             group = [_make_term(*g) for g in step["group"]]
         except (TypeError, ValueError, KeyError):
