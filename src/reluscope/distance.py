@@ -89,12 +89,14 @@ class DistanceResult(ResultMixin):
     exact:
         ``upper - lower`` is within the solver tolerance.
     status:
-        ``"optimal"``, ``"time_limit"``, ``"sampled"`` (no upper bound computed) or
-        ``"points"`` (exact maximum over a finite point set).
+        ``"optimal"``, ``"time_limit"``, ``"sampled"`` (no upper bound computed),
+        ``"points"`` (exact maximum over a finite point set), ``"region_limit"`` (region
+        enumeration stopped at ``max_regions``) or ``"solver_error"`` (HiGHS failed on a
+        MILP even after retries; the bounds stay valid).
     seconds:
         Wall-clock time.
     method:
-        ``"exact"``, ``"sampled"``, ``"sampled+exact"`` or ``"points"``.
+        ``"exact"``, ``"sampled"``, ``"sampled+exact"``, ``"enumerate"`` or ``"points"``.
     norm:
         ``"sup"``, ``"gradient"`` (ess sup of the largest absolute partial derivative) or
         ``"lipschitz"``.
@@ -587,6 +589,17 @@ def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, deadline: float, mi
         cutoff = [(idx, coef, current + eps, np.inf)] if math.isfinite(current) else []
         out = builder.solve((idx, coef), sense="max", time_limit=remaining, mip_rel_gap=mip_gap,
                             extra_rows=cutoff, continuous=relaxable(kk, sign))
+        # HiGHS occasionally stops with "Solve error" (numerics); the same model without
+        # presolve, then without the cutoff row, usually goes through
+        for retry in ({"presolve": False}, {"presolve": False, "extra_rows": ()}):
+            if out.status != "error" or time.perf_counter() >= deadline:
+                break
+            opts = {"extra_rows": cutoff, **retry}
+            out = builder.solve((idx, coef), sense="max", time_limit=deadline - time.perf_counter(),
+                                mip_rel_gap=mip_gap, continuous=relaxable(kk, sign), **opts)
+        if out.status == "error":
+            status = "solver_error"
+            continue
         if out.status == "infeasible":
             # nothing beats the current lower bound (by more than eps) for this target
             target_upper[kk, si] = min(target_upper[kk, si], current + eps + _FEAS)

@@ -312,7 +312,8 @@ class MILPBuilder:
               sense: Literal["min", "max"] = "max", time_limit: float = 10.0,
               mip_rel_gap: float = 1e-6, relax: bool = False,
               extra_rows: Sequence[tuple[np.ndarray, np.ndarray, float, float]] = (),
-              objective_constant: float = 0.0, continuous: np.ndarray | None = None) -> SolveOutcome:
+              objective_constant: float = 0.0, continuous: np.ndarray | None = None,
+              presolve: bool = True) -> SolveOutcome:
         """Optimize a linear objective.
 
         Parameters
@@ -333,6 +334,8 @@ class MILPBuilder:
             Constant added to the objective value and bound.
         continuous:
             Indices of integer variables to treat as continuous in this solve only.
+        presolve:
+            HiGHS presolve (on by default; turning it off is a retry after a solver error).
         """
         c = np.zeros(self.n_vars)
         if isinstance(objective, dict):
@@ -363,7 +366,7 @@ class MILPBuilder:
             integrality[np.asarray(continuous, dtype=np.int64)] = 0.0
         constraints = [LinearConstraint(A, rlo, rhi)] if A.shape[0] else []
         options = {"time_limit": float(max(time_limit, 1e-3)), "mip_rel_gap": float(mip_rel_gap),
-                   "presolve": True, "disp": False}
+                   "presolve": bool(presolve), "disp": False}
         t0 = time.perf_counter()
         try:
             with _silence_c_stdout():
