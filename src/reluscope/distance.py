@@ -523,6 +523,21 @@ def _split_bounds(terms: Terms, lo: np.ndarray, hi: np.ndarray, targets: list[tu
 
 
 # ------------------------------------------------------------------------------- sup norm
+def _solve_max(builder: MILPBuilder, objective: tuple[np.ndarray, np.ndarray], deadline: float,
+               mip_gap: float, cutoff: list, continuous: np.ndarray | None = None):
+    """Maximize with HiGHS until ``deadline``. HiGHS occasionally stops with "Solve error"
+    (numerics); the same model without presolve, then without the cutoff row, usually goes
+    through, so those are tried in turn (status ``"error"`` only if all fail)."""
+    out = None
+    for opts in ({}, {"presolve": False}, {"presolve": False, "extra_rows": ()}):
+        if out is not None and (out.status != "error" or time.perf_counter() >= deadline):
+            break
+        kwargs = {"extra_rows": cutoff, **opts}
+        out = builder.solve(objective, sense="max", time_limit=deadline - time.perf_counter(),
+                            mip_rel_gap=mip_gap, continuous=continuous, **kwargs)
+    return out
+
+
 def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, deadline: float, mip_gap: float,
                tol: float, per_target: np.ndarray, best: _Best, bound_method: str,
                rng: np.random.Generator) -> tuple[float, str, int]:
@@ -587,16 +602,7 @@ def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, deadline: float, mi
         idx, coef = objective(kk, sign)
         eps = _cutoff_eps(current, tol, mip_gap) if math.isfinite(current) else 0.0
         cutoff = [(idx, coef, current + eps, np.inf)] if math.isfinite(current) else []
-        out = builder.solve((idx, coef), sense="max", time_limit=remaining, mip_rel_gap=mip_gap,
-                            extra_rows=cutoff, continuous=relaxable(kk, sign))
-        # HiGHS occasionally stops with "Solve error" (numerics); the same model without
-        # presolve, then without the cutoff row, usually goes through
-        for retry in ({"presolve": False}, {"presolve": False, "extra_rows": ()}):
-            if out.status != "error" or time.perf_counter() >= deadline:
-                break
-            opts = {"extra_rows": cutoff, **retry}
-            out = builder.solve((idx, coef), sense="max", time_limit=deadline - time.perf_counter(),
-                                mip_rel_gap=mip_gap, continuous=relaxable(kk, sign), **opts)
+        out = _solve_max(builder, (idx, coef), deadline, mip_gap, cutoff, relaxable(kk, sign))
         if out.status == "error":
             status = "solver_error"
             continue
@@ -1009,13 +1015,12 @@ def _gradient_part(terms: Terms, lo: np.ndarray, hi: np.ndarray, method: str, de
                 continue
         cutoff = [(idx, coef, current + eps, np.inf)] if math.isfinite(current) else []
         # 1) margin 0: every full-dimensional region is feasible -> certified upper bound
-        out = b0.solve((idx, coef), sense="max", time_limit=deadline - time.perf_counter(),
-                       mip_rel_gap=mip_gap, extra_rows=cutoff)
+        out = _solve_max(b0, (idx, coef), deadline, mip_gap, cutoff)
         if out.status == "infeasible":
             target_upper[kk, j, si] = certified[kk, j, si] = thr
             continue
         if out.status != "optimal":
-            status = "time_limit"
+            status = "solver_error" if out.status == "error" else "time_limit"
         if out.status in ("optimal", "time_limit") and math.isfinite(out.bound):
             ub = out.bound + _FEAS * (1 + abs(out.bound))
             certified[kk, j, si] = min(certified[kk, j, si], ub)
@@ -1045,13 +1050,12 @@ def _gradient_part(terms: Terms, lo: np.ndarray, hi: np.ndarray, method: str, de
         eps = _cutoff_eps(cur, tol, mip_gap) if math.isfinite(cur) else 0.0
         thr = cur + eps + _FEAS
         cutoff = [(idx, coef, cur + eps, np.inf)] if math.isfinite(cur) else []
-        outm = bm.solve((idx, coef), sense="max", time_limit=remaining, mip_rel_gap=mip_gap,
-                        extra_rows=cutoff)
+        outm = _solve_max(bm, (idx, coef), deadline, mip_gap, cutoff)
         if outm.status == "infeasible":
             target_upper[kk, j, si] = thr
             continue
         if outm.status != "optimal":
-            status = "time_limit"
+            status = "solver_error" if outm.status == "error" else "time_limit"
         if outm.status in ("optimal", "time_limit") and math.isfinite(outm.bound):
             target_upper[kk, j, si] = min(target_upper[kk, j, si], outm.bound + _FEAS * (1 + abs(outm.bound)))
         if outm.x is not None:
