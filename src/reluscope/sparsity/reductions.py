@@ -534,7 +534,7 @@ LEAF_RLIMIT = 1_500_000
 MAX_LEAVES = 3
 INCREMENTAL_TIMEOUT_MS = 50
 RANDOM_CANDIDATES_SMALL = 1500
-RANDOM_CANDIDATES_LARGE = 1500
+RANDOM_CANDIDATES_LARGE = 4000
 FULL_SPACE_SHARE = 0.4
 FRESH_TIMEOUT = 0.2  # seconds per fresh QF_NRA call in the candidate search (unknown: skip)
 RANDOM_BEFORE_FULL = 300  # random candidates tried before the whole-space sentence
@@ -1138,6 +1138,9 @@ def _decide_component(
     # A numerical generic rank below |U| shows L != R^U (up to rounding); it is used only
     # to *order* the tests (skip the universal Z3 sentence), never as a proof.
     tried_full = False
+    # components of four or more terms rarely yield to quantifier elimination within the
+    # budget: they get more random candidates (a fixed number either way, so verdicts stay
+    # reproducible up to the time limit)
     n_random = RANDOM_CANDIDATES_SMALL if len(comp) <= 3 else RANDOM_CANDIDATES_LARGE
     random_stream = _iter_random_candidates(comp, rng, n_random)
     # (candidates, screened numerically?) -- the few structured configurations go straight
