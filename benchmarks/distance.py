@@ -6,7 +6,7 @@ networks; the benchmark checks that the optima agree to 1e-6 and reports the tim
 measured in the same run. OMLT, Pyomo and highspy are benchmark-only (the library never
 imports them).
 
-Usage: ``.venv/bin/python benchmarks/distance.py [--quick | --goal | --growth] [--time-limit S]``.
+Usage: ``.venv/bin/python benchmarks/distance.py [--quick | --goal | --growth | --enumeration] [--time-limit S]``.
 Writes ``benchmarks/results/distance.json`` (``distance_quick.json`` with ``--quick``,
 ``distance_goal.json`` with ``--goal``: the 2x32, 10-D instance with 60 s per route).
 """
@@ -112,6 +112,45 @@ def growth(limit: float) -> None:
     print(f"wrote {path}")
 
 
+def enumeration(limit: float) -> None:
+    """``method="enumerate"`` against ``method="exact"`` on the same instances (seeds 1000
+    and 1002, not the comparison table's): seconds and agreement, for the sup distance of a
+    pair and for the Lipschitz constant of one network."""
+    from reluscope import lipschitz_constant
+
+    rows = []
+    print(f"{'quantity':>9} {'d':>2} {'hidden':>8} {'seed':>5} {'enumerate s':>12} {'MILP s':>8} {'ratio':>6} agree")
+    cases = [("sup", d, w) for d in (2, 3, 4) for w in ((8, 8), (12, 12), (16, 16)) if not (d == 4 and w[0] > 12)]
+    cases += [("lipschitz", d, w) for d, w in ((2, (16, 16)), (3, (6, 6, 6)), (3, (8, 8)), (3, (12, 12)), (4, (8, 8)))]
+    for quantity, d, w in cases:
+        for seed in (1000, 1002):
+            f = ReLUNetwork.random((d, *w, 1), seed=seed)
+            g = ReLUNetwork.random((d, *w, 1), seed=seed + 1)
+            box = Box(-1.0, 1.0)
+            out = {}
+            for method in ("enumerate", "exact"):
+                t = time.perf_counter()
+                if quantity == "sup":
+                    r = sup_distance(f, g, box, method=method, time_limit=limit)
+                else:
+                    r = lipschitz_constant(f, box, method=method, time_limit=limit)
+                out[method] = (time.perf_counter() - t, r)
+            (te, re_), (tm, rm) = out["enumerate"], out["exact"]
+            agree = bool(re_.exact and rm.exact and abs(re_.lower - rm.lower) <= 1e-6 * max(1.0, rm.lower))
+            rows.append({"quantity": quantity, "d": d, "hidden": list(w), "seed": seed,
+                         "enumerate_seconds": te, "enumerate_exact": re_.exact, "milp_seconds": tm,
+                         "milp_exact": rm.exact, "value": re_.lower, "agree_1e-6": agree})
+            print(f"{quantity:>9} {d:>2} {'x'.join(map(str, w)):>8} {seed:>5} {te:>12.2f} {tm:>8.2f} "
+                  f"{tm / te:>6.1f} {agree}", flush=True)
+    out = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "time_limit": limit,
+           "machine": f"{platform.system()} {platform.machine()}, Python {platform.python_version()}",
+           "rows": rows}
+    path = Path(__file__).resolve().parent / "results" / "distance_enumeration.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dump_json(out, path)
+    print(f"wrote {path}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small instances only")
@@ -120,9 +159,14 @@ def main() -> None:
                     help="only the goal instance: two 2x32 networks on [-1,1]^10, 60 s per route")
     ap.add_argument("--growth", action="store_true",
                     help="reluscope only, 60 s each: two 2xN networks on [-1,1]^10 for N = 8..32")
+    ap.add_argument("--enumeration", action="store_true",
+                    help="region enumeration vs the MILPs (sup and Lipschitz) in 2, 3 and 4 dimensions")
     args = ap.parse_args()
     if args.growth:
         growth(args.time_limit or 60.0)
+        return
+    if args.enumeration:
+        enumeration(args.time_limit or 120.0)
         return
     if args.goal:
         cases = [(10, (32, 32))]
