@@ -181,3 +181,13 @@ def test_nearly_parallel_kinks_fall_back_to_cells():
     e = sup_distance(f, g, method="enumerate")
     m = sup_distance(f, g, method="exact")
     assert e.exact and e.lower == pytest.approx(m.lower, abs=1e-6 * max(1.0, m.lower))
+
+
+def test_auto_sup_in_three_dimensions_enumerates_only_small_problems():
+    small_f = ReLUNetwork.random((3, 6, 6, 1), seed=11)
+    small_g = ReLUNetwork.random((3, 6, 6, 1), seed=12)
+    r = sup_distance(small_f, small_g)
+    assert r.method == "enumerate" and r.exact
+    big_f = ReLUNetwork.random((3, 12, 12, 1), seed=13)
+    big_g = ReLUNetwork.random((3, 12, 12, 1), seed=14)
+    assert sup_distance(big_f, big_g, time_limit=60).method != "enumerate"

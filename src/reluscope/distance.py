@@ -56,9 +56,12 @@ Terms = list[tuple[ReLUNetwork, float]]
 # problems with at most this many binaries are solved directly in "auto" mode
 _AUTO_SMALL_BINARIES = 200
 # "auto" lists linear regions instead of solving MILPs up to these input dimensions: for
-# the sup the MILP with a cutoff is as fast from 3-D on, for the gradient (a harder MILP)
-# enumeration stays faster in 3-D (BENCHMARKS.md, "## distance")
+# the sup the MILP with a cutoff is as fast from 3-D on, except for small 3-D problems
+# (at most _AUTO_ENUMERATE_SUP_3D_BINARIES undecided neurons), where enumeration was as
+# fast or faster and has no heavy tail; for the gradient (a harder MILP) enumeration stays
+# faster in 3-D (BENCHMARKS.md, "## distance")
 _AUTO_ENUMERATE_SUP_DIM = 2
+_AUTO_ENUMERATE_SUP_3D_BINARIES = 40
 _AUTO_ENUMERATE_GRADIENT_DIM = 3
 # below this many binaries HiGHS proves the optimum in about a second and finds good
 # incumbents itself, so a long local ascent costs more than its better cutoff saves
@@ -669,8 +672,9 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
         points, box vertices (``d <= 10``) and local ascent over affine pieces (a lower bound;
         ``upper = inf``). ``"auto"``: the exact method, preceded by a heavier sampling
         phase (up to 20% of the time) when the MILP has more than 200 binaries; in input
-        dimension 1 and 2 it enumerates the linear regions instead (no MILP), falling back
-        to the MILP beyond ``max_regions`` regions or half the time. ``"enumerate"``: only
+        dimension 1 and 2, and in 3 with at most 40 neurons of undecided sign, it
+        enumerates the linear regions instead (no MILP), falling back to the MILP beyond
+        ``max_regions`` regions or half the time. ``"enumerate"``: only
         that enumeration, in any dimension (every common linear region of ``f`` and ``g``
         is cut out of the box and the maximum is taken over the regions' vertices; the
         number of regions grows quickly with the dimension).
@@ -728,7 +732,11 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
         _sup_candidates(terms, lo, hi, 10 * n_samples, seed, 5, deadline, best)
         return DistanceResult(best.value, math.inf, best.witness, False, "sampled",
                               time.perf_counter() - t0, "sampled", "sup", best.component, 0)
-    share = _enumeration_share(method, f.input_dim, _AUTO_ENUMERATE_SUP_DIM)
+    auto_dim = _AUTO_ENUMERATE_SUP_DIM
+    if method == "auto" and f.input_dim == 3 and \
+            _estimate_binaries(terms, lo, hi) <= _AUTO_ENUMERATE_SUP_3D_BINARIES:
+        auto_dim = 3
+    share = _enumeration_share(method, f.input_dim, auto_dim)
     if share:
         try:
             return _enumerated_sup(terms, lo, hi, t0, tol, mip_gap, int(max_regions),
