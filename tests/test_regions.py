@@ -183,11 +183,28 @@ def test_nearly_parallel_kinks_fall_back_to_cells():
     assert e.exact and e.lower == pytest.approx(m.lower, abs=1e-6 * max(1.0, m.lower))
 
 
-def test_auto_sup_in_three_dimensions_enumerates_only_small_problems():
-    small_f = ReLUNetwork.random((3, 6, 6, 1), seed=11)
-    small_g = ReLUNetwork.random((3, 6, 6, 1), seed=12)
-    r = sup_distance(small_f, small_g)
+def test_auto_sup_enumerates_up_to_three_dimensions():
+    f = ReLUNetwork.random((3, 10, 10, 1), seed=11)
+    g = ReLUNetwork.random((3, 10, 10, 1), seed=12)
+    r = sup_distance(f, g)
     assert r.method == "enumerate" and r.exact
-    big_f = ReLUNetwork.random((3, 12, 12, 1), seed=13)
-    big_g = ReLUNetwork.random((3, 12, 12, 1), seed=14)
-    assert sup_distance(big_f, big_g, time_limit=60).method != "enumerate"
+    f4 = ReLUNetwork.random((4, 6, 1), seed=13)
+    g4 = ReLUNetwork.random((4, 6, 1), seed=14)
+    assert sup_distance(f4, g4, time_limit=60).method != "enumerate"
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), d=st.integers(2, 3),
+       hidden=st.lists(st.integers(2, 6), min_size=2, max_size=3), k=st.integers(1, 2))
+def test_pruned_enumeration_equals_the_full_vertex_maximum(seed, d, hidden, k):
+    """The branch and bound over f's regions returns the maximum over all vertices of the
+    full common partition (no region that holds the maximum is pruned)."""
+    f = ReLUNetwork.random((d, *hidden, k), seed=seed)
+    g = ReLUNetwork.random((d, *hidden[::-1], k), seed=seed + 1)
+    lo, hi = -np.ones(d), np.ones(d)
+    V = np.vstack([p.vertices for p in affine_pieces([f, g], lo, hi)])
+    full = float(np.abs(f(V) - g(V)).max())
+    r = sup_distance(f, g, Box(lo, hi), method="enumerate")
+    assert r.exact
+    assert r.lower == pytest.approx(full, rel=1e-12, abs=1e-12)
+    assert r.upper >= full

@@ -38,7 +38,7 @@ from .milp import (
     preactivation_bounds,
 )
 from .network import ReLUNetwork
-from .regions import affine_pieces, arrangement_vertices
+from .regions import affine_pieces, arrangement_vertices, refine
 
 __all__ = [
     "DistanceResult",
@@ -55,13 +55,9 @@ Terms = list[tuple[ReLUNetwork, float]]
 
 # problems with at most this many binaries are solved directly in "auto" mode
 _AUTO_SMALL_BINARIES = 200
-# "auto" lists linear regions instead of solving MILPs up to these input dimensions: for
-# the sup the MILP with a cutoff is as fast from 3-D on, except for small 3-D problems
-# (at most _AUTO_ENUMERATE_SUP_3D_BINARIES undecided neurons), where enumeration was as
-# fast or faster and has no heavy tail; for the gradient (a harder MILP) enumeration stays
-# faster in 3-D (BENCHMARKS.md, "## distance")
-_AUTO_ENUMERATE_SUP_DIM = 2
-_AUTO_ENUMERATE_SUP_3D_BINARIES = 40
+# "auto" lists linear regions instead of solving MILPs up to these input dimensions; in
+# 4-D the MILPs were faster on every instance measured (BENCHMARKS.md, "## distance")
+_AUTO_ENUMERATE_SUP_DIM = 3
 _AUTO_ENUMERATE_GRADIENT_DIM = 3
 # below this many binaries HiGHS proves the optimum in about a second and finds good
 # incumbents itself, so a long local ascent costs more than its better cutoff saves
@@ -672,9 +668,8 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
         points, box vertices (``d <= 10``) and local ascent over affine pieces (a lower bound;
         ``upper = inf``). ``"auto"``: the exact method, preceded by a heavier sampling
         phase (up to 20% of the time) when the MILP has more than 200 binaries; in input
-        dimension 1 and 2, and in 3 with at most 40 neurons of undecided sign, it
-        enumerates the linear regions instead (no MILP), falling back to the MILP beyond
-        ``max_regions`` regions or half the time. ``"enumerate"``: only
+        dimension 1 to 3 it enumerates the linear regions instead (no MILP), falling back to
+        the MILP beyond ``max_regions`` regions or half the time. ``"enumerate"``: only
         that enumeration, in any dimension (every common linear region of ``f`` and ``g``
         is cut out of the box and the maximum is taken over the regions' vertices; the
         number of regions grows quickly with the dimension).
@@ -732,11 +727,7 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
         _sup_candidates(terms, lo, hi, 10 * n_samples, seed, 5, deadline, best)
         return DistanceResult(best.value, math.inf, best.witness, False, "sampled",
                               time.perf_counter() - t0, "sampled", "sup", best.component, 0)
-    auto_dim = _AUTO_ENUMERATE_SUP_DIM
-    if method == "auto" and f.input_dim == 3 and \
-            _estimate_binaries(terms, lo, hi) <= _AUTO_ENUMERATE_SUP_3D_BINARIES:
-        auto_dim = 3
-    share = _enumeration_share(method, f.input_dim, auto_dim)
+    share = _enumeration_share(method, f.input_dim, _AUTO_ENUMERATE_SUP_DIM)
     if share:
         try:
             return _enumerated_sup(terms, lo, hi, t0, tol, mip_gap, int(max_regions),
@@ -778,13 +769,28 @@ def _limit_status(exc: SolverError) -> str:
     return "time_limit" if "time" in str(exc) else "region_limit"
 
 
+def _cell_output_bounds(net: ReLUNetwork, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of ``net``'s outputs on the convex hull of the points ``V``: the first layer's
+    pre-activations are affine, so their extremes are at the points (exact); interval
+    arithmetic from there on."""
+    Z = V @ net.weights[0].T + net.biases[0]
+    zl, zh = Z.min(axis=0), Z.max(axis=0)
+    for W, b in zip(net.weights[1:], net.biases[1:]):
+        lo, hi = np.maximum(zl, 0.0), np.maximum(zh, 0.0)
+        Wp, Wn = np.maximum(W, 0.0), np.minimum(W, 0.0)
+        zl, zh = Wp @ lo + Wn @ hi + b, Wp @ hi + Wn @ lo + b
+    return zl, zh
+
+
 def _enumerated_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, t0: float, tol: float,
                     mip_gap: float, max_regions: int, time_limit: float) -> DistanceResult:
-    """Exact sup distance in one or two dimensions by listing the common linear regions
-    (:mod:`reluscope.regions`): the maximum of ``|f - g|`` on each convex region is attained
-    at a vertex. ``lower`` is the real networks' best vertex value; ``upper`` adds the
-    geometric tolerance propagated through the layers (neurons within ``geom_tol`` of zero on a
-    whole region are not cut along, so their branch is off by at most ``geom_tol``)."""
+    """Exact sup distance by listing the common linear regions (:mod:`reluscope.regions`):
+    the maximum of ``|f - g|`` on each convex region is attained at a vertex. The regions of
+    ``f`` are listed first; one whose bound (``f``'s affine form at its corners against
+    bounds of ``g`` on it) cannot beat the best value so far is not cut by ``g`` (branch and
+    bound). ``lower`` is the real networks' best vertex value; ``upper`` adds the geometric
+    tolerance propagated through the layers (neurons within ``geom_tol`` of zero on a whole
+    region are not cut along, so their branch is off by at most ``geom_tol``)."""
     geom_tol = 1e-12
     if lo.size == 2 and all(net.depth == 2 for net, _ in terms):
         # one hidden layer: the kinks are straight lines, and the regions' vertices are among
@@ -805,27 +811,50 @@ def _enumerated_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, t0: float, tol
             upper = lower + slack + 1e-12 * (1.0 + lower)
             return DistanceResult(lower, upper, V[i].copy(), _tol_gap(lower, upper, max(tol, 2 * mip_gap)),
                                   "optimal", time.perf_counter() - t0, "enumerate", "sup", (int(kk),), 0)
-    pieces = affine_pieces([net for net, _ in terms], lo, hi, tol=geom_tol, max_cells=max_regions,
-                           time_limit=time_limit)
-    V = np.vstack([p.vertices for p in pieces])
-    D = _values(terms, V)  # the real networks at every vertex
-    flat = np.abs(D)
-    i, kk = np.unravel_index(int(np.argmax(flat)), flat.shape)
-    lower = float(flat[i, kk])
-    # affine forms on the regions: their vertex maxima bound the function on each region
-    owner = np.repeat(np.arange(len(pieces)), [len(p.vertices) for p in pieces])
-    J = sum(s * np.stack([p.maps[t][0] for p in pieces]) for t, (_, s) in enumerate(terms))  # (P, k, d)
-    c = sum(s * np.stack([p.maps[t][1] for p in pieces]) for t, (_, s) in enumerate(terms))  # (P, k)
-    piece_max = float(np.abs(np.einsum("nkd,nd->nk", J[owner], V) + c[owner]).max())
+    deadline = time.perf_counter() + time_limit
     slack = 0.0
     for net, _ in terms:
         norms = [float(np.abs(W).sum(axis=1).max()) for W in net.weights]
         # a branch error of geom_tol in hidden layer l is amplified by the later layers
         slack += geom_tol * sum(float(np.prod(norms[layer + 1:])) for layer in range(net.depth - 1))
+    f_net, g_net = terms[0][0], terms[1][0]
+    f_pieces = affine_pieces([f_net], lo, hi, tol=geom_tol, max_cells=max_regions, time_limit=time_limit)
+    # best value so far: the real |f - g| at the corners of f's regions
+    V0 = np.vstack([p.vertices for p in f_pieces])
+    D0 = np.abs(_values(terms, V0))
+    i0, k0 = np.unravel_index(int(np.argmax(D0)), D0.shape)
+    lower, witness, comp = float(D0[i0, k0]), V0[i0].copy(), int(k0)
+    # per region of f, a bound on |f - g| from f's affine form at the corners and interval
+    # bounds of g on the region's bounding box; regions that cannot beat the best value
+    # are not cut by g (branch and bound; the bound is valid, so the maximum is unchanged)
+    bounds = np.empty(len(f_pieces))
+    for n, p in enumerate(f_pieces):
+        fv = p.vertices @ p.maps[0][0].T + p.maps[0][1]
+        gl, gh = _cell_output_bounds(g_net, p.vertices)
+        bounds[n] = max(float(np.max(fv.max(axis=0) - gl)), float(np.max(gh - fv.min(axis=0))))
+    piece_max = lower
+    n_cells = 0
+    for n in np.argsort(-bounds):
+        if bounds[n] + slack <= lower:
+            break  # sorted: no later region can beat the best value either
+        parts = refine(f_pieces[n], g_net, geom_tol, max_regions - n_cells, deadline)
+        n_cells += len(parts)
+        V = np.vstack([q.vertices for q in parts])
+        D = np.abs(_values(terms, V))  # the real networks at every vertex
+        i, kk = np.unravel_index(int(np.argmax(D)), D.shape)
+        if D[i, kk] > lower:
+            lower, witness, comp = float(D[i, kk]), V[i].copy(), int(kk)
+        # affine forms on the regions: their vertex maxima bound the function on each region
+        owner = np.repeat(np.arange(len(parts)), [len(q.vertices) for q in parts])
+        J = np.stack([q.maps[0][0] - q.maps[1][0] for q in parts])  # (P, k, d)
+        c = np.stack([q.maps[0][1] - q.maps[1][1] for q in parts])  # (P, k)
+        piece_max = max(piece_max, float(np.abs(np.einsum("nkd,nd->nk", J[owner], V) + c[owner]).max()))
+        if time.perf_counter() > deadline:
+            raise SolverError("region enumeration ran out of time")
     upper = max(piece_max, lower) + slack + 1e-12 * (1.0 + abs(piece_max))
     exact = _tol_gap(lower, upper, max(tol, 2 * mip_gap))
-    return DistanceResult(lower, upper, V[i].copy(), exact, "optimal", time.perf_counter() - t0,
-                          "enumerate", "sup", (int(kk),), 0)
+    return DistanceResult(lower, upper, witness, exact, "optimal", time.perf_counter() - t0,
+                          "enumerate", "sup", (comp,), 0)
 
 
 def _estimate_binaries(terms: Terms, lo: np.ndarray, hi: np.ndarray) -> int:

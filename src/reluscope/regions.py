@@ -27,7 +27,7 @@ import numpy as np
 from .errors import InvalidDomain, SolverError
 from .network import ReLUNetwork
 
-__all__ = ["Piece", "affine_pieces", "arrangement_vertices"]
+__all__ = ["Piece", "affine_pieces", "arrangement_vertices", "refine"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class Piece:
 
     vertices: np.ndarray
     maps: tuple[tuple[np.ndarray, np.ndarray], ...]
+    incidence: np.ndarray | None = None  # d >= 3: vertex-facet incidences (for further cuts)
 
 
 def _split(vertices: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -91,14 +92,12 @@ def _split_incidence(V: np.ndarray, I: np.ndarray, vals: np.ndarray, tol: float
     newV = V[a] + (V[b] - V[a]) * t[:, None]
     newI = I[a] & I[b]
 
+    newI = np.concatenate([newI, np.ones((len(newV), 1), dtype=bool)], axis=1)
+    I1 = np.concatenate([I, zero[:, None]], axis=1)
+
     def part(keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        k = int(keep.sum())
-        Vp = np.vstack([V[keep], newV])
-        Ip = np.zeros((len(Vp), I.shape[1] + 1), dtype=bool)
-        Ip[:k, :-1] = I[keep]
-        Ip[:k, -1] = zero[keep]
-        Ip[k:, :-1] = newI
-        Ip[k:, -1] = True
+        Vp = np.concatenate([V[keep], newV])
+        Ip = np.concatenate([I1[keep], newI])
         # a facet of a d-polytope has at least d vertices: drop hyperplanes that are not facets
         return Vp, Ip[:, Ip.sum(axis=0) >= d]
 
@@ -117,13 +116,14 @@ def _refine(cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]], W: np.ndarra
         stack = [(verts, inc, 0)]
         while stack:
             v, I, start = stack.pop()
-            vals = v @ ZA[start:].T + zc[start:]  # (m, n - start)
-            crossing = (vals.max(axis=0) > tol) & (vals.min(axis=0) < -tol)
+            vals = v @ ZA.T + zc  # (m, n): every pre-activation at every vertex
+            top = vals.max(axis=0)
+            crossing = (top[start:] > tol) & (vals[:, start:].min(axis=0) < -tol)
             hit = np.flatnonzero(crossing)
             if hit.size == 0:
                 # no neuron crosses zero on this cell (beyond tol): a neuron is active iff it
                 # exceeds tol at some vertex (else |z| <= tol on the whole cell)
-                active = (v @ ZA.T + zc).max(axis=0) > tol
+                active = top > tol
                 out.append(((v, I), ZA * active[:, None], zc * active))
                 n_out += 1
                 if n_out > max_cells:
@@ -133,11 +133,11 @@ def _refine(cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]], W: np.ndarra
                 continue
             j = start + int(hit[0])
             if I is None:
-                pos, neg = _split(v, v @ ZA[j] + zc[j])
+                pos, neg = _split(v, vals[:, j])
                 stack.append((pos, None, j + 1))
                 stack.append((neg, None, j + 1))
             else:
-                (pv, pi), (nv, ni) = _split_incidence(v, I, v @ ZA[j] + zc[j], tol)
+                (pv, pi), (nv, ni) = _split_incidence(v, I, vals[:, j], tol)
                 stack.append((pv, pi, j + 1))
                 stack.append((nv, ni, j + 1))
     return out
@@ -186,21 +186,26 @@ def affine_pieces(nets: Sequence[ReLUNetwork], lo: np.ndarray, hi: np.ndarray,
         bits = (np.arange(2 ** d)[:, None] >> np.arange(d)[None, :]) & 1
         box = np.where(bits == 1, hi, lo)
         inc = np.concatenate([bits == 0, bits == 1], axis=1)
-    # cells carry, per network already processed, its affine output map
-    cells: list[tuple[tuple, tuple]] = [((box, inc), ())]
+    pieces = [Piece(box, (), inc)]
     for net in nets:
-        nxt: list[tuple[tuple, tuple]] = []
-        for geom, maps in cells:
-            layer_cells = [(geom, np.eye(d), np.zeros(d))]
-            for W, b in zip(net.weights[:-1], net.biases[:-1]):
-                layer_cells = _refine(layer_cells, W, b, tol, max_cells, deadline)
-            W, b = net.weights[-1], net.biases[-1]
-            for g, A, c in layer_cells:
-                nxt.append((g, (*maps, (W @ A, W @ c + b))))
-            if len(nxt) > max_cells:
-                raise SolverError(f"more than {max_cells} linear regions")
-        cells = nxt
-    return [Piece(g[0], maps) for g, maps in cells]
+        nxt: list[Piece] = []
+        for piece in pieces:
+            nxt.extend(refine(piece, net, tol, max_cells - len(nxt), deadline))
+        pieces = nxt
+    return pieces
+
+
+def refine(piece: Piece, net: ReLUNetwork, tol: float = 1e-12, max_cells: int = 200_000,
+           deadline: float = math.inf) -> list[Piece]:
+    """Cut ``piece`` into the linear regions of ``net`` on it; each part keeps the piece's
+    maps and gets ``net``'s affine form appended (``deadline``: a ``time.perf_counter()``
+    value after which :class:`~reluscope.SolverError` is raised)."""
+    d = piece.vertices.shape[1]
+    layer_cells = [((piece.vertices, piece.incidence), np.eye(d), np.zeros(d))]
+    for W, b in zip(net.weights[:-1], net.biases[:-1]):
+        layer_cells = _refine(layer_cells, W, b, tol, max_cells, deadline)
+    W, b = net.weights[-1], net.biases[-1]
+    return [Piece(g[0], (*piece.maps, (W @ A, W @ c + b)), g[1]) for g, A, c in layer_cells]
 
 
 def arrangement_vertices(W: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray,
