@@ -112,9 +112,14 @@ def summarize(rows, plain_cutoff=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small run")
+    parser.add_argument("--seed", type=int, default=None,
+                        help=f"comparison seed (decided fractions use seed + 1); default {SEED}")
     parser.add_argument("--plain-limit", type=float, default=None,
                         help="hard limit of the plain encoding in seconds (default 30; --quick: 2)")
     args = parser.parse_args(argv)
+    global SEED
+    if args.seed is not None:
+        SEED = args.seed
     console = Console(stderr=True)
     if args.quick:
         comparisons = [((2, 2, 2), 0.5, 8), ((3, 3, 3), 0.5, 8)]
@@ -167,7 +172,8 @@ def main(argv=None):
         table2.add_row(key, str(d["samples"]), str(d["decided"]), str(d["certified_within_limit"]),
                        f"{d['certified_fraction']:.3f}", f"{d['median_seconds']:.4f}", str(len(d["verify_failures"])))
     out.print(table2)
-    path = Path(__file__).resolve().parent / "results" / "closedness.json"
+    name = "closedness.json" if args.seed is None else f"closedness_seed{SEED}.json"
+    path = Path(__file__).resolve().parent / "results" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")
     out.print(f"wrote {path} ({results['seconds']:.0f} s)")

@@ -365,3 +365,18 @@ def test_numeric_membership_trivial_shapes() -> None:
     s, t = T([0], [0]), T([0, 1], [0, 1])
     cand = FirstOrderCandidate(s, t, (0, 0), (), ((1, 1),), (), ((1, -1),), kind="local-lu")
     assert cand.limit() == {(0, 1): Fraction(1), (1, 0): Fraction(1)}
+
+
+def test_split_components_matches_the_shared_overlap_helper() -> None:
+    """split_components (support merging) equals the overlap-graph components of
+    reluscope.sparsity.pattern.overlap_groups on random term lists."""
+    from reluscope.sparsity.pattern import overlap_groups
+    from reluscope.sparsity.reductions import absorb_subspaces, split_components, support_terms
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        w1 = rng.random((5, 5)) < 0.4
+        w2 = rng.random((5, 5)) < 0.4
+        terms, _ = absorb_subspaces(support_terms(w1, w2))
+        expected = sorted((sorted(terms[a] for a in g) for g in overlap_groups(terms)), key=lambda g: g[0])
+        assert split_components(terms) == expected

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidPattern
-from .pattern import SparsityPattern, overlap_groups
+from .pattern import SparsityPattern
 from .verdict import (
     ClosedCertificate,
     ClosednessVerdict,
@@ -223,9 +223,18 @@ def absorb_subspaces(terms: Sequence[Term], max_group: int = 4) -> tuple[list[Te
 
 
 def split_components(terms: Sequence[Term]) -> list[list[Term]]:
-    """Step 4: groups of terms connected by overlapping rectangles (direct summands)."""
-    groups = overlap_groups(terms)
-    return sorted((sorted(terms[a] for a in g) for g in groups), key=lambda g: g[0])
+    """Step 4: groups of terms connected by overlapping rectangles (direct summands).
+
+    Two rectangles overlap iff their supports intersect, so the groups are built by merging
+    supports (a few terms per pattern: plain set operations, no graph library call on the
+    hot path of every decision)."""
+    groups: list[tuple[frozenset[Entry], list[Term]]] = []
+    for t in terms:
+        hit = [g for g in groups if g[0] & t.support]
+        keep = [g for g in groups if not g[0] & t.support]
+        support = t.support.union(*(g[0] for g in hit))
+        groups = keep + [(support, [t] + [q for g in hit for q in g[1]])]
+    return sorted((sorted(g[1]) for g in groups), key=lambda g: g[0])
 
 
 @dataclasses.dataclass(frozen=True)
