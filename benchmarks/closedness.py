@@ -13,7 +13,8 @@ On random two-factor patterns that were not used to develop the rules (pattern i
 
 The plain encoding gets a 30 s hard limit (``--plain-limit``), the support-only encoding 5 s;
 the summary is also given as a run with a 5 s plain limit would have seen it (plain answers
-after more than 5 s discarded). Prints a table and writes ``benchmarks/results/closedness.json``.
+after more than 5 s discarded). Prints a table and writes ``benchmarks/results/closedness.json``
+(``closedness_seed<SEED>.json`` with ``--seed``, ``..._quick.json`` with ``--quick``).
 ``--quick``: small run. Usage: ``.venv/bin/python benchmarks/closedness.py [--quick] [--plain-limit S]``.
 """
 
@@ -176,6 +177,8 @@ def main(argv=None):
                        f"{d['certified_fraction']:.3f}", f"{d['median_seconds']:.4f}", str(len(d["verify_failures"])))
     out.print(table2)
     name = "closedness.json" if args.seed is None else f"closedness_seed{SEED}.json"
+    if args.quick:  # never overwrite the recorded full runs
+        name = name.replace(".json", "_quick.json")
     path = Path(__file__).resolve().parent / "results" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")
