@@ -89,6 +89,18 @@ def instance(d: int, widths: tuple[int, ...], seed: int) -> tuple[ReLUNetwork, R
     return f, g
 
 
+def write_results(name: str, rows: list, **settings) -> None:
+    """``benchmarks/results/<name>``: the command, the settings, the machine and the rows
+    (strict JSON: inf/nan as strings)."""
+    out = {"command": " ".join([Path(sys.executable).name, *sys.argv]), **settings,
+           "machine": f"{platform.system()} {platform.machine()}, Python {platform.python_version()}",
+           "rows": rows}
+    path = Path(__file__).resolve().parent / "results" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dump_json(out, path)
+    print(f"wrote {path}")
+
+
 def growth(limit: float) -> None:
     """Where the exact answer stops fitting in ``limit`` seconds on the 10-D box: two
     10-N-N-1 networks (seeds 102/103, as the goal instance) for growing N."""
@@ -103,13 +115,7 @@ def growth(limit: float) -> None:
         rows.append({"hidden": [n, n], "binaries": r.n_binaries, "seconds": sec, "lower": r.lower,
                      "upper": r.upper, "exact": r.exact})
         print(f"{n}x{n:<5} {r.n_binaries:>9} {sec:>8.1f} {r.lower:>10.4f} {r.upper:>10.4f} {r.exact}", flush=True)
-    out = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "time_limit": limit,
-           "machine": f"{platform.system()} {platform.machine()}, Python {platform.python_version()}",
-           "rows": rows}
-    path = Path(__file__).resolve().parent / "results" / "distance_growth.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    dump_json(out, path)
-    print(f"wrote {path}")
+    write_results("distance_growth.json", rows, time_limit=limit)
 
 
 def enumeration(limit: float) -> None:
@@ -142,13 +148,7 @@ def enumeration(limit: float) -> None:
                          "milp_exact": rm.exact, "value": re_.lower, "agree_1e-6": agree})
             print(f"{quantity:>9} {d:>2} {'x'.join(map(str, w)):>8} {seed:>5} {te:>12.2f} {tm:>8.2f} "
                   f"{tm / te:>6.1f} {agree}", flush=True)
-    out = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "time_limit": limit,
-           "machine": f"{platform.system()} {platform.machine()}, Python {platform.python_version()}",
-           "rows": rows}
-    path = Path(__file__).resolve().parent / "results" / "distance_enumeration.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    dump_json(out, path)
-    print(f"wrote {path}")
+    write_results("distance_enumeration.json", rows, time_limit=limit)
 
 
 def main() -> None:
@@ -205,14 +205,8 @@ def main() -> None:
         auto_text = f"  default ({a.method}) {auto_seconds:.3f} s, ratio {o['seconds'] / auto_seconds:.1f}"
         print(f"{d:>3} {'x'.join(map(str, widths)):>12} {ours:>12.2f} {o['seconds']:>9.2f} {ratio:>7.1f} "
               f"{r.lower:>14.9f} {diff:>9.1e} {r.exact}/{o['optimal']}{auto_text}", flush=True)
-    out = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "quick": args.quick,
-           "time_limit": limit, "machine": f"{platform.system()} {platform.machine()}, Python {platform.python_version()}",
-           "rows": rows}
     name = "distance_goal.json" if args.goal else ("distance_quick.json" if args.quick else "distance.json")
-    path = Path(__file__).resolve().parent / "results" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    dump_json(out, path)  # strict JSON (inf/nan as strings)
-    print(f"wrote {path}")
+    write_results(name, rows, quick=args.quick, time_limit=limit)
 
 
 if __name__ == "__main__":
