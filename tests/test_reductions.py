@@ -15,8 +15,6 @@ from reluscope.errors import InvalidPattern
 from reluscope.sparsity import ClosedCertificate, NotClosedCertificate, SparsityPattern, is_closed, verify
 from reluscope.sparsity.qe import decide_qe, membership
 from reluscope.sparsity.reductions import (
-    Term,
-    _make_term,
     _nested_full,
     absorb_subspaces,
     component_pattern,
@@ -33,22 +31,7 @@ from reluscope.sparsity.reductions import (
     width_two_rule,
 )
 
-
-def T(rows, cols, rank=1, neurons=(0,)) -> Term:
-    return _make_term(rows, cols, rank, neurons)
-
-
-def random_member(terms, rng, scale=3) -> dict:
-    """A random rational element of the sum of the term cones."""
-    A: dict = {}
-    for t in terms:
-        for _ in range(t.rank):
-            u = {i: int(rng.integers(-scale, scale + 1)) for i in t.rows}
-            v = {j: int(rng.integers(-scale, scale + 1)) for j in t.cols}
-            for i in t.rows:
-                for j in t.cols:
-                    A[(i, j)] = A.get((i, j), 0) + u[i] * v[j]
-    return {e: Fraction(x) for e, x in A.items()}
+from reduction_terms import T, random_member
 
 
 def as_matrix(A: dict, shape) -> list[list[Fraction]]:

@@ -15,8 +15,6 @@ from reluscope.sparsity.numeric_membership import NumericMembership
 from reluscope.sparsity.qe import decide_qe
 from reluscope.sparsity.reductions import (
     FirstOrderCandidate,
-    Term,
-    _make_term,
     _check_quotient,
     _Membership,
     _nested_split,
@@ -31,22 +29,7 @@ from reluscope.sparsity.reductions import (
     reduce_two_factor,
 )
 
-
-def T(rows, cols, rank=1, neurons=(0,)) -> Term:
-    return _make_term(rows, cols, rank, neurons)
-
-
-def random_member(terms, rng, scale=3) -> dict:
-    """A random rational element of the sum of the term cones."""
-    A: dict = {}
-    for t in terms:
-        for _ in range(t.rank):
-            u = {i: int(rng.integers(-scale, scale + 1)) for i in t.rows}
-            v = {j: int(rng.integers(-scale, scale + 1)) for j in t.cols}
-            for i in t.rows:
-                for j in t.cols:
-                    A[(i, j)] = A.get((i, j), 0) + u[i] * v[j]
-    return {e: Fraction(x) for e, x in A.items()}
+from reduction_terms import T, random_member
 
 
 def _quotient_instances(n_wanted: int, seeds=range(400)):

@@ -11,8 +11,6 @@ import z3
 
 from reluscope.sparsity import SparsityPattern, verify
 from reluscope.sparsity.reductions import (
-    Term,
-    _make_term,
     _Membership,
     _rank_pieces,
     decide,
@@ -23,9 +21,7 @@ from reluscope.sparsity.reductions import (
     reduce_two_factor,
 )
 
-
-def T(rows, cols, rank=1, neurons=(0,)) -> Term:
-    return _make_term(rows, cols, rank, neurons)
+from reduction_terms import T
 
 
 def _fresh_member(terms, A, timeout_ms=20_000):
