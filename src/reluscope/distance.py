@@ -34,7 +34,6 @@ from .milp import (
     MILPBuilder,
     encode_jacobian_column,
     encode_network,
-    pad_bounds,
     preactivation_bounds,
 )
 from .network import ReLUNetwork
