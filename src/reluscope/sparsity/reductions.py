@@ -36,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -172,6 +172,82 @@ def _trim(term: Term, free: frozenset[Entry]) -> Term | None:
     return _make_term(rows, cols, term.rank, term.neurons)
 
 
+# a term's projection after zeroing the entries F: the new term(s), or None (no step)
+Projection = Callable[[Term, frozenset[Entry]], list[Term] | None]
+
+
+def _trim_projection(term: Term, free: frozenset[Entry]) -> list[Term] | None:
+    """:func:`_trim` as a projection for :func:`_group_fixpoint` (an empty rectangle is kept
+    as a rank-0 term, which ``_merge`` drops)."""
+    t = _trim(term, free)
+    return None if t is None else [t]
+
+
+def _project_rest(
+    terms: Sequence[Term],
+    group: tuple[Term, ...],
+    free: frozenset[Entry],
+    project: Projection,
+    require_change: bool = True,
+) -> list[Term] | None:
+    """The projections of the terms outside ``group`` (concatenated), or ``None`` when one of
+    them has no projection or, with ``require_change``, when none of them changes."""
+    new: list[Term] = []
+    touched = False
+    for q in terms:
+        if q in group:
+            continue
+        proj = project(q, free)
+        if proj is None:
+            return None
+        touched = touched or proj != [q]
+        new += proj
+    return new if touched or not require_change else None
+
+
+def _group_fixpoint(
+    terms: Sequence[Term],
+    key: str,
+    candidates: Callable[[list[Term]], list[Term]],
+    sizes: Callable[[int], Iterable[int]],
+    project: Projection,
+    accept: Callable[[tuple[Term, ...]], bool] | None = None,
+    rewrite: Callable[[list[Term]], tuple[dict[str, Any], list[Term]] | None] | None = None,
+    deadline: float | None = None,
+) -> tuple[list[Term], list[dict[str, Any]]]:
+    """Group steps to a fixpoint: the driver of :func:`absorb_subspaces` and :func:`quotient_steps`.
+
+    Each round first tries ``rewrite(terms)`` (a ``(record, new terms)`` pair, or ``None``).
+    Otherwise it takes the first group ``G`` (``itertools.combinations`` of
+    ``candidates(terms)`` for each size in ``sizes(len(candidates))``, in that order) such that
+    every other term ``q`` has a projection ``project(q, F)`` (``F`` the union of the
+    rectangles of ``G``), at least one of them changes, and ``accept(G)`` holds; it records
+    ``{key: G, "free": F}`` and goes on with the merged projections. It stops when no group
+    applies, or, keeping the steps taken, when ``deadline`` has passed before a group is tried.
+    """
+    terms = _merge(terms)
+    steps: list[dict[str, Any]] = []
+    while True:
+        if rewrite is not None:
+            rewritten = rewrite(terms)
+            if rewritten is not None:
+                record, terms = rewritten
+                steps.append(record)
+                continue
+        pool = candidates(terms)
+        for group in (g for size in sizes(len(pool)) for g in itertools.combinations(pool, size)):
+            if deadline is not None and time.perf_counter() > deadline:
+                return terms, steps
+            free = _union(group)
+            new = _project_rest(terms, group, free, project)
+            if new is not None and (accept is None or accept(group)):
+                steps.append({key: [g.to_list() for g in group], "free": sorted([list(e) for e in free])})
+                terms = _merge(new)
+                break
+        else:
+            return terms, steps
+
+
 def absorb_subspaces(terms: Sequence[Term], max_group: int = 4) -> tuple[list[Term], list[dict[str, Any]]]:
     """Step 3: repeatedly quotient out coordinate subspaces ``R^F`` contained in ``L``.
 
@@ -186,40 +262,13 @@ def absorb_subspaces(terms: Sequence[Term], max_group: int = 4) -> tuple[list[Te
         The remaining terms (pairwise distinct rectangles, none absorbed) and one record
         per absorption: ``{"absorbed": [...], "free": [...]}``.
     """
-    terms = _merge(terms)
-    steps: list[dict[str, Any]] = []
-    while True:
-        subs = [t for t in terms if t.subspace]
-        done = False
-        sizes = list(range(1, min(max_group, len(subs)) + 1))
-        if len(subs) > max_group:
-            sizes.append(len(subs))
-        for size in sizes:
-            for group in itertools.combinations(subs, size):
-                free: frozenset[Entry] = frozenset().union(*(g.support for g in group))
-                new = []
-                ok = True
-                touched = False
-                for q in terms:
-                    if q in group:
-                        continue
-                    t = _trim(q, free)
-                    if t is None:
-                        ok = False
-                        break
-                    touched = touched or t != q
-                    new.append(t)
-                if not ok or not touched:
-                    # a group touching no other term is left to component splitting
-                    continue
-                steps.append({"absorbed": [g.to_list() for g in group], "free": sorted([list(e) for e in free])})
-                terms = _merge(new)
-                done = True
-                break
-            if done:
-                break
-        if not done:
-            return terms, steps
+    return _group_fixpoint(
+        terms,
+        "absorbed",
+        candidates=lambda ts: [t for t in ts if t.subspace],
+        sizes=lambda n: [*range(1, min(max_group, n) + 1), *([n] if n > max_group else [])],
+        project=_trim_projection,
+    )
 
 
 def split_components(terms: Sequence[Term]) -> list[list[Term]]:
@@ -763,18 +812,10 @@ def _full_peel(terms: tuple[Term, ...], deadline: float, memo: dict, z3_leaf: in
             if time.perf_counter() > deadline:
                 undecided = True
                 break
-            rest = []
-            ok = True
-            for q in terms:
-                if q is owner:
-                    continue
-                t = _trim(q, F)
-                if t is None:
-                    ok = False
-                    break
-                if t.rows:
-                    rest.append(t)
-            if not ok:
+            # terms are merged (pairwise distinct), so skipping (owner,) skips only owner;
+            # _merge drops the emptied terms
+            rest = _project_rest(terms, (owner,), F, _trim_projection, require_change=False)
+            if rest is None:
                 continue
             rest_t = tuple(_merge(rest))
             if _union(rest_t) != U - F:
@@ -903,6 +944,14 @@ def _apply_nested_rewrite(terms: Sequence[Term], s: Term, t: Term) -> list[Term]
     return _merge([q for q in terms if q != s and q != t] + split)
 
 
+def _nested_rewrite(terms: Sequence[Term]) -> tuple[dict[str, Any], list[Term]] | None:
+    """The first nested-pair rewriting of ``terms`` as ``(record, new terms)``, or ``None``."""
+    pair = _nested_rewrite_pair(terms)
+    if pair is None:
+        return None
+    return {"nested": [pair[0].to_list(), pair[1].to_list()]}, _apply_nested_rewrite(terms, *pair)
+
+
 QUOTIENT_GROUP = 3  # largest group of terms whose sum is tested for being a coordinate space
 
 
@@ -919,44 +968,17 @@ def quotient_steps(terms: Sequence[Term], deadline: float | None = None) -> tupl
     Returns the final terms (merged) and one record per step
     ``{"group": [...], "free": [...]}``.
     """
-    terms = _merge(terms)
-    steps: list[dict[str, Any]] = []
-    while len(terms) > 1:
-        done = False
-        pair = _nested_rewrite_pair(terms)
-        if pair is not None:
-            steps.append({"nested": [pair[0].to_list(), pair[1].to_list()]})
-            terms = _apply_nested_rewrite(terms, *pair)
-            continue
-        for size in range(1, min(QUOTIENT_GROUP, len(terms) - 1) + 1):
-            for group in itertools.combinations(terms, size):
-                if deadline is not None and time.perf_counter() > deadline:
-                    return terms, steps
-                F = _union(group)
-                new: list[Term] = []
-                touched = False
-                for q in terms:
-                    if q in group:
-                        continue
-                    proj = _project_term(q, F)
-                    if proj is None:
-                        break
-                    touched = touched or proj != [q]
-                    new += proj
-                else:
-                    if not touched:
-                        continue
-                    if not (size == 1 and group[0].subspace) and full_space(group, time_limit=0.2, z3_leaf=0) is not True:
-                        continue
-                    steps.append({"group": [g.to_list() for g in group], "free": sorted([list(e) for e in F])})
-                    terms = _merge(new)
-                    done = True
-                    break
-            if done:
-                break
-        if not done:
-            break
-    return terms, steps
+    return _group_fixpoint(
+        terms,
+        "group",
+        candidates=list,
+        sizes=lambda n: range(1, min(QUOTIENT_GROUP, n - 1) + 1),
+        project=_project_term,
+        accept=lambda group: (len(group) == 1 and group[0].subspace)
+        or full_space(group, time_limit=0.2, z3_leaf=0) is True,
+        rewrite=_nested_rewrite,
+        deadline=deadline,
+    )
 
 
 def _closed_leaf(comp: Sequence[Term]) -> str | None:
