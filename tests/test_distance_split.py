@@ -6,11 +6,17 @@ below the value of a sampled point, never below the exact maximum computed by th
 MILP, which tests/test_distance.py checks against kink enumeration); refining the split
 never loosens it; and ``sup_distance`` with the split phase forced on returns the same
 exact optimum as without it, and a valid interval when it runs out of time.
+
+The decoupled bound (each network alone, ``max (f - g) <= max f - min g``) is checked
+against each network's exact extremes from :func:`reluscope.milp.neuron_range` (an
+independent MILP per extreme), against the exact maximum of the coupled problem, and, out
+of time, against the interval fallback.
 """
 
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -19,6 +25,7 @@ import reluscope.distance as dist
 from reluscope import Box, ReLUNetwork
 from reluscope.distance import split_lp_bound, sup_distance
 from reluscope.errors import InvalidDomain
+from reluscope.milp import neuron_range, preactivation_bounds
 
 
 def pair(d: int, widths: tuple[int, ...], seed: int) -> tuple[ReLUNetwork, ReLUNetwork]:
@@ -104,3 +111,40 @@ def test_time_limited_split_phase_interval_is_valid(seed, monkeypatch):
     assert r.upper >= ref.lower - 1e-6 * max(1.0, ref.lower)
     w = r.witness
     assert math.isclose(r.lower, float(np.max(np.abs(f(w) - g(w)))), rel_tol=1e-12, abs_tol=1e-12)
+
+
+@pytest.mark.parametrize("seed,d,widths", [(0, 2, (6, 6)), (1, 3, (5, 4)), (2, 2, (8,)), (3, 3, (4, 4, 3))])
+def test_decoupled_bound_equals_sum_of_single_network_extremes(seed, d, widths):
+    f, g = pair(d, widths, seed)
+    box = Box(-1, 1)
+    lo, hi = -np.ones(d), np.ones(d)
+    terms = [(f, 1.0), (g, -1.0)]
+    bounds = [preactivation_bounds(net, box, method="lp") for net, _ in terms]
+    ub = dist._decoupled_bounds(terms, bounds, lo, hi, [(0, 1.0), (0, -1.0)], time.perf_counter() + 60)
+    rf = neuron_range(f, box, layer=f.depth, neuron=0, time_limit=60)
+    rg = neuron_range(g, box, layer=g.depth, neuron=0, time_limit=60)
+    assert rf.exact and rg.exact
+    # the bound is max f - min g (and max g - min f), up to the outward rounding
+    for got, want in ((ub[0], rf.upper - rg.lower), (ub[1], rg.upper - rf.lower)):
+        assert want - 1e-9 <= got <= want + 1e-6 * (1 + abs(want))
+    # and it is an upper bound of the coupled maxima (the maximum of a sum <= sum of maxima)
+    exact = {}
+    for sign in (1.0, -1.0):
+        b = dist.MILPBuilder()
+        x = b.add_vars(d, lo, hi)
+        ef, eg = (dist.encode_network(b, net, x, bb) for (net, _), bb in zip(terms, bounds))
+        r = b.solve((np.array([ef.output[0], eg.output[0]]), np.array([sign, -sign])), sense="max", time_limit=60)
+        assert r.status == "optimal"
+        exact[sign] = r.objective
+    assert ub[0] >= exact[1.0] - 1e-9 and ub[1] >= exact[-1.0] - 1e-9
+
+
+def test_decoupled_bound_out_of_time_falls_back_to_output_bounds():
+    f, g = pair(3, (6, 6), 5)
+    lo, hi = -np.ones(3), np.ones(3)
+    terms = [(f, 1.0), (g, -1.0)]
+    bounds = [preactivation_bounds(net, Box(-1, 1), method="interval") for net, _ in terms]
+    ub = dist._decoupled_bounds(terms, bounds, lo, hi, [(0, 1.0)], time.perf_counter() - 1.0)
+    assert ub[0] == pytest.approx(bounds[0][-1].upper[0] - bounds[1][-1].lower[0])
+    X = np.random.default_rng(0).uniform(-1, 1, (5000, 3))
+    assert ub[0] >= float(np.max(f(X)[:, 0] - g(X)[:, 0]))

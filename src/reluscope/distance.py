@@ -416,10 +416,53 @@ def _bounds_for(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, deadline: floa
 # ------------------------------------------------------------------------------- splitting
 # problems with at least this many binaries keep part of the time for split LP bounds
 _SPLIT_MIN_BINARIES = 96
-# fraction of the remaining time kept for them
-_SPLIT_RESERVE = 0.25
+# fraction of the remaining time kept for them (two 10-32-32-1 networks, 60 s: 0.25 gave the
+# upper bound 17.35, 0.5 with the decoupled bound below 15.58; BENCHMARKS.md "## distance")
+_SPLIT_RESERVE = 0.5
 # numbers of split coordinates tried, in turn (2^s sub-boxes each)
 _SPLIT_LEVELS = (2, 4, 6, 8)
+# share of that reserve for the decoupled bound (each network alone), before the splitting
+_DECOUPLED_SHARE = 0.7
+
+
+def _relaxable_binaries(enc, net: ReLUNetwork, k: int, coef: float) -> np.ndarray:
+    """Binaries of last-hidden-layer neurons whose weight in the objective ``coef * net_k`` is
+    <= 0 (for a maximization): the objective pushes their activation down onto max(z, 0), so
+    dropping integrality leaves the optimum unchanged (see docs/background/distances.md)."""
+    if net.depth < 2:
+        return np.zeros(0, dtype=np.int64)
+    dl = enc.delta[-1]
+    return dl[(dl >= 0) & (coef * net.weights[-1][k] <= 0)]
+
+
+def _decoupled_bounds(terms: Terms, bounds: list, lo: np.ndarray, hi: np.ndarray,
+                      targets: list[tuple[int, float]], deadline: float) -> np.ndarray:
+    """Upper bounds on ``max sign (f - g)_k`` from each network alone:
+    ``max (f_k - g_k) <= max f_k - min g_k`` (the maximum of a sum is at most the sum of the
+    maxima). Each extreme is one MILP over one network (half the binaries, and no coupling
+    through a shared input), solved until the deadline; its dual bound is valid even when
+    the time runs out, and the outer output bound of ``bounds`` is the fallback."""
+    # (term, k, c) -> bound on max c * net_k, c = +-1; each extreme is solved once
+    keys = list(dict.fromkeys((t, kk, sign * s) for kk, sign in targets for t, (_, s) in enumerate(terms)))
+    need: dict[tuple[int, int, float], float] = {}
+    for t, (net, _) in enumerate(terms):
+        b = MILPBuilder()
+        x = b.add_vars(lo.size, lo, hi)
+        enc = encode_network(b, net, x, bounds[t])
+        for key in keys:
+            if key[0] != t:
+                continue
+            _, kk, c = key
+            need[key] = bounds[t][-1].upper[kk] if c > 0 else -bounds[t][-1].lower[kk]
+            # the time left, shared equally by this solve and the ones after it
+            share = (deadline - time.perf_counter()) / (len(keys) - len(need) + 1)
+            if share <= 0:
+                continue
+            res = b.solve({int(enc.output[kk]): c}, sense="max", time_limit=share,
+                          continuous=_relaxable_binaries(enc, net, kk, c))
+            if res.status in ("optimal", "time_limit") and math.isfinite(res.bound):
+                need[key] = min(need[key], res.bound + _FEAS * (1 + abs(res.bound)))
+    return np.array([sum(need[(t, kk, sign * s)] for t, (_, s) in enumerate(terms)) for kk, sign in targets])
 
 
 def _split_boxes(terms: Terms, lo: np.ndarray, hi: np.ndarray, n_split: int):
@@ -561,16 +604,7 @@ def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, deadline: float, mi
         return idx, coef
 
     def relaxable(kk: int, sign: float) -> np.ndarray:
-        """Binaries of last-hidden-layer neurons whose weight in the objective is <= 0: the
-        objective pushes their activation down onto max(z, 0), so dropping integrality
-        leaves the optimum unchanged (see docs/background/distances.md)."""
-        out = []
-        for (e, s, _), (net, _) in zip(encs, terms):
-            if net.depth < 2:
-                continue
-            dl = e.delta[-1]
-            c = sign * s * net.weights[-1][kk]
-            out.append(dl[(dl >= 0) & (c <= 0)])
+        out = [_relaxable_binaries(e, net, kk, sign * s) for (e, s, _), (net, _) in zip(encs, terms)]
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
     # large problems keep part of the time for split LP bounds (used if the MILPs time out)
@@ -623,17 +657,28 @@ def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, deadline: float, mi
                 real = _values(terms, cand[None, :])[0]
                 kb = int(np.argmax(np.abs(real)))
                 best.offer(abs(real[kb]), cand, (kb,))
-    # targets left open: input-domain splitting, 2^s sub-boxes with their own neuron bounds
-    # and LP relaxation; the maximum over the sub-boxes is a valid bound (they cover the box)
     gap = max(tol, 2 * mip_gap)
+
+    def open_targets() -> list[tuple[int, int]]:
+        return [(kk, si) for kk, si in (divmod(int(t), 2) for t in range(target_upper.size))
+                if not (_tol_gap(best.value, target_upper[kk, si], gap) or target_upper[kk, si] <= best.value)]
+
+    if full_deadline > deadline and open_targets():
+        # targets left open, first: each network alone (the decoupled bound)
+        decoupled_deadline = deadline + _DECOUPLED_SHARE * (full_deadline - deadline)
+        open_t = open_targets()
+        ub = _decoupled_bounds(terms, [b for _, _, b in encs], lo, hi,
+                               [(kk, 1.0 if si == 0 else -1.0) for kk, si in open_t], decoupled_deadline)
+        for (kk, si), u in zip(open_t, ub):
+            target_upper[kk, si] = min(target_upper[kk, si], u)
     if full_deadline > deadline:
+        # then input-domain splitting, 2^s sub-boxes with their own neuron bounds and LP
+        # relaxation; the maximum over the sub-boxes is a valid bound (they cover the box)
         for level, n_split in enumerate(_SPLIT_LEVELS):
             if time.perf_counter() >= full_deadline:
                 break
             # all open targets at once (the sub-box neuron bounds are shared)
-            open_t = [divmod(int(t), 2) for t in range(target_upper.size)]
-            open_t = [(kk, si) for kk, si in open_t
-                      if not (_tol_gap(best.value, target_upper[kk, si], gap) or target_upper[kk, si] <= best.value)]
+            open_t = open_targets()
             if not open_t:
                 break
             ub = _split_bounds(terms, lo, hi, [(kk, 1.0 if si == 0 else -1.0) for kk, si in open_t],
@@ -675,9 +720,11 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
     time_limit:
         Seconds for the whole computation. When it hits, the result keeps valid bounds
         with ``lower < upper`` and ``status="time_limit"``. MILPs with at least 96 binaries
-        get three quarters of the remaining time; if they do not close a target, the rest
-        goes to input-domain splitting (:func:`split_lp_bound` with 4, 16, 64, 256 sub-boxes),
-        whose bound replaces the MILP's when smaller.
+        get half of the remaining time; if they do not close a target, 70% of the rest goes
+        to the decoupled bound ``max f_k - min g_k`` (one MILP per network and extreme,
+        whose dual bounds stay valid when the time runs out) and the remainder to
+        input-domain splitting (:func:`split_lp_bound` with 4, 16, 64, 256 sub-boxes);
+        each replaces the bound when smaller.
     mip_gap:
         HiGHS relative MIP gap (``mip_rel_gap``).
     seed:
