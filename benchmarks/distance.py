@@ -6,7 +6,8 @@ networks; the benchmark checks that the optima agree to 1e-6 and reports the tim
 measured in the same run. OMLT, Pyomo and highspy are benchmark-only (the library never
 imports them).
 
-Usage: ``.venv/bin/python benchmarks/distance.py [--quick | --goal | --growth | --enumeration] [--time-limit S]``.
+Usage: ``.venv/bin/python benchmarks/distance.py [--quick | --goal | --growth | --pruned | --enumeration]
+[--time-limit S]``.
 Writes ``benchmarks/results/distance.json`` (``distance_quick.json`` with ``--quick``,
 ``distance_goal.json`` with ``--goal``: the 2x32, 10-D instance with 60 s per route).
 """
@@ -118,6 +119,39 @@ def growth(limit: float) -> None:
     write_results("distance_growth.json", rows, time_limit=limit)
 
 
+def pruned(limit: float) -> None:
+    """The goal's size on a trained model: a 10-32-32-1 MLP (scikit-learn's MLPRegressor) fitted
+    to the diabetes data with features scaled to ``[-1, 1]``, against itself magnitude-pruned
+    by 10%, 30% and 50% of each layer's weights, on ``[-1, 1]^10``."""
+    import warnings
+
+    from sklearn.datasets import load_diabetes
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPRegressor
+
+    X, y = load_diabetes(return_X_y=True)
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    X = 2 * (X - lo) / (hi - lo) - 1
+    y = (y - y.mean()) / y.std()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = MLPRegressor(hidden_layer_sizes=(32, 32), random_state=0, max_iter=3000).fit(X, y)
+    f = ReLUNetwork([c.T for c in model.coefs_], list(model.intercepts_))
+    rows = []
+    print(f"training R^2 {model.score(X, y):.3f}")
+    print(f"{'pruned':>7} {'binaries':>9} {'seconds':>8} {'lower':>10} {'upper':>10} exact")
+    for frac in (0.1, 0.3, 0.5):
+        g = ReLUNetwork([np.where(np.abs(w) >= np.quantile(np.abs(w), frac), w, 0.0) for w in f.weights],
+                        list(f.biases))
+        t = time.perf_counter()
+        r = sup_distance(f, g, Box(-1.0, 1.0), time_limit=limit)
+        sec = time.perf_counter() - t
+        rows.append({"pruned": frac, "binaries": r.n_binaries, "seconds": sec, "lower": r.lower,
+                     "upper": r.upper, "exact": r.exact})
+        print(f"{frac:>7.0%} {r.n_binaries:>9} {sec:>8.1f} {r.lower:>10.4f} {r.upper:>10.4f} {r.exact}", flush=True)
+    write_results("distance_pruned.json", rows, time_limit=limit)
+
+
 def enumeration(limit: float) -> None:
     """``method="enumerate"`` against ``method="exact"`` on the same instances (seeds 1000
     and 1002, not the comparison table's): seconds and agreement, for the sup distance of a
@@ -159,11 +193,16 @@ def main() -> None:
                     help="only the goal instance: two 2x32 networks on [-1,1]^10, 60 s per route")
     ap.add_argument("--growth", action="store_true",
                     help="reluscope only, 60 s each: two 2xN networks on [-1,1]^10 for N = 8..32")
+    ap.add_argument("--pruned", action="store_true",
+                    help="reluscope only, 60 s each: a trained 10-32-32-1 MLP against itself pruned")
     ap.add_argument("--enumeration", action="store_true",
                     help="region enumeration vs the MILPs (sup and Lipschitz) in 2, 3 and 4 dimensions")
     args = ap.parse_args()
     if args.growth:
         growth(args.time_limit or 60.0)
+        return
+    if args.pruned:
+        pruned(args.time_limit or 60.0)
         return
     if args.enumeration:
         enumeration(args.time_limit or 120.0)
