@@ -32,6 +32,7 @@ from .domain import Box, PointSet, as_domain
 from .errors import InvalidDomain, InvalidNetwork, SolverError
 from .milp import (
     MILPBuilder,
+    _as_pairs,
     encode_jacobian_column,
     encode_network,
     preactivation_bounds,
@@ -465,6 +466,76 @@ def _decoupled_bounds(terms: Terms, bounds: list, lo: np.ndarray, hi: np.ndarray
     return np.array([sum(need[(t, kk, sign * s)] for t, (_, s) in enumerate(terms)) for kk, sign in targets])
 
 
+def _difference_bounds(f: ReLUNetwork, g: ReLUNetwork, bf: list, bg: list, lo: np.ndarray,
+                       hi: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Interval bounds on ``z_f - z_g`` for each hidden layer of two networks of equal widths
+    (neuron ``i`` of ``f`` paired with neuron ``i`` of ``g``), given valid pre-activation
+    bounds ``bf``, ``bg`` of each. Uses ``relu(a) - relu(b) ∈ [min(0, a - b), max(0, a - b)]``
+    (ReLU is monotone and 1-Lipschitz) and ``z'_f - z'_g = W_f (y_f - y_g) + (W_f - W_g) y_g +
+    (b_f - b_g)`` for the next layer."""
+    def relu(v: np.ndarray) -> np.ndarray:
+        return np.maximum(v, 0.0)
+
+    ctr, rad = (lo + hi) / 2, (hi - lo) / 2
+    dw = f.weights[0] - g.weights[0]
+    mid, r = dw @ ctr + f.biases[0] - g.biases[0], np.abs(dw) @ rad
+    dl, du = mid - r, mid + r
+    pf, pg = _as_pairs(bf), _as_pairs(bg)
+    out = []
+    for layer in range(f.depth - 1):
+        pad = 1e-9 * (1 + np.abs(dl) + np.abs(du))
+        dl, du = dl - pad, du + pad
+        out.append((dl, du))
+        (lf, uf), (lg, ug) = pf[layer], pg[layer]
+        yl = np.maximum(np.minimum(0.0, dl), relu(lf) - relu(ug))
+        yu = np.minimum(np.maximum(0.0, du), relu(uf) - relu(lg))
+        both = (lf >= 0) & (lg >= 0)  # both active: y_f - y_g = z_f - z_g
+        yl, yu = np.where(both, np.maximum(yl, dl), yl), np.where(both, np.minimum(yu, du), yu)
+        wf, dw = f.weights[layer + 1], f.weights[layer + 1] - g.weights[layer + 1]
+        c1, r1 = (yl + yu) / 2, (yu - yl) / 2
+        c2, r2 = (relu(lg) + relu(ug)) / 2, (relu(ug) - relu(lg)) / 2
+        mid = wf @ c1 + dw @ c2 + f.biases[layer + 1] - g.biases[layer + 1]
+        r = np.abs(wf) @ r1 + np.abs(dw) @ r2
+        dl, du = mid - r, mid + r
+    return out
+
+
+def _relu_chord(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Slope and intercept of a line ``s t + c >= relu(t)`` on ``[lo, hi]`` (the chord)."""
+    unstable = (lo < 0) & (hi > 0)
+    s = np.where(hi <= 0, 0.0, np.where(lo >= 0, 1.0, hi / np.where(unstable, hi - lo, 1.0)))
+    return s, np.where(unstable, -s * lo, 0.0)
+
+
+def _coupled_lp_bounds(terms: Terms, bounds: list, lo: np.ndarray, hi: np.ndarray,
+                       targets: list[tuple[int, float]], deadline: float) -> np.ndarray:
+    """LP bounds on ``max sign (f - g)_k`` for two networks of equal widths with coupling rows
+    ``y_f - y_g <= chord(z_f - z_g)`` and ``y_g - y_f <= chord(z_g - z_f)`` per neuron pair
+    (valid: ``relu(a) - relu(b) <= relu(a - b)`` and the chord of the convex ReLU over the
+    interval of :func:`_difference_bounds` lies above it). When ``g`` is close to ``f`` (a
+    pruned, quantized or fine-tuned copy) they tie the two relaxations together, which neither
+    the plain LP nor the decoupled bound does. ``inf`` where not applicable or out of time."""
+    out = np.full(len(targets), math.inf)
+    (f, sf), (g, sg) = terms
+    b = MILPBuilder()
+    x = b.add_vars(lo.size, lo, hi)
+    ef, eg = encode_network(b, f, x, bounds[0]), encode_network(b, g, x, bounds[1])
+    for layer, (dl, du) in enumerate(_difference_bounds(f, g, bounds[0], bounds[1], lo, hi)):
+        for (ea, eb), (a_lo, a_hi) in (((ef, eg), (dl, du)), ((eg, ef), (-du, -dl))):
+            s, c = _relu_chord(a_lo, a_hi)  # y_a - y_b - s (z_a - z_b) <= c
+            b.add_diag_rows([(ea.post[layer], 1.0), (eb.post[layer], -1.0), (ea.pre[layer], -s),
+                             (eb.pre[layer], s)], -np.inf, c)
+    for i, (kk, sign) in enumerate(targets):
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            break
+        idx = np.array([int(ef.output[kk]), int(eg.output[kk])])
+        res = b.solve((idx, np.array([sign * sf, sign * sg])), sense="max", relax=True, time_limit=remaining)
+        if res.status == "optimal" and math.isfinite(res.bound):
+            out[i] = res.bound + _FEAS * (1 + abs(res.bound))
+    return out
+
+
 def _split_boxes(terms: Terms, lo: np.ndarray, hi: np.ndarray, n_split: int):
     """The ``2^s`` sub-boxes (``s = n_split``) of ``s`` halvings, given to the coordinates in
     order of influence ``(hi_j - lo_j) * sum_nets sum_i |W1[i, j]|``, round robin (a
@@ -671,6 +742,13 @@ def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, deadline: float, mi
                                [(kk, 1.0 if si == 0 else -1.0) for kk, si in open_t], decoupled_deadline)
         for (kk, si), u in zip(open_t, ub):
             target_upper[kk, si] = min(target_upper[kk, si], u)
+        # pairs of equal widths: the LP with neuron-pair coupling rows (cheap: one LP each)
+        open_t = open_targets()
+        if open_t and len(terms) == 2 and terms[0][0].widths == terms[1][0].widths:
+            ub = _coupled_lp_bounds(terms, [b for _, _, b in encs], lo, hi,
+                                    [(kk, 1.0 if si == 0 else -1.0) for kk, si in open_t], full_deadline)
+            for (kk, si), u in zip(open_t, ub):
+                target_upper[kk, si] = min(target_upper[kk, si], u)
     if full_deadline > deadline:
         # then input-domain splitting, 2^s sub-boxes with their own neuron bounds and LP
         # relaxation; the maximum over the sub-boxes is a valid bound (they cover the box)
@@ -722,8 +800,9 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
         with ``lower < upper`` and ``status="time_limit"``. MILPs with at least 96 binaries
         get half of the remaining time; if they do not close a target, 70% of the rest goes
         to the decoupled bound ``max f_k - min g_k`` (one MILP per network and extreme,
-        whose dual bounds stay valid when the time runs out) and the remainder to
-        input-domain splitting (:func:`split_lp_bound` with 4, 16, 64, 256 sub-boxes);
+        whose dual bounds stay valid when the time runs out), then, for networks of equal
+        widths, to an LP with coupling rows between corresponding neurons (tight when ``g``
+        is a pruned or fine-tuned copy of ``f``), and the remainder to input-domain splitting (:func:`split_lp_bound` with 4, 16, 64, 256 sub-boxes);
         each replaces the bound when smaller.
     mip_gap:
         HiGHS relative MIP gap (``mip_rel_gap``).
