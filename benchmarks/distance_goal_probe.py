@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from reluscope import Box, ReLUNetwork, sup_distance
+from reluscope.distance import _relaxable_binaries  # the same relaxation as sup_distance
 from reluscope.milp import MILPBuilder, encode_network, preactivation_bounds
 
 D = 10
@@ -81,12 +82,6 @@ def model(f: ReLUNetwork, g: ReLUNetwork, bf, bg):
     return b, ef, eg
 
 
-def relaxable(enc, net: ReLUNetwork, sign: float) -> np.ndarray:
-    """Last-hidden-layer binaries the objective ``sign * output`` pushes down (exact to relax)."""
-    d = enc.delta[-1]
-    return d[(d >= 0) & (sign * net.weights[-1][0] <= 0)]
-
-
 def extremes(net: ReLUNetwork, bounds, time_limit: float) -> dict:
     """Valid bounds on ``min net`` and ``max net`` over the box (HiGHS dual bounds), with the
     solver status of each."""
@@ -96,7 +91,7 @@ def extremes(net: ReLUNetwork, bounds, time_limit: float) -> dict:
     out = {}
     for sense, sign in (("min", -1.0), ("max", 1.0)):
         r = b.solve({int(e.output[0]): 1.0}, sense=sense, time_limit=time_limit, mip_rel_gap=1e-6,
-                    continuous=relaxable(e, net, sign))
+                    continuous=_relaxable_binaries(e, net, 0, sign))
         out[sense] = {"bound": r.bound, "incumbent": r.objective, "status": r.status, "seconds": r.seconds}
     return out
 
@@ -162,7 +157,7 @@ def main() -> None:
 
     # the winning target with all those bounds, asked to beat the best value (cutoff row)
     coef = np.array([1.0, -1.0])
-    cont = np.concatenate([relaxable(eg, g, 1.0), relaxable(ef, f, -1.0)])
+    cont = np.concatenate([_relaxable_binaries(eg, g, 0, 1.0), _relaxable_binaries(ef, f, 0, -1.0)])
     cut = best + 1e-4
     res = b.solve((idx, coef), sense="max", time_limit=args.milp_time, extra_rows=[(idx, coef, cut, np.inf)],
                   continuous=cont)

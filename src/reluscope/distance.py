@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -514,8 +515,7 @@ def _coupled_lp_bounds(terms: Terms, bounds: list, lo: np.ndarray, hi: np.ndarra
     (valid: ``relu(a) - relu(b) <= relu(a - b)`` and the chord of the convex ReLU over the
     interval of :func:`_difference_bounds` lies above it). When ``g`` is close to ``f`` (a
     pruned, quantized or fine-tuned copy) they tie the two relaxations together, which neither
-    the plain LP nor the decoupled bound does. ``inf`` where not applicable or out of time."""
-    out = np.full(len(targets), math.inf)
+    the plain LP nor the decoupled bound does. ``inf`` where out of time."""
     (f, sf), (g, sg) = terms
     b = MILPBuilder()
     x = b.add_vars(lo.size, lo, hi)
@@ -525,15 +525,7 @@ def _coupled_lp_bounds(terms: Terms, bounds: list, lo: np.ndarray, hi: np.ndarra
             s, c = _relu_chord(a_lo, a_hi)  # y_a - y_b - s (z_a - z_b) <= c
             b.add_diag_rows([(ea.post[layer], 1.0), (eb.post[layer], -1.0), (ea.pre[layer], -s),
                              (eb.pre[layer], s)], -np.inf, c)
-    for i, (kk, sign) in enumerate(targets):
-        remaining = deadline - time.perf_counter()
-        if remaining <= 0:
-            break
-        idx = np.array([int(ef.output[kk]), int(eg.output[kk])])
-        res = b.solve((idx, np.array([sign * sf, sign * sg])), sense="max", relax=True, time_limit=remaining)
-        if res.status == "optimal" and math.isfinite(res.bound):
-            out[i] = res.bound + _FEAS * (1 + abs(res.bound))
-    return out
+    return _relaxed_target_bounds(b, [(ef, sf), (eg, sg)], targets, deadline)
 
 
 def _split_boxes(terms: Terms, lo: np.ndarray, hi: np.ndarray, n_split: int):
@@ -559,7 +551,6 @@ def _box_lp_bounds(terms: Terms, lo: np.ndarray, hi: np.ndarray, targets: list[t
     """Valid upper bounds on ``max sign (f - g)_k`` over the box ``[lo, hi]`` for each target
     ``(k, sign)``: the LP relaxation of the big-M encoding with neuron bounds recomputed on
     this box (``inf`` where the LP does not finish)."""
-    out = np.full(len(targets), math.inf)
     b = MILPBuilder()
     x = b.add_vars(lo.size, lo, hi)
     encs = []
@@ -568,6 +559,15 @@ def _box_lp_bounds(terms: Terms, lo: np.ndarray, hi: np.ndarray, targets: list[t
         remaining = max(deadline - time.perf_counter(), 1e-3)
         bounds = preactivation_bounds(net, Box(lo, hi), method=bm, time_limit=remaining)
         encs.append((encode_network(b, net, x, bounds), s))
+    return _relaxed_target_bounds(b, encs, targets, deadline)
+
+
+def _relaxed_target_bounds(b: MILPBuilder, encs: list, targets: list[tuple[int, float]],
+                           deadline: float) -> np.ndarray:
+    """The LP relaxation's optimum of ``sign * sum_t s_t out_t[k]`` for each target
+    ``(k, sign)`` over the model ``b`` holding the encodings ``encs`` (pairs ``(enc, s_t)``),
+    rounded outward; ``inf`` where the LP does not finish before ``deadline``."""
+    out = np.full(len(targets), math.inf)
     for i, (kk, sign) in enumerate(targets):
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
@@ -734,35 +734,31 @@ def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, deadline: float, mi
         return [(kk, si) for kk, si in (divmod(int(t), 2) for t in range(target_upper.size))
                 if not (_tol_gap(best.value, target_upper[kk, si], gap) or target_upper[kk, si] <= best.value)]
 
-    if full_deadline > deadline and open_targets():
-        # targets left open, first: each network alone (the decoupled bound)
-        decoupled_deadline = deadline + _DECOUPLED_SHARE * (full_deadline - deadline)
+    def tighten(bound: Callable[[list[tuple[int, float]]], np.ndarray]) -> bool:
+        """Lower the open targets' upper bounds to ``bound(targets)``; False if none is open."""
         open_t = open_targets()
-        ub = _decoupled_bounds(terms, [b for _, _, b in encs], lo, hi,
-                               [(kk, 1.0 if si == 0 else -1.0) for kk, si in open_t], decoupled_deadline)
+        if not open_t:
+            return False
+        ub = bound([(kk, 1.0 if si == 0 else -1.0) for kk, si in open_t])
         for (kk, si), u in zip(open_t, ub):
             target_upper[kk, si] = min(target_upper[kk, si], u)
-        # pairs of equal widths: the LP with neuron-pair coupling rows (cheap: one LP each)
-        open_t = open_targets()
-        if open_t and len(terms) == 2 and terms[0][0].widths == terms[1][0].widths:
-            ub = _coupled_lp_bounds(terms, [b for _, _, b in encs], lo, hi,
-                                    [(kk, 1.0 if si == 0 else -1.0) for kk, si in open_t], full_deadline)
-            for (kk, si), u in zip(open_t, ub):
-                target_upper[kk, si] = min(target_upper[kk, si], u)
+        return True
+
     if full_deadline > deadline:
+        net_bounds = [b for _, _, b in encs]
+        # targets left open, first: each network alone (the decoupled bound)
+        decoupled_deadline = deadline + _DECOUPLED_SHARE * (full_deadline - deadline)
+        tighten(lambda t: _decoupled_bounds(terms, net_bounds, lo, hi, t, decoupled_deadline))
+        # pairs of equal widths: the LP with neuron-pair coupling rows (cheap: one LP each)
+        if len(terms) == 2 and terms[0][0].widths == terms[1][0].widths:
+            tighten(lambda t: _coupled_lp_bounds(terms, net_bounds, lo, hi, t, full_deadline))
         # then input-domain splitting, 2^s sub-boxes with their own neuron bounds and LP
-        # relaxation; the maximum over the sub-boxes is a valid bound (they cover the box)
-        for level, n_split in enumerate(_SPLIT_LEVELS):
-            if time.perf_counter() >= full_deadline:
+        # relaxation, all open targets at once (the sub-box neuron bounds are shared); the
+        # maximum over the sub-boxes is a valid bound (they cover the box)
+        for n_split in _SPLIT_LEVELS:
+            if time.perf_counter() >= full_deadline or not tighten(
+                    lambda t, n=n_split: _split_bounds(terms, lo, hi, t, n, full_deadline, bound_method)):
                 break
-            # all open targets at once (the sub-box neuron bounds are shared)
-            open_t = open_targets()
-            if not open_t:
-                break
-            ub = _split_bounds(terms, lo, hi, [(kk, 1.0 if si == 0 else -1.0) for kk, si in open_t],
-                               n_split, full_deadline, bound_method)
-            for (kk, si), u in zip(open_t, ub):
-                target_upper[kk, si] = min(target_upper[kk, si], u)
         if status != "optimal" and all(
                 _tol_gap(best.value, u, gap) or u <= best.value for u in target_upper.ravel()):
             status = "optimal"
@@ -802,8 +798,9 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
         to the decoupled bound ``max f_k - min g_k`` (one MILP per network and extreme,
         whose dual bounds stay valid when the time runs out), then, for networks of equal
         widths, to an LP with coupling rows between corresponding neurons (tight when ``g``
-        is a pruned or fine-tuned copy of ``f``), and the remainder to input-domain splitting (:func:`split_lp_bound` with 4, 16, 64, 256 sub-boxes);
-        each replaces the bound when smaller.
+        is a pruned or fine-tuned copy of ``f``), and the remainder to input-domain
+        splitting (:func:`split_lp_bound` with 4, 16, 64, 256 sub-boxes); each replaces
+        the bound when smaller.
     mip_gap:
         HiGHS relative MIP gap (``mip_rel_gap``).
     seed:
