@@ -11,6 +11,7 @@ from ._lazy import lazy_exports
 
 from .domain import Box, PointSet
 from .errors import (
+    InvalidArgument,
     InvalidData,
     InvalidDomain,
     InvalidNetwork,
@@ -52,6 +53,7 @@ __all__ = [
     "Box",
     "PointSet",
     "ReluscopeError",
+    "InvalidArgument",
     "InvalidNetwork",
     "InvalidDomain",
     "InvalidData",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "ReluscopeError",
+    "InvalidArgument",
     "InvalidNetwork",
     "InvalidDomain",
     "InvalidData",
@@ -26,6 +27,10 @@ class ReluscopeError(Exception):
     def __init__(self, message: str) -> None:
         # One line, always: the CLI prints it as is.
         super().__init__(" ".join(str(message).split()))
+
+
+class InvalidArgument(ReluscopeError, ValueError):
+    """An option with a bad value: a time limit, seed, tolerance, choice or count."""
 
 
 class InvalidNetwork(ReluscopeError, ValueError):
