@@ -23,11 +23,11 @@ from reluscope.distance import (
     DistanceResult,
     SobolevResult,
     lipschitz_constant,
-    parameter_distance,
     sobolev_distance,
     sup_distance,
 )
 from reluscope.errors import InvalidDomain, InvalidNetwork, ReluscopeError
+from reluscope.symmetry import parameter_distance
 
 TOL = 1e-5
 

@@ -3,9 +3,9 @@
 * :func:`sup_distance` -- ``sup_Ω max_k |f_k(x) - g_k(x)|`` (uniform norm);
 * :func:`sobolev_distance` -- the ``W^{1,∞}`` distance ``max(sup|f - g|, ess sup |∇(f - g)|)``
   with the gradient measured by its largest absolute entry (over outputs and inputs);
-* :func:`lipschitz_constant` -- ``ess sup max_{k,j} |∂f_k/∂x_j|`` (the case ``g = 0``);
-* :func:`parameter_distance` -- max-norm distance of parameters after aligning ``g`` onto ``f``
-  by permutations and positive rescalings.
+* :func:`lipschitz_constant` -- ``ess sup max_{k,j} |∂f_k/∂x_j|`` (the case ``g = 0``).
+
+(The parameter-space distance lives in :mod:`reluscope.symmetry.parameter_distance`.)
 
 Exact answers come from mixed-integer linear programs solved by HiGHS through
 :func:`scipy.optimize.milp` (encodings in :mod:`reluscope.milp`). Every result carries a
@@ -44,11 +44,9 @@ from .regions import affine_pieces, arrangement_vertices, refine
 __all__ = [
     "DistanceResult",
     "SobolevResult",
-    "ParameterDistance",
     "sup_distance",
     "sobolev_distance",
     "lipschitz_constant",
-    "parameter_distance",
     "split_lp_bound",
 ]
 
@@ -167,30 +165,6 @@ class SobolevResult(ResultMixin):
     def __str__(self) -> str:
         head = _bounds_text("W^(1,inf) distance", self.lower, self.upper, self.exact)
         return f"{head} [{self.status}, {self.seconds:.2f}s]\n  sup part: {self.sup_part}\n  gradient part: {self.gradient_part}"
-
-
-@dataclass(frozen=True)
-class ParameterDistance(ResultMixin):
-    """Max-norm parameter distance ``max |θ_f - θ_g|`` (after alignment when requested).
-
-    ``aligned`` is the network compared with ``f`` (``g`` itself, or ``g`` permuted and
-    rescaled: the same function as ``g``); ``before`` is the distance without alignment.
-    """
-
-    distance: float
-    before: float
-    modulo_symmetry: bool
-    aligned: ReLUNetwork
-    method: str
-
-    def to_dict(self) -> dict:
-        return {"distance": self.distance, "before": self.before,
-                "modulo_symmetry": self.modulo_symmetry, "method": self.method,
-                "widths": list(self.aligned.widths)}
-
-    def __str__(self) -> str:
-        how = "modulo permutation and rescaling" if self.modulo_symmetry else "as given"
-        return f"parameter distance (max norm, {how}) = {self.distance:.9g} (before alignment {self.before:.9g})"
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -1366,42 +1340,3 @@ def lipschitz_constant(f: ReLUNetwork, domain: Box | PointSet | str | None = Non
     """
     return _gradient_distance(f, None, domain, method, time_limit, mip_gap, seed, n_samples, tol,
                               region_margin, bound_method, "lipschitz", max_regions)
-
-
-# ------------------------------------------------------------------------------- parameters
-def _max_abs_diff(a: ReLUNetwork, b: ReLUNetwork) -> float:
-    return float(np.max(np.abs(a.to_vector() - b.to_vector())))
-
-
-def parameter_distance(f: ReLUNetwork, g: ReLUNetwork, modulo_symmetry: bool = True) -> ParameterDistance:
-    """Max-norm parameter distance ``||θ_f - θ_g||_∞`` (largest absolute entry difference).
-
-    Parameters
-    ----------
-    f, g:
-        Networks with the same widths.
-    modulo_symmetry:
-        Align ``g`` onto ``f`` first (:func:`reluscope.symmetry.align`: a permutation and a
-        positive rescaling of every hidden layer, which leave ``g``'s realization unchanged)
-        and measure the distance to the aligned network. The alignment is the one the
-        symmetry module finds (balanced matching plus assignment refinement); it is not
-        guaranteed to minimize the max norm, so the result is an upper bound on the
-        distance minimized over the symmetry orbit of ``g`` (and never above the distance
-        without alignment, which is also tried).
-    """
-    if not isinstance(f, ReLUNetwork) or not isinstance(g, ReLUNetwork):
-        raise InvalidNetwork(
-            f"f and g must be ReLUNetworks; got {type(f).__name__} and {type(g).__name__}")
-    if f.widths != g.widths:
-        raise InvalidNetwork(f"parameter distance needs the same widths; got {f.widths} and {g.widths}")
-    before = _max_abs_diff(f, g)
-    if not modulo_symmetry or f.depth == 1:
-        return ParameterDistance(before, before, bool(modulo_symmetry), g, "none")
-    from .symmetry import align
-
-    al = align(f, g)
-    aligned = al.aligned
-    dist = _max_abs_diff(f, aligned)
-    if dist > before:
-        return ParameterDistance(before, before, True, g, "identity")
-    return ParameterDistance(dist, before, True, aligned, "align")

@@ -28,9 +28,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import linear_sum_assignment
 
-from ._results import ResultMixin
-from .errors import InvalidNetwork
-from .network import ReLUNetwork
+from .._results import ResultMixin
+from ..errors import InvalidNetwork
+from ..network import ReLUNetwork
+from .parameter_distance import ParameterDistance, parameter_distance
 
 __all__ = [
     "rescale",
@@ -44,6 +45,8 @@ __all__ = [
     "equivalent",
     "Equivalence",
     "apply_alignment",
+    "ParameterDistance",
+    "parameter_distance",
 ]
 
 FloatArray = NDArray[np.float64]
