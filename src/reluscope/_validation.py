@@ -77,7 +77,7 @@ def check_time_limit(value: Any, name: str = "time_limit", *, allow_none: bool =
     if value is None and allow_none:
         return None
     if not _is_real(value) or not math.isfinite(float(value)) or float(value) <= 0:
-        raise InvalidArgument(f"{name} must be a positive, finite number of seconds; got {value!r}")
+        raise InvalidArgument(f"{name} must be positive (a finite number of seconds); got {value!r}")
     if float(value) > MAX_TIME_LIMIT:
         raise InvalidArgument(f"{name} must be at most {MAX_TIME_LIMIT:.0f} s (one week); got {value!r}")
     return float(value)
