@@ -11,6 +11,7 @@ from .._results import ResultMixin
 from .._validation import check_network
 from ..errors import InvalidNetwork
 from ..network import ReLUNetwork
+from .alignment import align
 
 __all__ = ["ParameterDistance", "parameter_distance"]
 
@@ -66,8 +67,6 @@ def parameter_distance(f: ReLUNetwork, g: ReLUNetwork, *, modulo_symmetry: bool 
     before = _max_abs_diff(f, g)
     if not modulo_symmetry or f.depth == 1:
         return ParameterDistance(before, before, bool(modulo_symmetry), g, "none")
-    from . import align  # temporary: the package is being split; becomes a module-level import
-
     al = align(f, g)
     aligned = al.aligned
     dist = _max_abs_diff(f, aligned)
