@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InvalidNetwork, ReluscopeError, UnsupportedLayer
+from .io.tensors import mask_array
 from .network import ReLUNetwork
 
 __all__ = ["from_torch", "to_torch"]
@@ -70,15 +71,6 @@ def _check_finite(arr: np.ndarray, what: str) -> None:
         raise InvalidNetwork(f"{what} (shape {arr.shape}) has non-finite value {arr[idx]} at index {idx}")
 
 
-def _mask_array(t: Any, what: str, torch: Any) -> np.ndarray:
-    arr = _to_numpy(t, torch)
-    ok = (arr == 0) | (arr == 1)
-    if not ok.all():
-        idx = tuple(int(i) for i in np.argwhere(~ok)[0])
-        raise InvalidNetwork(f"{what} is not boolean: value {arr[idx]} at index {idx}")
-    return arr != 0
-
-
 def _read_linear(path: str, lin: Any, torch: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     import torch.nn.utils.prune as prune
 
@@ -95,7 +87,7 @@ def _read_linear(path: str, lin: Any, torch: Any) -> tuple[np.ndarray, np.ndarra
             raise InvalidNetwork(f"{label} has weight_orig but no weight_mask")
         orig = _to_numpy(params["weight_orig"], torch)
         _check_finite(orig, f"{label} weight_orig")
-        mask = _mask_array(buffers["weight_mask"], f"{label} weight_mask", torch)
+        mask = mask_array(_to_numpy(buffers["weight_mask"], torch), f"{label} weight_mask", InvalidNetwork)
         if mask.shape != orig.shape:
             raise InvalidNetwork(f"{label} weight_mask has shape {mask.shape} but weight_orig has {orig.shape}")
         w = orig * mask  # exactly torch's effective weight (signed zeros included)
@@ -107,7 +99,7 @@ def _read_linear(path: str, lin: Any, torch: Any) -> tuple[np.ndarray, np.ndarra
     if "bias_orig" in params:
         b = _to_numpy(params["bias_orig"], torch)
         _check_finite(b, f"{label} bias_orig")
-        bm = _mask_array(buffers["bias_mask"], f"{label} bias_mask", torch)
+        bm = mask_array(_to_numpy(buffers["bias_mask"], torch), f"{label} bias_mask", InvalidNetwork)
         b = b * bm
     elif lin.bias is None:
         b = np.zeros(w.shape[0])
