@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from reluscope import Box, PointSet, ReLUNetwork
-from reluscope.errors import InvalidDomain, InvalidNetwork
+from reluscope.errors import InvalidArgument, InvalidDomain, InvalidNetwork
 from reluscope.milp import (
     LayerBounds,
     MILPBuilder,
@@ -168,13 +168,13 @@ def test_layer_bounds_result_is_frozen_and_serializable():
 
 def test_bad_input():
     net = random_net((2, 3, 1), 0)
-    with pytest.raises(InvalidNetwork, match="layer"):
+    with pytest.raises(InvalidArgument, match="layer"):
         neuron_range(net, Box(-1, 1), 0, 0)
-    with pytest.raises(InvalidNetwork, match="layer"):
+    with pytest.raises(InvalidArgument, match="layer"):
         neuron_range(net, Box(-1, 1), 3, 0)
-    with pytest.raises(InvalidNetwork, match="neuron"):
+    with pytest.raises(InvalidArgument, match="neuron"):
         neuron_range(net, Box(-1, 1), 1, 3)
-    with pytest.raises(InvalidNetwork, match="method"):
+    with pytest.raises(InvalidArgument, match="method"):
         preactivation_bounds(net, Box(-1, 1), method="exact")
     with pytest.raises(InvalidDomain):
         preactivation_bounds(net, Box([-1, -1, -1], [1, 1, 1]))
