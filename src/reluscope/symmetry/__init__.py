@@ -14,7 +14,8 @@ One module per purpose:
 * :mod:`~reluscope.symmetry.parameter_distance` -- :func:`parameter_distance`,
   :class:`ParameterDistance`.
 
-All of them leave the realization unchanged everywhere (see ``docs/background/symmetries.md``).
+The actions, and so balancing, alignment and the canonical form, leave the realization
+unchanged everywhere (see ``docs/background/symmetries.md``).
 """
 
 from __future__ import annotations

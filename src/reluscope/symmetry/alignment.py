@@ -164,6 +164,7 @@ def align(
     other = check_network(other, "other")
     tol = check_tol(tol, "tol")
     refine = check_int(refine, "refine", minimum=0)
+    balance_tol = check_tol(balance_tol, "balance_tol", positive=True)
     if reference.widths != other.widths:
         raise InvalidNetwork(
             f"cannot align networks of different widths: reference {reference.widths}, other {other.widths}"
