@@ -69,15 +69,20 @@ def check_pair(f: Any, g: Any, names: tuple[str, str] = ("f", "g"), *,
         raise InvalidNetwork(f"{names[0]} has {f.output_dim} outputs but {names[1]} has {g.output_dim}")
 
 
-def check_time_limit(value: Any, name: str = "time_limit", *, allow_none: bool = False) -> float | None:
+def check_time_limit(value: Any, name: str = "time_limit", *, allow_none: bool = False,
+                     allow_zero: bool = False) -> float | None:
     """A finite, positive number of seconds at most :data:`MAX_TIME_LIMIT`.
 
-    ``None`` is accepted (meaning "no limit") only with ``allow_none=True``.
+    ``None`` is accepted (meaning "no limit") only with ``allow_none=True``; ``0`` (meaning
+    "skip the time-limited part") only with ``allow_zero=True``.
     """
     if value is None and allow_none:
         return None
+    if allow_zero and _is_real(value) and float(value) == 0:
+        return 0.0
     if not _is_real(value) or not math.isfinite(float(value)) or float(value) <= 0:
-        raise InvalidArgument(f"{name} must be positive (a finite number of seconds); got {value!r}")
+        what = "0 or positive" if allow_zero else "positive"
+        raise InvalidArgument(f"{name} must be {what} (a finite number of seconds); got {value!r}")
     if float(value) > MAX_TIME_LIMIT:
         raise InvalidArgument(f"{name} must be at most {MAX_TIME_LIMIT:.0f} s (one week); got {value!r}")
     return float(value)
