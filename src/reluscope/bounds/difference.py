@@ -1,0 +1,152 @@
+"""Bounds on the difference ``f - g`` of two networks over a box.
+
+Two sound routes, intersected:
+
+* **joint**: ``f - g`` is itself a ReLU network (the two stacked side by side, the output
+  layer subtracting), so the linear tier of :func:`~reluscope.bounds.layers.layer_bounds`
+  bounds it and sees that both networks read the same input;
+* **differential** (ReluDiff-style, for pairs whose hidden layers correspond neuron by
+  neuron, such as a network and its pruned or fine-tuned copy): the difference of the two
+  pre-activations ``Δz_l = z^f_l - z^g_l`` is propagated layer by layer as an interval,
+  ``Δz_{l+1} = A^f_{l+1} Δa_l + (A^f_{l+1} - A^g_{l+1}) a^g_l + (b^f - b^g)``, with the exact
+  range of ``Δa = relu(z^g + Δz) - relu(z^g)`` over the boxes of ``z^g`` and ``Δz``. When
+  ``g`` is a close copy of ``f`` the difference intervals stay narrow where the separate
+  bounds of ``f`` and ``g`` are wide.
+
+Proofs in ``docs/background/bounds.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._results import ResultMixin
+from .._validation import check_pair
+from ..domain import Box
+from ..network import ReLUNetwork
+from .layers import ROUNDING_PAD, _affine_interval, _box, layer_bounds
+
+__all__ = ["DifferenceBounds", "difference_bounds", "joint_difference_network", "relu_difference_range"]
+
+
+@dataclass(frozen=True)
+class DifferenceBounds(ResultMixin):
+    """Entry-wise bounds ``lower <= f(x) - g(x) <= upper`` over the box (one per output)."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    method: str
+
+    @property
+    def sup_upper(self) -> float:
+        """Upper bound on ``sup_x max_i |f_i(x) - g_i(x)|`` over the box."""
+        return float(np.max(np.maximum(np.abs(self.lower), np.abs(self.upper))))
+
+    def __str__(self) -> str:
+        return f"f - g in [{self.lower.min():.6g}, {self.upper.max():.6g}] ({self.method}); sup |f - g| <= {self.sup_upper:.6g}"
+
+
+def _deepen(net: ReLUNetwork, depth: int) -> ReLUNetwork:
+    """The same function with ``depth`` affine layers: extra layers carry ``z`` as
+    ``relu(z) - relu(-z)``."""
+    if depth == net.depth:
+        return net
+    W, b = list(net.weights), list(net.biases)
+    A, c = W.pop(), b.pop()
+    k = A.shape[0]
+    eye = np.eye(k)
+    W.append(np.vstack([A, -A]))
+    b.append(np.concatenate([c, -c]))
+    for _ in range(depth - net.depth - 1):
+        W.append(np.block([[eye, -eye], [-eye, eye]]))
+        b.append(np.zeros(2 * k))
+    W.append(np.hstack([eye, -eye]))
+    b.append(np.zeros(k))
+    return ReLUNetwork(W, b)
+
+
+def joint_difference_network(f: ReLUNetwork, g: ReLUNetwork) -> ReLUNetwork:
+    """The ReLU network computing ``f - g`` (hidden layers stacked, outputs subtracted)."""
+    check_pair(f, g)
+    depth = max(f.depth, g.depth)
+    f, g = _deepen(f, depth), _deepen(g, depth)
+    W, b = [], []
+    for layer in range(depth):
+        Wf, Wg = f.weights[layer], g.weights[layer]
+        if depth == 1:
+            W.append(Wf - Wg)
+        elif layer == 0:
+            W.append(np.vstack([Wf, Wg]))
+        elif layer == depth - 1:
+            W.append(np.hstack([Wf, -Wg]))
+        else:
+            W.append(np.block([[Wf, np.zeros((Wf.shape[0], Wg.shape[1]))],
+                               [np.zeros((Wg.shape[0], Wf.shape[1])), Wg]]))
+        if layer == depth - 1:
+            b.append(f.biases[layer] - g.biases[layer])
+        else:
+            b.append(np.concatenate([f.biases[layer], g.biases[layer]]))
+    return ReLUNetwork(W, b)
+
+
+def relu_difference_range(g_lo: np.ndarray, g_hi: np.ndarray, d_lo: np.ndarray, d_hi: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Exact range of ``relu(z + d) - relu(z)`` over ``z ∈ [g_lo, g_hi]``, ``d ∈ [d_lo, d_hi]``.
+
+    The expression is nondecreasing in ``d``; for fixed ``d >= 0`` it is nondecreasing in
+    ``z`` and for ``d < 0`` nonincreasing. So the minimum is at ``d = d_lo`` (with ``z =
+    g_lo`` if ``d_lo >= 0``, else ``z = g_hi``) and the maximum at ``d = d_hi`` (``z = g_hi``
+    if ``d_hi >= 0``, else ``z = g_lo``).
+    """
+    relu = lambda v: np.maximum(v, 0.0)  # noqa: E731
+    z_min = np.where(d_lo >= 0.0, g_lo, g_hi)
+    z_max = np.where(d_hi >= 0.0, g_hi, g_lo)
+    return relu(z_min + d_lo) - relu(z_min), relu(z_max + d_hi) - relu(z_max)
+
+
+def _differential(f: ReLUNetwork, g: ReLUNetwork, lo_x: np.ndarray, hi_x: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Interval bounds on ``f - g`` by propagating ``Δz`` (same widths required)."""
+    bf = layer_bounds(f, Box(lo_x, hi_x))
+    bg = layer_bounds(g, Box(lo_x, hi_x))
+    Wf, Wg = f.weights, g.weights
+    dz_lo, dz_hi = _affine_interval(Wf[0] - Wg[0], f.biases[0] - g.biases[0], lo_x, hi_x)
+    for layer in range(1, f.depth):
+        gl, gh = bg.lower[layer - 1], bg.upper[layer - 1]
+        fl, fh = bf.lower[layer - 1], bf.upper[layer - 1]
+        # Δz is also fenced by the separate bounds: z^f - z^g ∈ [fl - gh, fh - gl]
+        dz_lo, dz_hi = np.maximum(dz_lo, fl - gh), np.minimum(dz_hi, fh - gl)
+        da_lo, da_hi = relu_difference_range(gl, gh, dz_lo, dz_hi)
+        # ... and Δa by relu(z^f) - relu(z^g)
+        da_lo = np.maximum(da_lo, np.maximum(fl, 0.0) - np.maximum(gh, 0.0))
+        da_hi = np.minimum(da_hi, np.maximum(fh, 0.0) - np.maximum(gl, 0.0))
+        ag_lo, ag_hi = np.maximum(gl, 0.0), np.maximum(gh, 0.0)
+        p_lo, p_hi = _affine_interval(Wf[layer], np.zeros(Wf[layer].shape[0]), da_lo, da_hi)
+        q_lo, q_hi = _affine_interval(Wf[layer] - Wg[layer], f.biases[layer] - g.biases[layer], ag_lo, ag_hi)
+        dz_lo, dz_hi = p_lo + q_lo, p_hi + q_hi
+        mag = np.maximum(np.abs(dz_lo), np.abs(dz_hi))
+        dz_lo, dz_hi = dz_lo - ROUNDING_PAD * mag, dz_hi + ROUNDING_PAD * mag
+    fo, go = bf.output, bg.output
+    return np.maximum(dz_lo, fo[0] - go[1]), np.minimum(dz_hi, fo[1] - go[0])
+
+
+def difference_bounds(f: ReLUNetwork, g: ReLUNetwork, domain: Box | str | None = None
+                      ) -> DifferenceBounds:
+    """Bounds on ``f(x) - g(x)`` for every ``x`` in a box.
+
+    Uses the joint network always, and the differential route too when ``f`` and ``g``
+    have the same widths (their neurons are taken to correspond); the result is the
+    intersection, ``method`` says which routes ran.
+    """
+    check_pair(f, g)
+    lo_x, hi_x = _box(f, domain)
+    joint = layer_bounds(joint_difference_network(f, g), Box(lo_x, hi_x))
+    lower, upper = joint.output
+    method = "joint"
+    if f.widths == g.widths:
+        dl, dh = _differential(f, g, lo_x, hi_x)
+        lower, upper = np.maximum(lower, dl), np.minimum(upper, dh)
+        method = "joint+differential"
+    return DifferenceBounds(lower, upper, method)
