@@ -13,16 +13,14 @@ from hypothesis import given, settings, strategies as st
 from reluscope import Box, ReLUNetwork
 from reluscope.errors import InvalidNetwork
 from reluscope.stability import FAMILIES, DOMAIN, in_restricted_set, to_restricted
-from reluscope.stability.ratio import (
+from reluscope.stability.neuron_costs import (
     _bottleneck_assignment,
     _dead_distance,
-    inverse_stability_ratio,
     optimal_rescaling,
-    drop_null_neurons,
     parallel_group_cost,
-    restricted_parameter_distance,
-    symmetric_parameter_distance,
 )
+from reluscope.stability.ratio import drop_null_neurons, inverse_stability_ratio
+from reluscope.stability.symmetric_distance import restricted_parameter_distance, symmetric_parameter_distance
 from test_stability_exact import exact_1d
 from test_stability_restricted import degenerate_network
 

@@ -10,7 +10,7 @@ and as a :class:`~reluscope.stability.training.RestrictedShallowReLU` (restricte
 Recorded over iterations: validation MSE and max error (1000 points), the exact uniform and
 ``W^{1,inf}`` errors on the interval (:mod:`reluscope.distance`, reported with their
 bounds), and the parameter distance to the nearest parametrization of the zero function
-(plain: :func:`~reluscope.stability.ratio.symmetric_parameter_distance`, an upper bound;
+(plain: :func:`~reluscope.stability.symmetric_distance.symmetric_parameter_distance`, an upper bound;
 restricted: within the restricted set, exact).
 """
 
@@ -38,7 +38,8 @@ def _ramp():
 
 def _measure(model, box, zero, time_limit: float) -> dict:
     from ..distance import sobolev_distance, sup_distance
-    from ..stability.ratio import drop_null_neurons, restricted_parameter_distance, symmetric_parameter_distance
+    from ..stability.ratio import drop_null_neurons
+    from ..stability.symmetric_distance import restricted_parameter_distance, symmetric_parameter_distance
     from ..stability.training import RestrictedShallowReLU, module_to_network
 
     net = module_to_network(model)

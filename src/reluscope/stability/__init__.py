@@ -31,9 +31,9 @@ from .restricted import (
 _LAZY = {
     "inverse_stability_ratio": "ratio",
     "InverseStabilityRatio": "ratio",
-    "symmetric_parameter_distance": "ratio",
-    "ParameterDistance": "ratio",
-    "restricted_parameter_distance": "ratio",
+    "symmetric_parameter_distance": "symmetric_distance",
+    "SymmetricParameterDistance": "symmetric_distance",
+    "restricted_parameter_distance": "symmetric_distance",
     "RestrictedShallowReLU": "training",
     "unrestricted_shallow": "training",
     "train": "training",

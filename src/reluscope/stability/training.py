@@ -31,9 +31,11 @@ from typing import Any
 import numpy as np
 
 from .._results import ResultMixin
+from ..domain import Box
 from ..errors import InvalidData, InvalidNetwork, ReluscopeError
 from ..network import ReLUNetwork
-from .restricted import RestrictedShallowNetwork, box_bounds
+from ..torch_interop import from_torch
+from .restricted import RestrictedShallowNetwork, box_bounds, to_restricted
 
 try:  # torch is an optional extra
     import torch
@@ -145,8 +147,6 @@ class RestrictedShallowReLU(nn.Module):
 
         Unused slots become zero-magnitude neurons with a random direction.
         """
-        from .restricted import to_restricted
-
         r = to_restricted(net, domain, width=width)
         module = cls(r.input_dim, max(r.width, 1), domain, **kwargs)
         used = r.used
@@ -269,8 +269,6 @@ class RestrictedShallowReLU(nn.Module):
 
 
 def _box(module: RestrictedShallowReLU) -> Any:
-    from ..domain import Box
-
     return Box(module.lo, module.hi)
 
 
@@ -289,8 +287,6 @@ def module_to_network(model: nn.Module) -> ReLUNetwork:
     """A trained model (restricted module or ``nn.Sequential`` baseline) as a :class:`ReLUNetwork`."""
     if isinstance(model, RestrictedShallowReLU):
         return model.to_network()
-    from ..torch_interop import from_torch
-
     return from_torch(model)
 
 
