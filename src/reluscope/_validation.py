@@ -136,6 +136,6 @@ def check_int(value: Any, name: str, *, minimum: int = 0, maximum: int | None = 
     if not isinstance(value, (numbers.Integral, np.integer)) or isinstance(value, bool):
         raise InvalidArgument(f"{name} must be an integer; got {value!r}")
     if value < minimum or (maximum is not None and value > maximum):
-        upper = "" if maximum is None else f" and at most {maximum}"
-        raise InvalidArgument(f"{name} must be at least {minimum}{upper}; got {value!r}")
+        upper = "" if maximum is None else f" and <= {maximum}"
+        raise InvalidArgument(f"{name} must be an integer >= {minimum}{upper}; got {value!r}")
     return int(value)
