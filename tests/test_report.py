@@ -12,7 +12,7 @@ import pytest
 
 import reluscope
 from reluscope import Box, ReLUNetwork
-from reluscope.errors import InvalidData, ReluscopeError
+from reluscope.errors import InvalidArgument, InvalidData, ReluscopeError
 from reluscope.report import SECTION_KEYS, analyze
 from reluscope.report.data import load_csv
 from reluscope.report.document import Document, Figure, Paragraph, Section, Table
@@ -192,7 +192,7 @@ def test_bad_inputs_raise_one_line_errors(tmp_path):
         analyze(net, tmp_path, X=np.zeros((5, 2)), quiet=True)
     with pytest.raises(InvalidData, match="NaN"):
         analyze(net, tmp_path, X=np.full((5, 2), np.nan), y=np.zeros(5), quiet=True)
-    with pytest.raises(InvalidData, match="unknown report section"):
+    with pytest.raises(InvalidArgument, match="unknown report section"):
         analyze(net, tmp_path, sections=("nope",), quiet=True)
     with pytest.raises(ReluscopeError):
         analyze(net, tmp_path, domain="1,0", quiet=True)
@@ -342,7 +342,7 @@ def test_sparsity_section_verdicts(report, tmp_path):
 
 
 def test_distances_section_equals_the_library_and_bounds_samples(report):
-    from reluscope.report.analysis import _pruned_further
+    from reluscope.report.sections.distances import _pruned_further
 
     net = degenerate_network()
     pruned = _pruned_further(net, 0.1)

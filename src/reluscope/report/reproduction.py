@@ -15,9 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .._budget import Budget
+from .._progress import track
 from .._results import ResultMixin, dump_json, to_jsonable, make_out_dir
+from .._validation import check_int, check_time_limit
 from ..errors import ReluscopeError
-from ._runner import SectionContent, progress, run_section
+from ._runner import SectionContent, run_section
 from .document import Code, Document, Figure, Link, Paragraph, Table, format_value
 
 __all__ = ["ReproduceReport", "reproduce"]
@@ -87,7 +90,8 @@ def reproduce(
     seed : int
         Seed passed to every experiment.
     timeout : float, optional
-        Wall-clock budget per experiment; one still running is reported as not computed.
+        Wall-clock seconds per experiment; one still running then is stopped and reported
+        as not computed (see :mod:`reluscope.report._runner`).
     quiet : bool, optional
         Force the progress bar off or on (default: on a terminal only).
 
@@ -107,13 +111,13 @@ def reproduce(
         experiments.get(name)  # raises ReluscopeError naming the unknown experiment
     if not selected:
         raise ReluscopeError("no experiments are registered")
-    if int(seed) < 0:
-        raise ReluscopeError(f"seed must be a non-negative integer, got {seed}")
+    seed = check_int(seed, "seed")
+    timeout = check_time_limit(timeout, "timeout", allow_none=True)
     out = make_out_dir(out_dir)
 
     outcomes = []
     info: dict[str, dict[str, Any]] = {}
-    for name in progress(selected, lambda n: f"reproduce: {n}", quiet=quiet):
+    for name in track(selected, quiet=quiet, label=lambda n: f"reproduce: {n}"):
         experiment = experiments.get(name)
 
         def body(name: str = name, description: str = experiment.description) -> SectionContent:
@@ -142,7 +146,7 @@ def reproduce(
                     "summary": to_jsonable(result.summary), "seconds": result.seconds, "quick": result.quick}
             return SectionContent(blocks, data)
 
-        outcome = run_section(name, name, body, timeout)
+        outcome = run_section(name, name, body, None if timeout is None else Budget.start(timeout))
         outcomes.append(outcome)
         info[name] = {**outcome.data, "status": outcome.status}
         if outcome.status != "ok":

@@ -1,0 +1,67 @@
+"""What every section builder receives: the network, the domain, the data, the budget."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..._budget import Budget
+from ...domain import Box, PointSet
+from ...network import ReLUNetwork
+from ..document import format_value
+
+__all__ = ["Context", "domain_text", "sample"]
+
+
+@dataclasses.dataclass
+class Context:
+    """The inputs of one analysis, shared by its sections (run one after the other).
+
+    ``time_limit`` is the per-call solver limit the report states; ``budget`` is the
+    running section's budget, set by the driver before each section.
+    """
+
+    net: ReLUNetwork
+    domain: Box | PointSet
+    X: np.ndarray | None
+    y: np.ndarray | None
+    out_dir: Path
+    time_limit: float
+    seed: int
+    n_samples: int
+    budget: Budget = dataclasses.field(default_factory=Budget)
+    shared: dict[str, Any] = dataclasses.field(default_factory=dict)
+    figures: list[Path] = dataclasses.field(default_factory=list)
+
+    def figure(self, name: str) -> Path:
+        """Path of a figure file in the report folder, recorded as written by the report."""
+        path = self.out_dir / name
+        self.figures.append(path)
+        return path
+
+    def solver_limit(self) -> float:
+        """Seconds for the next library call: the per-call ``time_limit``, capped by what is
+        left of the section's budget. Raises :class:`~reluscope._budget.OutOfTime` when
+        nothing is left."""
+        self.budget.check()
+        return min(self.time_limit, self.budget.solver_limit())
+
+
+def domain_text(domain: Box | PointSet, dim: int) -> str:
+    """How the report names the domain of the analyses."""
+    if isinstance(domain, PointSet):
+        return f"the {len(domain)} given points in R^{domain.dim}"
+    lo, hi = domain.bounds(dim)
+    if np.all(lo == lo[0]) and np.all(hi == hi[0]):
+        return f"the box [{format_value(float(lo[0]))}, {format_value(float(hi[0]))}]^{dim}"
+    return f"a box in R^{dim} with per-coordinate bounds (lo from {format_value(float(lo.min()))}, hi up to {format_value(float(hi.max()))})"
+
+
+def sample(domain: Box | PointSet, dim: int, n: int, seed: int) -> np.ndarray:
+    """The points of a point set, or ``n`` uniform points of a box."""
+    if isinstance(domain, PointSet):
+        return np.array(domain.points, dtype=float)
+    return domain.sample(n, dim, seed=seed)

@@ -1,0 +1,42 @@
+"""The "lipschitz" section: the exact Lipschitz constant (or an interval) and a sampled lower bound."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..._results import to_jsonable
+from .._runner import SectionContent
+from ..document import Paragraph, Table
+from ._context import Context, sample
+
+__all__ = ["build"]
+
+
+def build(ctx: Context) -> SectionContent:
+    """The solver's Lipschitz bounds on the domain next to a sampled lower bound."""
+    from ...distance import lipschitz_constant
+
+    X = sample(ctx.domain, ctx.net.input_dim, min(ctx.n_samples, 512), ctx.seed + 3)
+    sampled = 0.0
+    for x in X:
+        J, _ = ctx.net.local_affine(x)
+        sampled = max(sampled, float(np.abs(J).max()) if J.size else 0.0)
+    data: dict[str, Any] = {"sampled_lower_bound": sampled, "n_sample_points": int(len(X))}
+    blocks: list[Any] = [
+        Paragraph("Lipschitz constant in the W^{1,inf} sense: the essential supremum over the domain of the "
+                  "largest absolute partial derivative of any output."),
+    ]
+    result = lipschitz_constant(ctx.net, ctx.domain, time_limit=ctx.solver_limit())
+    lower, upper, exact = float(result.lower), float(result.upper), bool(result.exact)
+    data.update({"lower": lower, "upper": upper, "exact": exact, "result": to_jsonable(result)})
+    blocks.append(Table(("bound", "value"), (
+        ("lower (solver)", lower), ("upper (solver)", upper),
+        (f"lower (largest gradient entry at {len(X)} sampled points)", sampled),
+    )))
+    status, reason = "ok", ""
+    if not exact:
+        status, reason = "partial", (f"the exact solve did not close the gap (solver status "
+                                     f"{result.status}, time limit {ctx.time_limit:g} s); the interval is reported")
+    return SectionContent(blocks, data, status, reason)

@@ -1,0 +1,48 @@
+"""The "network" section: widths, parameter counts, masks, weight heatmaps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import figures
+from .._runner import SectionContent
+from ..document import Figure, Paragraph, Table
+from ._context import Context, domain_text
+
+__all__ = ["build"]
+
+
+def build(ctx: Context) -> SectionContent:
+    """Widths, parameter counts and mask density per layer, with a weight heatmap."""
+    net = ctx.net
+    rows = []
+    for i, W in enumerate(net.weights):
+        mask = net.mask(i) if net.masks is not None else None
+        allowed = int(mask.sum()) if mask is not None else W.size
+        nonzero = int(np.count_nonzero(W))
+        rows.append((i + 1, f"{W.shape[0]} x {W.shape[1]}", W.size + W.shape[0], allowed,
+                     nonzero, nonzero / W.size, float(np.abs(W).max()) if W.size else 0.0))
+    path = figures.weight_heatmaps(net.weights, net.masks, ctx.figure("weights.png"))
+    data = {
+        "widths": list(net.widths),
+        "depth": net.depth,
+        "n_parameters": net.n_parameters,
+        "n_free_parameters": net.n_free_parameters,
+        "masked": net.masks is not None,
+        "domain": domain_text(ctx.domain, net.input_dim),
+        "layers": [dict(zip(("layer", "shape", "parameters", "mask_entries", "nonzero_weights",
+                             "weight_density", "max_abs_weight"), r)) for r in rows],
+    }
+    blocks = [
+        Paragraph(f"Widths `{'-'.join(map(str, net.widths))}` (input, hidden..., output): "
+                  f"{net.depth} affine layers, {net.n_parameters} parameters, "
+                  f"{net.n_free_parameters} free (inside the masks). "
+                  + ("The network carries sparsity masks." if net.masks is not None else "The network is dense (no masks).")),
+        Paragraph(f"Analyses below use the domain {domain_text(ctx.domain, net.input_dim)}."),
+        Table(("layer", "weight shape", "parameters (with bias)", "mask entries", "nonzero weights",
+               "weight density", "max |w|"), tuple(rows)),
+        Figure(path.name, "Weight magnitudes per layer (log10 |w|); grey entries are zero or outside the mask."),
+    ]
+    return SectionContent(blocks, data)

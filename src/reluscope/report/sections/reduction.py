@@ -1,0 +1,70 @@
+"""The "reduction" section: the smaller network with the same realization, checked by the sup distance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..._budget import OutOfTime
+from ...errors import ReluscopeError
+from .._runner import SectionContent
+from ..document import Code, Paragraph, Table, format_value
+from ._context import Context, sample
+
+__all__ = ["build"]
+
+
+def build(ctx: Context) -> SectionContent:
+    """``reduction`` on the domain, checked by a sampled and an exact sup distance."""
+    from ...degeneracy import reduction
+    from ...distance import sup_distance
+
+    result = reduction(ctx.net, ctx.domain, time_limit=ctx.solver_limit(), seed=ctx.seed)
+    reduced = result.network
+    ctx.shared["reduced"] = reduced
+    X = sample(ctx.domain, ctx.net.input_dim, ctx.n_samples, ctx.seed + 1)
+    sampled_gap = float(np.abs(ctx.net(X) - reduced(X)).max()) if len(X) else 0.0
+    data: dict[str, Any] = {
+        "widths_before": list(ctx.net.widths),
+        "widths_after": list(reduced.widths),
+        "parameters_before": ctx.net.n_parameters,
+        "parameters_after": reduced.n_parameters,
+        "removed_neurons": int(result.removed),
+        "actions": list(result.actions),
+        "sampled_max_abs_difference": sampled_gap,
+        "n_sample_points": int(len(X)),
+    }
+    blocks: list[Any] = [
+        Paragraph("`reduce` drops dead and disconnected neurons, merges parallel ones and folds "
+                  "always-active ones; the reduced network has the same realization on the domain."),
+        Table(("", "before", "after"), (
+            ("widths", "-".join(map(str, ctx.net.widths)), "-".join(map(str, reduced.widths))),
+            ("parameters", ctx.net.n_parameters, reduced.n_parameters),
+        )),
+    ]
+    if result.actions:
+        shown = list(result.actions[:40])
+        if len(result.actions) > 40:
+            shown.append(f"... ({len(result.actions) - 40} more)")
+        blocks.append(Code("\n".join(shown)))
+    else:
+        blocks.append(Paragraph("No rule applies: the network is already reduced on this domain."))
+    status, reason = "ok", ""
+    try:
+        dist = sup_distance(ctx.net, reduced, ctx.domain, time_limit=ctx.solver_limit())
+        lower, upper, exact = float(dist.lower), float(dist.upper), bool(dist.exact)
+        data["sup_distance"] = {"lower": lower, "upper": upper, "exact": exact, "status": str(dist.status)}
+        blocks.append(Paragraph(
+            f"Sup distance between the network and its reduction on the domain (MILP): "
+            + (f"{format_value(upper)} (exact up to the solver tolerance)." if exact else
+               f"between {format_value(lower)} and {format_value(upper)} (bounds; solver status {dist.status}).")))
+        if not exact:
+            status, reason = "partial", (f"the exact sup distance was not closed (solver status {dist.status}, "
+                                         f"time limit {ctx.time_limit:g} s); bounds reported")
+    except OutOfTime:
+        status, reason = "partial", "exact sup distance not computed: the section's time budget is spent; sampled check only"
+    except ReluscopeError as exc:
+        status, reason = "partial", f"exact sup distance not computed: {type(exc).__name__}: {exc}"
+    blocks.append(Paragraph(f"Largest |difference| on {len(X)} sampled points of the domain: {format_value(sampled_gap)}."))
+    return SectionContent(blocks, data, status, reason)
