@@ -155,3 +155,39 @@ def test_bad_input_is_refused_clearly():
         layer_bounds(net, np.zeros((3, 2)))
     with pytest.raises(InvalidNetwork):
         difference_bounds(net, ReLUNetwork.random((3, 3, 1), seed=0))
+
+
+def test_input_splitting_search_brackets_the_maximum_and_closes_in_low_dimension():
+    from reluscope._budget import Budget
+    from reluscope.bounds.search import maximize
+
+    rng = np.random.default_rng(5)
+    for seed in range(20):
+        f = ReLUNetwork.random((2, 8, 8, 1), seed=seed)
+        g = ReLUNetwork.random((2, 8, 8, 1), seed=seed + 100)
+        grid = np.stack(np.meshgrid(np.linspace(-1, 1, 201), np.linspace(-1, 1, 201)), -1).reshape(-1, 2)
+        dense = float(np.max(f(grid) - g(grid)))
+        res = maximize(-np.ones(2), np.ones(2),
+                       lambda lo, hi: float(difference_bounds(f, g, Box(lo, hi)).upper[0]),
+                       lambda X: (f(X) - g(X))[:, 0], budget=Budget.start(30), rng=rng)
+        assert res.status == "optimal"
+        assert res.lower <= dense + 1e-6 * max(1, abs(dense)) or res.lower >= dense  # lower is a real value...
+        assert float((f(res.witness[None]) - g(res.witness[None]))[0, 0]) == pytest.approx(res.lower)
+        # ... the true maximum is at least the grid's and at most the upper bound
+        assert res.upper >= dense - 1e-9
+        assert res.upper - res.lower <= 1e-6 * max(1, abs(res.lower))
+        assert res.lower >= dense - 1e-2  # the grid is within 1e-2 of the optimum on [-1, 1]^2
+
+
+def test_search_stops_on_its_budget_with_a_valid_interval():
+    from reluscope._budget import Budget
+    from reluscope.bounds.search import maximize
+
+    f = ReLUNetwork.random((10, 32, 32, 1), seed=102)
+    g = ReLUNetwork.random((10, 32, 32, 1), seed=103)
+    res = maximize(-np.ones(10), np.ones(10),
+                   lambda lo, hi: float(difference_bounds(f, g, Box(lo, hi)).upper[0]),
+                   lambda X: (f(X) - g(X))[:, 0], budget=Budget.start(0.5), rng=np.random.default_rng(0))
+    assert res.status == "time_limit"
+    X = Box(-1, 1).sample(20000, 10, seed=1)
+    assert res.lower <= res.upper and np.max(f(X) - g(X)) <= res.upper

@@ -45,7 +45,7 @@ _LAZY: dict[str, str] = {
     "sup_distance": "distance",
     "sobolev_distance": "distance",
     "lipschitz_constant": "distance",
-    "parameter_distance": "distance",
+    "parameter_distance": "symmetry", "ParameterDistance": "symmetry",
 }
 
 __all__ = [
@@ -66,7 +66,7 @@ __all__ = [
 
 
 # subpackages reachable as attributes (``reluscope.sparsity.is_closed``) without an import
-_SUBPACKAGES = frozenset({"constructive", "sparsity", "stability", "experiments", "report"})
+_SUBPACKAGES = frozenset({"bounds", "constructive", "sparsity", "stability", "experiments", "report"})
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals(), _SUBPACKAGES)
