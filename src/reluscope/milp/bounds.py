@@ -187,13 +187,14 @@ def _interval_layer_bounds(net: ReLUNetwork, box) -> list[LayerBounds]:
     return out
 
 
-
 def _refine_layer(net: ReLUNetwork, lo_x: np.ndarray, hi_x: np.ndarray, bounds: list[LayerBounds],
                   layer: int, relax: bool, budget: Budget, mip_rel_gap: float, tol: float) -> LayerBounds:
     """Bounds of affine layer ``layer`` (0-based) given bounds of layers ``< layer``, by LP
     (``relax=True``) or MILP over the encoding of the first ``layer + 1`` layers; bounds not
     reached before ``budget`` runs out keep their current (valid) value."""
     current = bounds[layer]
+    if budget.expired():  # not even the encoding: nothing would be solved
+        return current
     lower = current.lower.copy()
     upper = current.upper.copy()
     ex_lo = current.exact_lower.copy()
