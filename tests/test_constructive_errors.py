@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from reluscope.constructive import exact_local_minimum, fit
-from reluscope.errors import InvalidData, ReluscopeError
+from reluscope.errors import InvalidArgument, InvalidData, ReluscopeError
 
 
 def good(Q=3, M=3, n=4, seed=0):
@@ -16,8 +16,8 @@ def good(Q=3, M=3, n=4, seed=0):
     return means[y] + 0.1 * rng.normal(size=(len(y), M)), y
 
 
-def raises(match, fn, *args, **kwargs):
-    with pytest.raises(InvalidData, match=match) as info:
+def raises(match, fn, *args, error=InvalidData, **kwargs):
+    with pytest.raises(error, match=match) as info:
         fn(*args, **kwargs)
     assert "\n" not in str(info.value)
     assert isinstance(info.value, ReluscopeError) and isinstance(info.value, ValueError)
@@ -67,8 +67,8 @@ def test_mismatched_lengths_and_shapes():
     raises("2-D", fit, X[:, 0], y)
     raises("one-dimensional", fit, X, np.stack([y, y], axis=1))
     raises("not numeric", fit, [["a", "b", "c"]] * len(y), y)
-    raises("cost must be", fit, X, y, cost="l1")
-    raises("margin", fit, X, y, margin=-1.0)
+    raises("cost must be", fit, X, y, cost="l1", error=InvalidArgument)
+    raises("margin", fit, X, y, margin=-1.0, error=InvalidArgument)
     raises(r"A must be an invertible \(3, 3\)", fit, X, y, A=np.eye(2))
     raises("not \\(numerically\\) invertible", fit, X, y, A=np.zeros((3, 3)))
 

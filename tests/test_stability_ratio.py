@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from reluscope import Box, ReLUNetwork
-from reluscope.errors import InvalidNetwork
+from reluscope.errors import InvalidArgument, InvalidNetwork
 from reluscope.stability import FAMILIES, DOMAIN, in_restricted_set, to_restricted
 from reluscope.stability.neuron_costs import (
     _bottleneck_assignment,
@@ -276,7 +276,7 @@ def test_drop_null_neurons_keeps_the_function(seed, width):
 
 def test_bad_input():
     net = ReLUNetwork.random((1, 3, 1), seed=0)
-    with pytest.raises(InvalidNetwork, match="norm"):
+    with pytest.raises(InvalidArgument, match="norm"):
         inverse_stability_ratio(net, net, norm="l2")
     with pytest.raises(InvalidNetwork, match="shallow"):
         symmetric_parameter_distance(ReLUNetwork.random((1, 2, 2, 1), seed=0), net)

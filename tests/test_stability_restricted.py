@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from reluscope import Box, PointSet, ReLUNetwork
-from reluscope.errors import InvalidDomain, InvalidNetwork
+from reluscope.errors import InvalidArgument, InvalidDomain, InvalidNetwork
 from reluscope.stability import RestrictedShallowNetwork, in_restricted_set, to_restricted
 from test_stability_exact import exact_1d
 
@@ -148,7 +148,7 @@ def test_bad_input():
         RestrictedShallowNetwork([[1.0], [2.0]], [1.0], [1.0, 1.0], [0.0], 0.0)
     with pytest.raises(InvalidNetwork, match="non-finite"):
         RestrictedShallowNetwork([[np.inf]], [1.0], [1.0], [0.0], 0.0)
-    with pytest.raises(InvalidNetwork, match="tol"):
+    with pytest.raises(InvalidArgument, match="tol"):
         in_restricted_set(ReLUNetwork.random((1, 3, 1), seed=0), tol=-1)
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from reluscope import Box, ReLUNetwork
-from reluscope.errors import InvalidData
+from reluscope.errors import InvalidArgument, InvalidData
 from reluscope.stability import in_restricted_set, to_restricted
 from reluscope.stability.training import (
     RestrictedShallowReLU,
@@ -106,7 +106,7 @@ def test_sampler_and_l2():
     sampler = lambda rng, n: (x := rng.uniform(-10, 10, (n, 1)), np.zeros(n))
     hist = train(model, None, steps=20, lr=1e-3, momentum=0.9, batch_size=10, sampler=sampler, l2=0.1, record_every=5)
     assert hist.steps == (5, 10, 15, 20)
-    with pytest.raises(InvalidData, match="optimizer"):
+    with pytest.raises(InvalidArgument, match="optimizer"):
         train(model, np.zeros((3, 1)), np.zeros(3), steps=1, optimizer="lbfgs")
     with pytest.raises(InvalidData, match="X must be"):
         train(model, np.zeros((3, 1)), np.zeros(4), steps=1)

@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._results import ResultMixin
+from .._validation import check_int
 from ..errors import InvalidData
 from ..network import ReLUNetwork
 from ._data import Prepared, prepare, reduced_inverse
@@ -305,7 +306,7 @@ def cone_truncation_clustered(
     """
     data = prepare(X, y, targets)
     Q = data.n_classes
-    L = Q if n_layers is None else int(n_layers)
+    L = Q if n_layers is None else check_int(n_layers, "n_layers", minimum=1)
     if L < Q:
         raise InvalidData(f"the clustered construction needs n_layers >= Q = {Q}; got {L}")
     if not (mu_factor > 1.0):

@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._results import ResultMixin
+from .._validation import check_tol
 from ..errors import InvalidData
 from ..network import ReLUNetwork
 from ._data import prepare, reduced_inverse
@@ -144,9 +145,7 @@ def exact_local_minimum(
     Q, M = data.n_classes, data.X.shape[1]
     if M != Q:
         raise InvalidData(f"exact_local_minimum needs as many features as classes (M = Q); got M={M}, Q={Q}")
-    margin = float(margin)
-    if not np.isfinite(margin) or margin < 0:
-        raise InvalidData(f"margin must be a finite number >= 0; got {margin}")
+    margin = check_tol(margin, "margin")
     means = data.means
     inv = reduced_inverse(means, rank_tol)  # X_red^{-1}
     idx, Y = data.index, data.Y

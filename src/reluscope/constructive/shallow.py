@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._results import ResultMixin
+from .._validation import check_choice, check_tol
 from ..errors import InvalidData
 from ..network import ReLUNetwork
 from ._data import Prepared, prepare, reduced_inverse
@@ -229,11 +230,8 @@ def fit_prepared(
     rank_tol: float = 1e-10,
 ) -> ConstructiveFit:
     """:func:`fit` on already validated data."""
-    if cost not in ("balanced", "mean"):
-        raise InvalidData(f"cost must be 'balanced' or 'mean'; got {cost!r}")
-    margin = float(margin)
-    if not np.isfinite(margin) or margin < 0:
-        raise InvalidData(f"margin must be a finite number >= 0; got {margin}")
+    check_choice(cost, ("balanced", "mean"), "cost")
+    margin = check_tol(margin, "margin")
     X, idx, Y = data.X, data.index, data.Y
     Q, M = data.n_classes, X.shape[1]
     means_t = lifted(data.means, affine)

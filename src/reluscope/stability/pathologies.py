@@ -28,7 +28,8 @@ from collections.abc import Callable
 import numpy as np
 
 from ..domain import Box
-from ..errors import ReluscopeError
+from .._validation import check_choice, check_int
+from ..errors import InvalidArgument
 from ..network import ReLUNetwork
 
 __all__ = [
@@ -56,9 +57,7 @@ def _shallow(a: list[float], b: list[float], c: list[float], e: float = 0.0) -> 
 
 
 def _check_n(n: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ReluscopeError(f"pathology family index n must be an integer >= 1; got {n!r}")
-    return int(n)
+    return check_int(n, "pathology family index n", minimum=1)
 
 
 def uniform_norm_family(n: int, width: int = 2) -> tuple[ReLUNetwork, ReLUNetwork]:
@@ -73,8 +72,8 @@ def uniform_norm_family(n: int, width: int = 2) -> tuple[ReLUNetwork, ReLUNetwor
     balanced parametrization of size ``~sqrt(n)`` keeps the ratio bounded.
     """
     n = _check_n(n)
-    if width < 2:
-        raise ReluscopeError(f"uniform_norm_family needs width >= 2 to realize g_n; got {width}")
+    if check_int(width, "width") < 2:
+        raise InvalidArgument(f"uniform_norm_family needs width >= 2 to realize g_n; got {width}")
     zeros = [0.0] * width
     gamma = _shallow(zeros, zeros, zeros)
     pad = [0.0] * (width - 2)
@@ -178,11 +177,9 @@ class PathologyFamily:
 
     def function_distance(self, n: int, norm: str = "sobolev") -> float:
         """Exact ``||R(g_n) - R(gamma)||`` on ``[-1, 1]`` in ``norm`` ("sup" or "sobolev")."""
-        if norm == "sup":
+        if check_choice(norm, ("sup", "sobolev"), "norm") == "sup":
             return self.sup_distance(n)
-        if norm == "sobolev":
-            return self.sobolev_distance(n)
-        raise ReluscopeError(f"norm must be 'sup' or 'sobolev'; got {norm!r}")
+        return self.sobolev_distance(n)
 
     def ratio_lower_bound(self, n: int, norm: str = "sobolev") -> float:
         """Analytic lower bound ``L(n) / ||R(g_n) - R(gamma)||^{1/2}`` on the true ratio."""
@@ -224,4 +221,4 @@ def get_family(key: int | str) -> PathologyFamily:
         if key == family.index or key == family.name:
             return family
     known = ", ".join(f"{f.index}/{f.name}" for f in FAMILIES)
-    raise ReluscopeError(f"unknown pathology family {key!r}; known: {known}")
+    raise InvalidArgument(f"unknown pathology family {key!r}; known: {known}")

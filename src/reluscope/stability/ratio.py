@@ -17,6 +17,7 @@ import numpy as np
 
 from ..distance import sobolev_distance, sup_distance
 from .._results import ResultMixin
+from .._validation import check_choice, check_time_limit
 from ..domain import Box
 from ..errors import InvalidNetwork
 from ..network import ReLUNetwork
@@ -127,8 +128,8 @@ def inverse_stability_ratio(
     use_degeneracy:
         Passed to :func:`symmetric_parameter_distance`.
     """
-    if norm not in ("sobolev", "sup"):
-        raise InvalidNetwork(f"norm must be 'sobolev' or 'sup'; got {norm!r}")
+    norm = check_choice(norm, ("sobolev", "sup"), "norm")
+    time_limit = check_time_limit(time_limit)
     if isinstance(gamma, RestrictedShallowNetwork):
         d = gamma.input_dim
         box = Box(*box_bounds(domain, d))

@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._results import ResultMixin
+from .._validation import check_tol
 from ..domain import Box, as_domain
 from ..errors import InvalidDomain, InvalidNetwork
 from ..network import ReLUNetwork
@@ -307,8 +308,7 @@ def in_restricted_set(
         ``ok`` is ``True`` when no condition is violated; ``violations`` lists each
         violated condition with the neuron indices (0-based) and the offending value.
     """
-    if not (tol >= 0):
-        raise InvalidNetwork(f"tol must be >= 0; got {tol}")
+    tol = check_tol(tol)
     r = _as_restricted_view(net)
     lo, hi = box_bounds(domain, r.input_dim)
     used = r.used

@@ -31,8 +31,9 @@ from typing import Any
 import numpy as np
 
 from .._results import ResultMixin
+from .._validation import check_choice, check_int, check_seed, check_tol
 from ..domain import Box
-from ..errors import InvalidData, InvalidNetwork, ReluscopeError
+from ..errors import InvalidData, ReluscopeError
 from ..network import ReLUNetwork
 from ..torch_interop import from_torch
 from .restricted import RestrictedShallowNetwork, box_bounds, to_restricted
@@ -110,18 +111,14 @@ class RestrictedShallowReLU(nn.Module):
         dtype: torch.dtype = torch.float64,
     ) -> None:
         super().__init__()
-        if int(input_dim) < 1 or int(width) < 1:
-            raise InvalidNetwork(f"RestrictedShallowReLU needs input_dim >= 1 and width >= 1; got {input_dim}, {width}")
-        if reseed_scale < 0 or merge_tol < 0 or margin < 0:
-            raise InvalidNetwork("reseed_scale, merge_tol and margin must be >= 0")
-        self.input_dim = int(input_dim)
-        self.width = int(width)
+        self.input_dim = check_int(input_dim, "input_dim", minimum=1)
+        self.width = check_int(width, "width", minimum=1)
         lo, hi = box_bounds(domain, self.input_dim)
         self.lo, self.hi = lo, hi
-        self.reseed_scale = float(reseed_scale)
-        self.merge_tol = float(merge_tol)
-        self.margin = float(margin)
-        self._rng = np.random.default_rng(seed)
+        self.reseed_scale = check_tol(reseed_scale, "reseed_scale")
+        self.merge_tol = check_tol(merge_tol, "merge_tol")
+        self.margin = check_tol(margin, "margin")
+        self._rng = check_seed(seed)
         dirs = np.stack([self._random_direction() for _ in range(self.width)])
         scale = self.width ** -0.25 if init_scale is None else float(init_scale)
         mags = scale * self._rng.standard_normal(self.width)
@@ -275,11 +272,11 @@ def _box(module: RestrictedShallowReLU) -> Any:
 def unrestricted_shallow(input_dim: int, width: int, seed: int = 0, dtype: torch.dtype = torch.float64) -> nn.Sequential:
     """The unrestricted baseline ``Linear(d, width) - ReLU - Linear(width, 1)`` with PyTorch's
     default initialization drawn from ``seed``."""
-    if int(input_dim) < 1 or int(width) < 1:
-        raise InvalidNetwork(f"unrestricted_shallow needs input_dim >= 1 and width >= 1; got {input_dim}, {width}")
+    input_dim = check_int(input_dim, "input_dim", minimum=1)
+    width = check_int(width, "width", minimum=1)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = nn.Sequential(nn.Linear(int(input_dim), int(width)), nn.ReLU(), nn.Linear(int(width), 1))
+        torch.manual_seed(check_int(seed, "seed"))
+        model = nn.Sequential(nn.Linear(input_dim, width), nn.ReLU(), nn.Linear(width, 1))
     return model.to(dtype)
 
 
@@ -365,10 +362,12 @@ def train(
     -------
     TrainingHistory
     """
-    if steps < 0 or lr <= 0 or record_every < 1:
-        raise InvalidData(f"train needs steps >= 0, lr > 0, record_every >= 1; got {steps}, {lr}, {record_every}")
+    steps = check_int(steps, "steps")
+    lr = check_tol(lr, "lr", positive=True)
+    record_every = check_int(record_every, "record_every", minimum=1)
+    check_choice(optimizer, ("sgd", "adam"), "optimizer")
     dtype = next(model.parameters()).dtype
-    rng = np.random.default_rng(seed)
+    rng = check_seed(seed)
     if sampler is None:
         if X is None or y is None:
             raise InvalidData("train needs X and y, or a sampler")
@@ -378,10 +377,8 @@ def train(
             raise InvalidData(f"X must be (n, d) and y (n,) with n >= 1; got shapes {tuple(np.shape(X))} and {tuple(np.shape(y))}")
     if optimizer == "sgd":
         opt: torch.optim.Optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    elif optimizer == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
     else:
-        raise InvalidData(f"optimizer must be 'sgd' or 'adam'; got {optimizer!r}")
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
     has_val = X_val is not None and y_val is not None
     if has_val:
         Xv = torch.as_tensor(np.asarray(X_val, dtype=np.float64), dtype=dtype)
