@@ -14,6 +14,7 @@ import pytest
 
 from reluscope import (
     Box,
+    InvalidArgument,
     InvalidDomain,
     InvalidNetwork,
     ModelFileError,
@@ -592,7 +593,7 @@ def c_network_complex_weights(tmp):
 
 
 def c_random_negative_seed(tmp):
-    return (lambda: ReLUNetwork.random((2, 3, 1), seed=-1)), (lambda: None), InvalidNetwork, ["seed", "-1"]
+    return (lambda: ReLUNetwork.random((2, 3, 1), seed=-1)), (lambda: None), InvalidArgument, ["seed", "-1"]
 
 
 def c_load_not_a_path(tmp):

@@ -7,7 +7,7 @@ from typing import Union
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .errors import InvalidDomain
+from .errors import InvalidArgument, InvalidDomain
 
 __all__ = ["Box", "PointSet", "Domain", "as_domain"]
 
@@ -90,7 +90,7 @@ class Box:
         """``n`` points uniform in the box."""
         lo, hi = self.bounds(dim)
         if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed < 0:
-            raise InvalidDomain(f"seed must be a non-negative integer; got {seed!r}")
+            raise InvalidArgument(f"seed must be a non-negative integer; got {seed!r}")
         if int(n) < 0:
             raise InvalidDomain(f"number of sample points must be >= 0; got {n}")
         rng = np.random.default_rng(seed)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .errors import InvalidNetwork
+from .errors import InvalidArgument, InvalidNetwork
 
 __all__ = ["ReLUNetwork"]
 
@@ -429,7 +429,7 @@ class ReLUNetwork:
         If ``masks`` are given, weights outside them are set to zero.
         """
         if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed < 0:
-            raise InvalidNetwork(f"seed must be a non-negative integer; got {seed!r}")
+            raise InvalidArgument(f"seed must be a non-negative integer; got {seed!r}")
         rng = np.random.default_rng(seed)
         widths = [int(n) for n in widths]
         if len(widths) < 2 or min(widths) < 1:
