@@ -6,7 +6,7 @@ On random two-factor patterns that were not used to develop the rules (pattern i
 * agreement: our verdicts against exact quantifier elimination (the published plain
   encoding, ``method="plain"``, and the support-only encoding, ``method="qe"``) wherever
   QE answers within its limit; any disagreement is listed;
-* decided fraction: patterns decided by ``reductions.decide`` within 1 s *with* a
+* decided fraction: patterns decided by ``decide.decide`` within 1 s *with* a
   certificate that ``verify`` accepts;
 * time ratio: plain-encoding time / our time on the patterns both decide (median of the
   per-pattern ratios, and ratio of the medians).
@@ -33,7 +33,7 @@ from rich.table import Table
 
 from reluscope.sparsity import verify
 from reluscope.sparsity.qe import decide_plain, decide_qe
-from reluscope.sparsity.reductions import decide
+from reluscope.sparsity.decide import decide
 from reluscope.sparsity.sweep import random_pattern
 
 # Fresh seeds for each measurement round: 20261122/20261123 were the held-out seeds of the

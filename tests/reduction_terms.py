@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from reluscope.sparsity.reductions import Term, _make_term
+from reluscope.sparsity.terms import Term, _make_term
 
 
 def T(rows, cols, rank=1, neurons=(0,)) -> Term:

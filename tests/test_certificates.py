@@ -149,7 +149,7 @@ def test_degeneration_family_limit_formula(n_out: int, n_hidden: int, n_in: int,
     """u_k v_k^T + u_l v_l^T -> a (b' - b'')^T + (a' + a'') b^T, with diverging factors."""
     import numpy as np
 
-    from reluscope.sparsity.closedness import _limit_of, degeneration_family
+    from reluscope.sparsity.families import _limit_of, degeneration_family
 
     rng = np.random.default_rng(seed)
     p = SparsityPattern.dense((n_in, n_hidden, n_out))

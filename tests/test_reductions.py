@@ -1,4 +1,4 @@
-"""Exact reductions and fast closedness decisions (reluscope.sparsity.reductions)."""
+"""Exact reductions and fast closedness decisions (reluscope.sparsity.terms, .decide, ...)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,13 @@ from hypothesis import strategies as st
 from reluscope.errors import InvalidPattern
 from reluscope.sparsity import ClosedCertificate, NotClosedCertificate, SparsityPattern, is_closed, verify
 from reluscope.sparsity.qe import decide_qe, membership
-from reluscope.sparsity.reductions import (
-    _nested_full,
+from reluscope.sparsity.candidates import local_lu_blocks
+from reluscope.sparsity.decide import decide
+from reluscope.sparsity.membership import member
+from reluscope.sparsity.peeling import _nested_full, full_space
+from reluscope.sparsity.terms import (
     absorb_subspaces,
     component_pattern,
-    decide,
-    decide_fast,
-    full_space,
-    local_lu_blocks,
-    member,
     no_cancellation,
     prune_deep,
     reduce_two_factor,
@@ -312,7 +310,7 @@ def test_prune_deep_keeps_the_path_support() -> None:
 
 def test_deep_without_paths_is_zero_and_closed() -> None:
     m = [np.array([[1, 0], [0, 0]], bool), np.array([[0, 1], [0, 1]], bool), np.ones((2, 2), bool)]
-    v = decide_fast(SparsityPattern(m), time_limit=2.0)
+    v = decide(SparsityPattern(m), time_limit=2.0)
     assert v.closed is True and v.certificate.rule == "pruned-zero"
     assert verify(v.certificate).valid is True
 
@@ -328,7 +326,7 @@ def test_bad_input() -> None:
     with pytest.raises(InvalidPattern):
         reduce_two_factor([np.ones((2, 3), bool), np.ones((2, 3), bool)])
     with pytest.raises(InvalidPattern):
-        decide_fast([np.ones((2, 3), bool), np.ones((2, 3), bool)])
+        decide([np.ones((2, 3), bool), np.ones((2, 3), bool)])
 
 
 def test_component_pattern_round_trip() -> None:

@@ -11,23 +11,14 @@ import pytest
 import z3
 
 from reluscope.sparsity import SparsityPattern, verify
-from reluscope.sparsity.numeric_membership import NumericMembership
+from reluscope.sparsity.candidates import FirstOrderCandidate, exact_pair_blocks, local_lu_blocks
+from reluscope.sparsity.check import _check_quotient
+from reluscope.sparsity.decide import decide
+from reluscope.sparsity.membership import Membership as _Membership
+from reluscope.sparsity.membership import NumericMembership, member
 from reluscope.sparsity.qe import decide_qe
-from reluscope.sparsity.reductions import (
-    FirstOrderCandidate,
-    _check_quotient,
-    _Membership,
-    _nested_split,
-    _star_forest,
-    component_pattern,
-    decide,
-    exact_pair_blocks,
-    local_lu_blocks,
-    member,
-    quotient_closed,
-    quotient_steps,
-    reduce_two_factor,
-)
+from reluscope.sparsity.quotients import _nested_split, _star_forest, quotient_closed, quotient_steps
+from reluscope.sparsity.terms import component_pattern, reduce_two_factor
 
 from reduction_terms import T, random_member
 
@@ -324,7 +315,7 @@ def test_screened_candidates_are_members_by_z3() -> None:
                 continue
             check = _Membership(comp)
             rng = np.random.default_rng(seed)
-            from reluscope.sparsity.reductions import _random_candidates
+            from reluscope.sparsity.candidates import _random_candidates
 
             cands = _random_candidates(comp, rng, 30)
             limits = [c.limit() for c in cands]
@@ -354,7 +345,7 @@ def test_split_components_matches_the_shared_overlap_helper() -> None:
     """split_components (support merging) equals the overlap-graph components of
     reluscope.sparsity.pattern.overlap_groups on random term lists."""
     from reluscope.sparsity.pattern import overlap_groups
-    from reluscope.sparsity.reductions import absorb_subspaces, split_components, support_terms
+    from reluscope.sparsity.terms import absorb_subspaces, split_components, support_terms
 
     rng = np.random.default_rng(0)
     for _ in range(300):

@@ -10,16 +10,12 @@ import pytest
 import z3
 
 from reluscope.sparsity import SparsityPattern, verify
-from reluscope.sparsity.reductions import (
-    _Membership,
-    _rank_pieces,
-    decide,
-    first_order_candidates,
-    full_space,
-    generic_dimension,
-    member,
-    reduce_two_factor,
-)
+from reluscope.sparsity.candidates import first_order_candidates, generic_dimension
+from reluscope.sparsity.decide import decide
+from reluscope.sparsity.membership import Membership as _Membership
+from reluscope.sparsity.membership import member
+from reluscope.sparsity.peeling import full_space
+from reluscope.sparsity.terms import _rank_pieces, reduce_two_factor
 
 from reduction_terms import T
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from reluscope.cli import app
 from reluscope.errors import InvalidPattern
 from reluscope.sparsity import SparsityPattern, verify
-from reluscope.sparsity.reductions import decide
+from reluscope.sparsity.decide import decide
 from reluscope.sparsity.sweep import parse_shape, random_pattern, sweep, wilson_interval
 
 
@@ -140,4 +140,4 @@ def test_package_level_sweep_function() -> None:
 
     result = sparsity.sweep(shape=(2, 2, 2), density=0.5, samples=4, seed=2, time_limit=2.0, workers=1)
     assert result.samples == 4 and result.shape == (2, 2, 2)
-    assert sparsity.decide_fast(SparsityPattern.lu(2), time_limit=2.0).closed is False
+    assert sparsity.is_closed(SparsityPattern.lu(2), time_limit=2.0).closed is False

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
+from itertools import combinations
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,11 +28,12 @@ import numpy as np
 
 from .._results import ResultMixin
 from ..domain import Box, PointSet, as_domain
-from ..errors import InvalidDomain
 from ..network import ReLUNetwork
-from .closedness import as_pattern, find_degeneration_certificate, is_closed
-from .pattern import SparsityPattern
-from .verdict import ClosednessVerdict, NotClosedCertificate, verify
+from .certificates import ClosednessVerdict, NotClosedCertificate
+from .check import verify
+from .decide import is_closed
+from .families import find_degeneration_certificate
+from .pattern import SparsityPattern, as_pattern
 
 __all__ = [
     "ExistenceVerdict",
@@ -141,15 +142,7 @@ def relu_lift(
     return ReLUNetwork(weights, biases)
 
 
-def _as_pattern_and_net(value: Any) -> SparsityPattern:
-    if isinstance(value, ReLUNetwork):
-        return SparsityPattern.from_network(value)
-    return as_pattern(value)
-
-
 def _general_position(X: np.ndarray, max_subsets: int = 200_000) -> bool | None:
-    from itertools import combinations
-
     n, d = X.shape
     if n < d + 1:
         return True
@@ -195,7 +188,7 @@ def optimum_exists(
     -------
     ExistenceVerdict
     """
-    pattern = _as_pattern_and_net(pattern_or_network)
+    pattern = as_pattern(pattern_or_network)
     text = pattern.to_text()
     n_in = pattern.input_dim
     dom = as_domain(domain, n_in)

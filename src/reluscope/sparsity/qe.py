@@ -14,9 +14,10 @@
   every entry of every factor (off-support entries forced to 0 inside the quantifiers) and
   for every entry of ``A``.
 
-Every Z3 call runs in a forked child process with a hard wall-clock limit (Z3's own
-``timeout`` is also set, but its quantifier-elimination tactics do not always honour it);
-a call that runs out of time returns ``None`` (undecided), never a guess.
+Every Z3 call runs in a forked child process killed when its :class:`~reluscope._budget.Budget`
+expires (Z3's own ``timeout`` is also set, but its quantifier-elimination tactics do not
+always honour it); a call that runs out of time returns ``None`` (undecided), never a guess.
+Every function takes ``time_limit`` (seconds) or a ``budget`` held by the caller.
 """
 
 from __future__ import annotations
@@ -32,20 +33,27 @@ from typing import Any
 
 import numpy as np
 
+from .._budget import Budget
 from ..errors import SolverError
 from .pattern import SparsityPattern
 
 __all__ = ["membership", "decide_qe", "decide_plain", "run_with_limit", "sentence", "plain_sentence"]
 
-_GRACE = 0.5  # seconds beyond the Z3 timeout before the child is killed
+def _z3_ms(budget: Budget) -> int:
+    """Z3's own ``timeout`` option (milliseconds) for a call that must end with ``budget``."""
+    return max(1, int(budget.solver_limit() * 1000))
 
 
-def run_with_limit(function: Callable[..., Any], args: tuple, time_limit: float) -> tuple[str, Any]:
-    """Run ``function(*args)`` in a forked child with a hard wall-clock limit.
+def run_with_limit(
+    function: Callable[..., Any], args: tuple, time_limit: float | None = None, *, budget: Budget | None = None
+) -> tuple[str, Any]:
+    """Run ``function(*args)`` in a forked child killed after ``time_limit`` seconds or when
+    ``budget`` expires, whichever comes first (the hard limit).
 
     Returns ``("ok", value)``, ``("timeout", None)`` or ``("error", message)``. On
     platforms without ``fork`` the call runs in-process (Z3's own timeout then applies).
     """
+    budget = Budget.of(time_limit, budget)
     if not hasattr(os, "fork"):  # pragma: no cover - non-POSIX
         try:
             return "ok", function(*args)
@@ -71,15 +79,14 @@ def run_with_limit(function: Callable[..., Any], args: tuple, time_limit: float)
         finally:
             os._exit(code)
     os.close(write_fd)
-    deadline = time.monotonic() + float(time_limit) + _GRACE
     chunks: list[bytes] = []
     status = "timeout"
     try:
         while True:
-            remaining = deadline - time.monotonic()
+            remaining = budget.remaining()
             if remaining <= 0:
                 break
-            ready, _, _ = select.select([read_fd], [], [], remaining)
+            ready, _, _ = select.select([read_fd], [], [], min(remaining, 7 * 24 * 3600.0))
             if not ready:
                 break
             chunk = os.read(read_fd, 1 << 16)
@@ -201,9 +208,9 @@ def _check_sentence(masks: list[np.ndarray], plain: bool, timeout_ms: int) -> st
     return str(solver.check())
 
 
-def _run_sentence(masks: list[np.ndarray], plain: bool, time_limit: float) -> str | None:
-    """``"sat"`` / ``"unsat"`` / ``None`` (no answer in time)."""
-    status, value = run_with_limit(_check_sentence, (masks, plain, max(1, int(time_limit * 1000))), time_limit)
+def _run_sentence(masks: list[np.ndarray], plain: bool, budget: Budget) -> str | None:
+    """``"sat"`` / ``"unsat"`` / ``None`` (no answer within ``budget``)."""
+    status, value = run_with_limit(_check_sentence, (masks, plain, _z3_ms(budget)), budget=budget)
     if status == "error":
         raise SolverError(f"Z3 failed on pattern {SparsityPattern(masks).to_text()}: {value}")
     if status == "timeout" or value == "unknown":
@@ -211,15 +218,16 @@ def _run_sentence(masks: list[np.ndarray], plain: bool, time_limit: float) -> st
     return value
 
 
-def _decide(pattern: Any, plain: bool, time_limit: float) -> tuple[bool | None, float, str]:
+def _decide(pattern: Any, plain: bool, budget: Budget) -> tuple[bool | None, float, str]:
     import z3  # noqa: F401  (imported before forking so the child starts warm)
 
     masks = _masks_of(pattern)
     start = time.perf_counter()
-    value = _run_sentence(masks, plain, time_limit)
+    limit = budget.remaining()
+    value = _run_sentence(masks, plain, budget)
     seconds = time.perf_counter() - start
     if value is None:
-        return None, seconds, f"Z3 gave no answer within {time_limit:.3g} s"
+        return None, seconds, f"Z3 gave no answer within {limit:.3g} s"
     # sat: the non-closedness sentence holds
     return (value == "unsat"), seconds, f"Z3 NRA on the {'plain' if plain else 'support-only'} sentence: {value}"
 
@@ -235,7 +243,8 @@ _PORTFOLIO: tuple[tuple[str, float], ...] = (
 
 
 def decide_qe(
-    pattern: SparsityPattern | Sequence[Any], time_limit: float = 30.0, portfolio: bool = True
+    pattern: SparsityPattern | Sequence[Any], time_limit: float | None = 30.0, portfolio: bool = True,
+    *, budget: Budget | None = None,
 ) -> tuple[bool | None, float, str]:
     """Exact closedness of ``L_I`` by quantifier elimination over the reals.
 
@@ -246,31 +255,34 @@ def decide_qe(
     sentence runs.
 
     Returns ``(closed, seconds, message)``; ``closed`` is ``None`` when Z3 does not answer
-    within ``time_limit`` wall-clock seconds in total.
+    within ``time_limit`` wall-clock seconds (or the caller's ``budget``) in total.
     """
+    budget = Budget.of(time_limit, budget)
     if not portfolio:
-        return _decide(pattern, False, time_limit)
+        return _decide(pattern, False, budget)
     import z3  # noqa: F401  (imported before forking so the child starts warm)
 
     masks = _masks_of(pattern)
     transposed = [np.array(m.T) for m in reversed(masks)]
     start = time.perf_counter()
+    total = budget.solver_limit()  # the slices are fractions of the time this call has
     for name, fraction in _PORTFOLIO:
-        remaining = time_limit - (time.perf_counter() - start)
-        if remaining <= 0.01:
+        if budget.remaining() <= 0.01:
             break
-        budget = min(remaining, max(0.2, fraction * time_limit))
-        value = _run_sentence(transposed if name == "transpose" else masks, name == "plain", budget)
+        value = _run_sentence(transposed if name == "transpose" else masks, name == "plain",
+                              budget.child(max(0.2, fraction * total)))
         if value is not None:
             seconds = time.perf_counter() - start
             return (value == "unsat"), seconds, f"Z3 NRA on the {name} sentence: {value}"
     seconds = time.perf_counter() - start
-    return None, seconds, f"Z3 gave no answer within {time_limit:.3g} s (support, transposed and plain sentences)"
+    return None, seconds, f"Z3 gave no answer within {total:.3g} s (support, transposed and plain sentences)"
 
 
-def decide_plain(pattern: SparsityPattern | Sequence[Any], time_limit: float = 30.0) -> tuple[bool | None, float, str]:
+def decide_plain(
+    pattern: SparsityPattern | Sequence[Any], time_limit: float | None = 30.0, *, budget: Budget | None = None
+) -> tuple[bool | None, float, str]:
     """Closedness with the published plain encoding (baseline; same return as :func:`decide_qe`)."""
-    return _decide(pattern, True, time_limit)
+    return _decide(pattern, True, Budget.of(time_limit, budget))
 
 
 # ---------------------------------------------------------------------------------- membership
@@ -295,7 +307,8 @@ def _check_membership(masks: list[np.ndarray], limit: list[list[str]], timeout_m
 
 
 def membership(
-    pattern: SparsityPattern | Sequence[Any], A: Sequence[Sequence[Any]], time_limit: float = 10.0
+    pattern: SparsityPattern | Sequence[Any], A: Sequence[Sequence[Any]], time_limit: float | None = 10.0,
+    *, budget: Budget | None = None,
 ) -> bool | None:
     """Whether the rational matrix ``A`` belongs to ``L_I`` (``None`` if Z3 times out).
 
@@ -308,12 +321,15 @@ def membership(
         ``(N_L, N_0)``.
     time_limit:
         Hard wall-clock limit in seconds.
+    budget:
+        The caller's budget (the hard limit is the earlier of the two).
     """
     import z3  # noqa: F401  (imported before forking so the child starts warm)
 
+    budget = Budget.of(time_limit, budget)
     masks = _masks_of(pattern)
     limit = [[str(Fraction(v)) for v in row] for row in A]
-    status, value = run_with_limit(_check_membership, (masks, limit, max(1, int(time_limit * 1000))), time_limit)
+    status, value = run_with_limit(_check_membership, (masks, limit, _z3_ms(budget)), budget=budget)
     if status == "error":
         raise SolverError(f"Z3 failed on a membership problem: {value}")
     if status == "timeout" or value == "unknown":

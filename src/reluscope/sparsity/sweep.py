@@ -2,7 +2,7 @@
 
 :func:`sweep` draws ``samples`` random patterns of a given shape and density (pattern ``i``
 from the generator seeded with ``(seed, i)``, so the patterns do not depend on where they
-are decided), decides each with :func:`reluscope.sparsity.reductions.decide` under a time
+are decided), decides each with :func:`reluscope.sparsity.decide.decide` under a time
 limit, and returns a :class:`SweepResult` (table, JSON, figure). Work runs in local worker
 processes by default or on a Dask cluster when ``scheduler`` is an address
 (``tcp://HOST:PORT``) or a ``dask.distributed.Client``. Decisions are deterministic, so both
@@ -26,6 +26,7 @@ import numpy as np
 from .._progress import track
 from .._results import ResultMixin, dump_json, make_out_dir
 from ..errors import InvalidPattern
+from .decide import decide
 from .pattern import SparsityPattern
 
 __all__ = ["sweep", "SweepResult", "PatternOutcome", "parse_shape", "random_pattern", "wilson_interval"]
@@ -92,8 +93,6 @@ class PatternOutcome(ResultMixin):
 
 def _decide_one(task: tuple[tuple[int, ...], float, int, int, float, bool]) -> PatternOutcome:
     shape, density, seed, index, time_limit, use_qe = task
-    from .reductions import decide
-
     pattern = random_pattern(shape, density, seed, index)
     verdict = decide(pattern, time_limit=time_limit, seed=index, use_qe=use_qe)
     cert = verdict.certificate
