@@ -12,24 +12,12 @@ from ..report.analysis import SECTION_KEYS
 from .common import console
 
 
-def _example() -> tuple[Any, Any, str]:
-    """The bundled example model and its dataset (X, y), from reluscope.io."""
-    from .. import io
+def _example() -> tuple[Any, str]:
+    """The bundled example model and how the report names it, from reluscope.io."""
+    from ..io import example_info, load_example
 
-    net = io.load_example()
-    data = io.example_dataset()
-    description = io.example_info().get("description", "")
-    return net, data, "the bundled example pruned_mlp" + (f" ({description})" if description else "")
-
-
-def _example_xy(data: Any) -> tuple[Any, Any]:
-    if isinstance(data, tuple) and len(data) >= 2:
-        return data[0], data[1]
-    X = getattr(data, "X", getattr(data, "data", None))
-    y = getattr(data, "y", getattr(data, "target", None))
-    if X is None or y is None:
-        raise InvalidData("the bundled example dataset has no (X, y)")
-    return X, y
+    description = example_info().get("description", "")
+    return load_example(), "the bundled example pruned_mlp" + (f" ({description})" if description else "")
 
 
 def register(app: typer.Typer) -> None:
@@ -64,9 +52,11 @@ def register(app: typer.Typer) -> None:
 
         X = y = None
         if model is None:
-            net, example_data, source = _example()
-            if data is None and example_data is not None:
-                X, y = _example_xy(example_data)
+            from ..io import example_dataset
+
+            net, source = _example()
+            if data is None:
+                X, y = example_dataset()
         else:
             from ..io import load
 
