@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from reluscope.cli import app
-from reluscope.errors import InvalidPattern
+from reluscope.errors import InvalidArgument, InvalidPattern
 from reluscope.sparsity import SparsityPattern, verify
 from reluscope.sparsity.decide import decide
 from reluscope.sparsity.sweep import parse_shape, random_pattern, sweep, wilson_interval
@@ -83,11 +83,11 @@ def test_sweep_certificates_verify() -> None:
 
 
 def test_sweep_bad_arguments() -> None:
-    with pytest.raises(InvalidPattern):
+    with pytest.raises(InvalidArgument):
         sweep((3, 3, 3), 1.5, 2)
-    with pytest.raises(InvalidPattern):
+    with pytest.raises(InvalidArgument):
         sweep((3, 3, 3), 0.5, 0)
-    with pytest.raises(InvalidPattern):
+    with pytest.raises(InvalidArgument):
         sweep((3, 3, 3), 0.5, 2, time_limit=0)
 
 

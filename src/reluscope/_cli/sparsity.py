@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import typer
 
-from ..errors import InvalidPattern, ModelFileError, UnsupportedLayer
+from .._validation import check_time_limit
+from ..errors import ModelFileError, UnsupportedLayer
 from .common import console, print_json
 
 __all__ = ["register", "read_pattern"]
@@ -42,7 +44,6 @@ def _masks_from_npz(path: Path) -> list[np.ndarray]:
             arrays = {k: np.asarray(data[k]) for k in data.files}
     except (OSError, ValueError) as exc:
         raise ModelFileError(f"{path}: cannot be read as npz ({exc})") from None
-    import re
 
     def natural(key: str) -> tuple:
         return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", key) if p)
@@ -55,6 +56,7 @@ def _masks_from_npz(path: Path) -> list[np.ndarray]:
 
 def read_pattern(source: str) -> tuple[Any, str]:
     """The pattern named by ``source`` (file or text notation) and a description of it."""
+    # the library is imported when a command runs, not when the CLI starts
     from ..sparsity import SparsityPattern
 
     if not source.strip():
@@ -88,8 +90,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from ..sparsity import optimum_exists
 
-        if not time_limit > 0:
-            raise InvalidPattern(f"--time-limit must be positive, got {time_limit}")
+        check_time_limit(time_limit, "--time-limit")
         pattern, described = read_pattern(input)
         result = optimum_exists(pattern, time_limit=time_limit)
         closedness = result.closedness

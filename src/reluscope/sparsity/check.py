@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Union
 
+from .._validation import check_time_limit
 from ..errors import InvalidCertificate
 from .certificates import (
     Certificate,
@@ -155,11 +156,12 @@ def verify(certificate: Certificate, time_limit: float = 10.0) -> CertificateChe
     CertificateCheck
         ``valid`` True / False / None (a Z3 step undecided in time).
     """
+    time_limit = check_time_limit(time_limit)
     start = time.perf_counter()
     if isinstance(certificate, NotClosedCertificate):
-        checks = _verify_not_closed(certificate, float(time_limit))
+        checks = _verify_not_closed(certificate, time_limit)
     elif isinstance(certificate, ClosedCertificate):
-        checks = _verify_closed(certificate, float(time_limit))
+        checks = _verify_closed(certificate, time_limit)
     else:
         raise InvalidCertificate(f"not a certificate: {type(certificate).__name__}")
     return CertificateCheck(_combine(checks), tuple(checks), time.perf_counter() - start)

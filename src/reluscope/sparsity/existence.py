@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .._results import ResultMixin
+from .._validation import check_time_limit
 from ..domain import Box, PointSet, as_domain
 from ..network import ReLUNetwork
 from .certificates import ClosednessVerdict, NotClosedCertificate
@@ -188,6 +189,8 @@ def optimum_exists(
     -------
     ExistenceVerdict
     """
+    time_limit = check_time_limit(time_limit)
+    verify_time_limit = check_time_limit(verify_time_limit, "verify_time_limit")
     pattern = as_pattern(pattern_or_network)
     text = pattern.to_text()
     n_in = pattern.input_dim

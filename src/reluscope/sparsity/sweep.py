@@ -25,6 +25,7 @@ import numpy as np
 
 from .._progress import track
 from .._results import ResultMixin, dump_json, make_out_dir
+from .._validation import check_fraction, check_int, check_time_limit
 from ..errors import InvalidPattern
 from .decide import decide
 from .pattern import SparsityPattern
@@ -283,16 +284,12 @@ def sweep(
     SweepResult
     """
     dims = parse_shape(shape)
-    if not 0.0 <= float(density) <= 1.0:
-        raise InvalidPattern(f"density must be in [0, 1], got {density}")
-    if int(samples) < 1:
-        raise InvalidPattern(f"samples must be positive, got {samples}")
-    if not float(time_limit) > 0:
-        raise InvalidPattern(f"time_limit must be positive, got {time_limit}")
-    if int(seed) < 0:
-        raise InvalidPattern(f"seed must be a non-negative integer, got {seed}")
-    if workers is not None and int(workers) < 1:
-        raise InvalidPattern(f"workers must be at least 1, got {workers}")
+    density = check_fraction(density, "density", include_one=True)
+    samples = check_int(samples, "samples", minimum=1)
+    time_limit = check_time_limit(time_limit)
+    seed = check_int(seed, "seed")  # an integer: pattern i comes from default_rng([seed, i])
+    if workers is not None:
+        workers = check_int(workers, "workers", minimum=1)
     tasks = [(dims, float(density), int(seed), i, float(time_limit), bool(use_qe)) for i in range(int(samples))]
     start = time.perf_counter()
     description = f"sweep {'x'.join(map(str, dims))} p={density}"
