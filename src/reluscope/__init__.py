@@ -41,7 +41,7 @@ _LAZY: dict[str, str] = {
     "degeneracies": "degeneracy",
     "reduce": "degeneracy",
     "DegeneracyReport": "degeneracy",
-    "reduction": "degeneracy", "Reduction": "degeneracy",
+    "reduction": "degeneracy", "NetworkReduction": "degeneracy",
     "sup_distance": "distance",
     "sobolev_distance": "distance",
     "lipschitz_constant": "distance",

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ModelFileError
+
 __all__ = ["ResultMixin", "to_jsonable", "dump_json", "make_out_dir"]
 
 
@@ -76,8 +78,6 @@ def make_out_dir(path: str | Path) -> Path:
     ModelFileError
         One line naming ``path`` when it is an existing file or cannot be created.
     """
-    from .errors import ModelFileError
-
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise ModelFileError(f"{out}: exists and is not a folder; pass a folder for the output")
