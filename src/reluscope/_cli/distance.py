@@ -9,7 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .common import console, print_json
+from .._validation import check_choice
+from .common import console, print_json, time_limit_option
 
 __all__ = ["register"]
 
@@ -29,7 +30,7 @@ def register(app: typer.Typer) -> None:
         norm: Annotated[
             str, typer.Option("--norm", help="sup (uniform) or sobolev (W^{1,inf}: max of sup and gradient parts).")
         ] = "sup",
-        time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds for the whole computation.")] = 30.0,
+        time_limit: Annotated[float, time_limit_option("Seconds for the whole computation.")] = 30.0,
         method: Annotated[str, typer.Option("--method", help="auto, exact, sampled or enumerate (list the linear regions; for low input dimensions).")] = "auto",
         seed: Annotated[int, typer.Option("--seed", help="Seed of the sampling phase.")] = 0,
         as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
@@ -39,11 +40,9 @@ def register(app: typer.Typer) -> None:
         Prints bounds [lower, upper] (exact when equal up to solver tolerance) and a witness."""
         from ..distance import sobolev_distance, sup_distance
         from ..domain import Box
-        from ..errors import InvalidNetwork
         from ..io import load
 
-        if norm not in ("sup", "sobolev"):
-            raise InvalidNetwork(f"--norm must be 'sup' or 'sobolev'; got {norm!r}")
+        check_choice(norm, ("sup", "sobolev"), "--norm")
         f, g = load(a), load(b)
         box = Box.parse(domain)
         if norm == "sup":

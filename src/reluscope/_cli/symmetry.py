@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .common import console, print_json
+from .common import console, print_json, time_limit_option
 
 __all__ = ["register"]
 
@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--domain", help="Box LO,HI (same bounds per input) or LO1:HI1,LO2:HI2,...")
         ] = "-1,1",
         time_limit: Annotated[
-            float, typer.Option("--time-limit", help="Seconds of exact MILP for the deeper layers (0: none).")
+            float, time_limit_option("Seconds of exact MILP for the deeper layers (0: none).", allow_zero=True)
         ] = 10.0,
         show_all: Annotated[bool, typer.Option("--all", help="List every hidden neuron, not only degenerate ones.")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
