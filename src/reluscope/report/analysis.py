@@ -41,20 +41,7 @@ from .sections._context import Context, domain_text
 
 __all__ = ["AnalysisReport", "analyze", "SECTION_KEYS"]
 
-#: Keys of the sections of an analysis report, in order.
-SECTION_KEYS: tuple[str, ...] = (
-    "network",
-    "degeneracies",
-    "reduction",
-    "canonical-form",
-    "lipschitz",
-    "distances",
-    "sparsity",
-    "activations",
-    "constructive",
-)
-
-#: Section key -> (title, builder).
+#: Section key -> (title, builder), in report order.
 _SECTIONS: dict[str, tuple[str, Callable[[Context], SectionContent]]] = {
     "network": ("Network", network_section.build),
     "degeneracies": ("Degeneracies", degeneracies_section.build),
@@ -66,6 +53,9 @@ _SECTIONS: dict[str, tuple[str, Callable[[Context], SectionContent]]] = {
     "activations": ("Activation patterns", activations_section.build),
     "constructive": ("Constructive baseline", constructive_section.build),
 }
+
+#: Keys of the sections of an analysis report, in order.
+SECTION_KEYS: tuple[str, ...] = tuple(_SECTIONS)
 
 #: Fraction of a section's budget its builder draws solver limits from; the rest is room for
 #: the last solver call to return and the section to render before the safety net stops it.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -33,7 +32,6 @@ class Context:
     seed: int
     n_samples: int
     budget: Budget = dataclasses.field(default_factory=Budget)
-    shared: dict[str, Any] = dataclasses.field(default_factory=dict)
     figures: list[Path] = dataclasses.field(default_factory=list)
 
     def figure(self, name: str) -> Path:

@@ -18,7 +18,6 @@ def build(ctx: Context) -> SectionContent:
     from ...symmetry import canonical_form, equivalent, parameter_distance
 
     canon = canonical_form(ctx.net)
-    ctx.shared["canonical"] = canon
     X = sample(ctx.domain, ctx.net.input_dim, ctx.n_samples, ctx.seed + 2)
     gap = float(np.abs(ctx.net(X) - canon(X)).max()) if len(X) else 0.0
     norm_before = float(np.linalg.norm(ctx.net.to_vector()))

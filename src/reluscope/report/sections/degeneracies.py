@@ -14,11 +14,10 @@ __all__ = ["build"]
 
 
 def build(ctx: Context) -> SectionContent:
-    """Per-neuron degeneracy statuses on the domain (shared with later sections)."""
+    """Per-neuron degeneracy statuses on the domain, counted per hidden layer."""
     from ...degeneracy import degeneracies
 
     report = degeneracies(ctx.net, ctx.domain, time_limit=ctx.solver_limit(), seed=ctx.seed)
-    ctx.shared["degeneracies"] = report
     counts = {str(k): int(v) for k, v in report.counts.items()}
     per_layer = {str(k): {str(s): int(n) for s, n in v.items()} for k, v in report.counts_by_layer.items()}
     layers = list(per_layer)

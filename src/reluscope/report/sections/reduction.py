@@ -22,7 +22,6 @@ def build(ctx: Context) -> SectionContent:
 
     result = reduction(ctx.net, ctx.domain, time_limit=ctx.solver_limit(), seed=ctx.seed)
     reduced = result.network
-    ctx.shared["reduced"] = reduced
     X = sample(ctx.domain, ctx.net.input_dim, ctx.n_samples, ctx.seed + 1)
     sampled_gap = float(np.abs(ctx.net(X) - reduced(X)).max()) if len(X) else 0.0
     data: dict[str, Any] = {
