@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from .._results import ResultMixin
-from ..errors import ReluscopeError
+from .._validation import check_int
+from ..errors import InvalidArgument
 
 __all__ = ["Experiment", "ExperimentResult", "register", "get", "names", "run"]
 
@@ -94,13 +95,17 @@ def names() -> list[str]:
 def get(name: str) -> Experiment:
     _load()
     if name not in _REGISTRY:
-        raise ReluscopeError(f"unknown experiment {name!r}; known: {', '.join(sorted(_REGISTRY)) or 'none'}")
+        raise InvalidArgument(f"unknown experiment {name!r}; known: {', '.join(sorted(_REGISTRY)) or 'none'}")
     return _REGISTRY[name]
 
 
 def run(name: str, out_dir: str | Path, quick: bool = False, seed: int = 0) -> ExperimentResult:
-    """Run experiment ``name``, writing its figure(s) and JSON into ``out_dir/name``."""
+    """Run experiment ``name``, writing its figure(s) and JSON into ``out_dir/name``.
+
+    ``seed`` is a non-negative integer: experiments derive per-run seeds from it.
+    """
     experiment = get(name)
+    seed = check_int(seed, "seed")
     target = Path(out_dir) / name
     target.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
