@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from reluscope import Box, ReLUNetwork, sup_distance
-from reluscope.distance import _relaxable_binaries  # the same relaxation as sup_distance
+from reluscope.distance.relax import _relaxable_binaries  # the same relaxation as sup_distance
 from reluscope.milp import MILPBuilder, encode_network, preactivation_bounds
 
 D = 10

@@ -26,7 +26,7 @@ from reluscope.distance import (
     sobolev_distance,
     sup_distance,
 )
-from reluscope.errors import InvalidDomain, InvalidNetwork, ReluscopeError
+from reluscope.errors import InvalidArgument, InvalidDomain, InvalidNetwork, ReluscopeError
 from reluscope.symmetry import parameter_distance
 
 TOL = 1e-5
@@ -385,13 +385,13 @@ def test_bad_input():
         sup_distance(f, f, Box([-1, -1, -1], [1, 1, 1]))
     with pytest.raises(InvalidDomain):
         sup_distance(f, f, "nonsense")
-    with pytest.raises(InvalidNetwork, match="method"):
+    with pytest.raises(InvalidArgument, match="method"):
         sup_distance(f, f, method="fast")
-    with pytest.raises(InvalidNetwork, match="time_limit"):
+    with pytest.raises(InvalidArgument, match="time_limit"):
         sup_distance(f, f, time_limit=0)
-    with pytest.raises(InvalidNetwork, match="mip_gap"):
+    with pytest.raises(InvalidArgument, match="mip_gap"):
         sobolev_distance(f, f, mip_gap=2.0)
-    with pytest.raises(InvalidNetwork, match="region_margin"):
+    with pytest.raises(InvalidArgument, match="region_margin"):
         lipschitz_constant(f, region_margin=-1.0)
     with pytest.raises(InvalidNetwork):
         sup_distance(f, "g")

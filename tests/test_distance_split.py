@@ -1,4 +1,4 @@
-"""Input-domain splitting bounds for the sup distance (reluscope.distance.split_lp_bound and
+"""Input-domain splitting bounds for the sup distance (reluscope.distance.relax.split_lp_bound and
 the split phase of ``sup_distance`` on large MILPs).
 
 Facts checked: the sub-boxes cover the box; the split bound is a valid upper bound (never
@@ -16,16 +16,17 @@ of time, against the interval fallback.
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
 
-import reluscope.distance as dist
+import reluscope.distance.relax as relax
+import reluscope.distance.sup as sup_module
 from reluscope import Box, ReLUNetwork
+from reluscope._budget import Budget
 from reluscope.distance import split_lp_bound, sup_distance
 from reluscope.errors import InvalidDomain
-from reluscope.milp import neuron_range, preactivation_bounds
+from reluscope.milp import MILPBuilder, encode_network, neuron_range, preactivation_bounds
 
 
 def pair(d: int, widths: tuple[int, ...], seed: int) -> tuple[ReLUNetwork, ReLUNetwork]:
@@ -37,7 +38,7 @@ def pair(d: int, widths: tuple[int, ...], seed: int) -> tuple[ReLUNetwork, ReLUN
 def test_split_boxes_cover_the_box(d, n_split):
     f, g = pair(d, (4,), seed=d)
     lo, hi = -np.ones(d), 2 * np.ones(d)
-    boxes = list(dist._split_boxes([(f, 1.0), (g, -1.0)], lo, hi, n_split))
+    boxes = list(relax._split_boxes([(f, 1.0), (g, -1.0)], lo, hi, n_split))
     assert len(boxes) == 2 ** n_split
     X = np.random.default_rng(0).uniform(lo, hi, size=(2000, d))
     inside = np.zeros(len(X), dtype=bool)
@@ -94,7 +95,7 @@ def test_split_bound_bad_box():
 def test_sup_distance_with_split_phase_same_optimum(seed, monkeypatch):
     f, g = pair(2, (5, 5), seed)
     plain = sup_distance(f, g, Box(-1, 1), method="exact", time_limit=60)
-    monkeypatch.setattr(dist, "_SPLIT_MIN_BINARIES", 0)
+    monkeypatch.setattr(sup_module, "_SPLIT_MIN_BINARIES", 0)
     split = sup_distance(f, g, Box(-1, 1), method="exact", time_limit=60)
     assert plain.exact and split.exact
     assert math.isclose(plain.lower, split.lower, rel_tol=1e-6, abs_tol=1e-9)
@@ -105,7 +106,7 @@ def test_time_limited_split_phase_interval_is_valid(seed, monkeypatch):
     f, g = pair(3, (10, 10), seed)
     ref = sup_distance(f, g, Box(-1, 1), method="exact", time_limit=120)
     assert ref.exact
-    monkeypatch.setattr(dist, "_SPLIT_MIN_BINARIES", 0)
+    monkeypatch.setattr(sup_module, "_SPLIT_MIN_BINARIES", 0)
     r = sup_distance(f, g, Box(-1, 1), method="exact", time_limit=0.6)
     assert r.lower <= ref.lower + 1e-6 * max(1.0, ref.lower)
     assert r.upper >= ref.lower - 1e-6 * max(1.0, ref.lower)
@@ -120,7 +121,7 @@ def test_decoupled_bound_equals_sum_of_single_network_extremes(seed, d, widths):
     lo, hi = -np.ones(d), np.ones(d)
     terms = [(f, 1.0), (g, -1.0)]
     bounds = [preactivation_bounds(net, box, method="lp") for net, _ in terms]
-    ub = dist._decoupled_bounds(terms, bounds, lo, hi, [(0, 1.0), (0, -1.0)], time.perf_counter() + 60)
+    ub = relax._decoupled_bounds(terms, bounds, lo, hi, [(0, 1.0), (0, -1.0)], Budget.start(60))
     rf = neuron_range(f, box, layer=f.depth, neuron=0, time_limit=60)
     rg = neuron_range(g, box, layer=g.depth, neuron=0, time_limit=60)
     assert rf.exact and rg.exact
@@ -135,9 +136,9 @@ def test_decoupled_bound_equals_sum_of_single_network_extremes(seed, d, widths):
 def exact_target_max(terms, bounds, sign: float) -> float:
     """``max sign (f - g)`` on ``[-1, 1]^d`` by the plain coupled MILP, solved to optimality."""
     d = terms[0][0].input_dim
-    b = dist.MILPBuilder()
+    b = MILPBuilder()
     x = b.add_vars(d, -np.ones(d), np.ones(d))
-    ef, eg = (dist.encode_network(b, net, x, bb) for (net, _), bb in zip(terms, bounds))
+    ef, eg = (encode_network(b, net, x, bb) for (net, _), bb in zip(terms, bounds))
     r = b.solve((np.array([ef.output[0], eg.output[0]]), np.array([sign, -sign])), sense="max", time_limit=60)
     assert r.status == "optimal"
     return r.objective
@@ -148,7 +149,7 @@ def test_decoupled_bound_out_of_time_falls_back_to_output_bounds():
     lo, hi = -np.ones(3), np.ones(3)
     terms = [(f, 1.0), (g, -1.0)]
     bounds = [preactivation_bounds(net, Box(-1, 1), method="interval") for net, _ in terms]
-    ub = dist._decoupled_bounds(terms, bounds, lo, hi, [(0, 1.0)], time.perf_counter() - 1.0)
+    ub = relax._decoupled_bounds(terms, bounds, lo, hi, [(0, 1.0)], Budget.start(0))
     assert ub[0] == pytest.approx(bounds[0][-1].upper[0] - bounds[1][-1].lower[0])
     X = np.random.default_rng(0).uniform(-1, 1, (5000, 3))
     assert ub[0] >= float(np.max(f(X)[:, 0] - g(X)[:, 0]))
@@ -175,16 +176,16 @@ def test_difference_bounds_and_coupling_rows_hold_at_sampled_points(kind, d, wid
     f, g = make_pair(kind, d, widths, seed)
     lo, hi = -np.ones(d), np.ones(d)
     bf, bg = (preactivation_bounds(n, Box(-1, 1), method="lp") for n in (f, g))
-    D = dist._difference_bounds(f, g, bf, bg, lo, hi)
+    D = relax._difference_bounds(f, g, bf, bg, lo, hi)
     X = np.random.default_rng(seed).uniform(-1, 1, (4000, d))
     zf, zg = f.preactivations(X), g.preactivations(X)
     for layer, (dl, du) in enumerate(D):
         dz = zf[layer] - zg[layer]
         assert np.all(dz >= dl - 1e-12) and np.all(dz <= du + 1e-12)
         yf, yg = np.maximum(zf[layer], 0), np.maximum(zg[layer], 0)
-        s, c = dist._relu_chord(dl, du)
+        s, c = relax._relu_chord(dl, du)
         assert np.all(yf - yg <= s * dz + c + 1e-12)
-        s, c = dist._relu_chord(-du, -dl)
+        s, c = relax._relu_chord(-du, -dl)
         assert np.all(yg - yf <= s * (-dz) + c + 1e-12)
 
 
@@ -195,8 +196,8 @@ def test_coupled_lp_bound_is_valid_and_never_weaker(kind, d, widths, seed):
     terms = [(f, 1.0), (g, -1.0)]
     bounds = [preactivation_bounds(n, Box(-1, 1), method="lp") for n, _ in terms]
     targets = [(0, 1.0), (0, -1.0)]
-    coupled = dist._coupled_lp_bounds(terms, bounds, lo, hi, targets, time.perf_counter() + 60)
-    plain = dist._box_lp_bounds(terms, lo, hi, targets, time.perf_counter() + 60, "lp")
+    coupled = relax._coupled_lp_bounds(terms, bounds, lo, hi, targets, Budget.start(60))
+    plain = relax._box_lp_bounds(terms, lo, hi, targets, Budget.start(60), "lp")
     for i, (_, sign) in enumerate(targets):
         assert coupled[i] >= exact_target_max(terms, bounds, sign) - 1e-9  # a valid upper bound
         assert coupled[i] <= plain[i] + 1e-6 * (1 + abs(plain[i]))  # rows only added
@@ -207,6 +208,6 @@ def test_coupling_tightens_the_bound_for_a_close_copy():
     lo, hi = -np.ones(3), np.ones(3)
     terms = [(f, 1.0), (g, -1.0)]
     bounds = [preactivation_bounds(n, Box(-1, 1), method="lp") for n, _ in terms]
-    coupled = dist._coupled_lp_bounds(terms, bounds, lo, hi, [(0, 1.0)], time.perf_counter() + 60)[0]
-    plain = dist._box_lp_bounds(terms, lo, hi, [(0, 1.0)], time.perf_counter() + 60, "lp")[0]
+    coupled = relax._coupled_lp_bounds(terms, bounds, lo, hi, [(0, 1.0)], Budget.start(60))[0]
+    plain = relax._box_lp_bounds(terms, lo, hi, [(0, 1.0)], Budget.start(60), "lp")[0]
     assert coupled < 0.25 * plain

@@ -17,13 +17,13 @@ hyperplane by at most ``tol``; the callers widen their upper bounds accordingly
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from ._budget import Budget
+from ._validation import check_int, check_time_limit
 from .errors import InvalidDomain, SolverError
 from .network import ReLUNetwork
 
@@ -105,7 +105,7 @@ def _split_incidence(V: np.ndarray, I: np.ndarray, vals: np.ndarray, tol: float
 
 
 def _refine(cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]], W: np.ndarray, b: np.ndarray,
-            tol: float, max_cells: int, deadline: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+            tol: float, max_cells: int, budget: Budget) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Cut each cell ``(vertices, A, c)`` (layer input ``h = A x + c``) by the sign changes
     of the pre-activations ``W h + b``; return cells with the post-activation map."""
     out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -128,7 +128,7 @@ def _refine(cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]], W: np.ndarra
                 n_out += 1
                 if n_out > max_cells:
                     raise SolverError(f"more than {max_cells} linear regions")
-                if n_out % 256 == 0 and time.perf_counter() > deadline:
+                if n_out % 256 == 0 and budget.expired():
                     raise SolverError("region enumeration ran out of time")
                 continue
             j = start + int(hit[0])
@@ -143,9 +143,9 @@ def _refine(cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]], W: np.ndarra
     return out
 
 
-def affine_pieces(nets: Sequence[ReLUNetwork], lo: np.ndarray, hi: np.ndarray,
+def affine_pieces(nets: Sequence[ReLUNetwork], lo: np.ndarray, hi: np.ndarray, *,
                   tol: float = 1e-12, max_cells: int = 200_000,
-                  time_limit: float = math.inf) -> list[Piece]:
+                  time_limit: float | None = None, budget: Budget | None = None) -> list[Piece]:
     """The common linear regions of ``nets`` on the box ``[lo, hi]``.
 
     In one and two dimensions the cells are segments and polygons (vertices in order); in
@@ -164,14 +164,18 @@ def affine_pieces(nets: Sequence[ReLUNetwork], lo: np.ndarray, hi: np.ndarray,
     max_cells:
         Give up (:class:`~reluscope.SolverError`) beyond this many cells.
     time_limit:
-        Give up (:class:`~reluscope.SolverError`) after this many seconds.
+        Give up (:class:`~reluscope.SolverError`) after this many seconds (``None``: no limit
+        but ``budget``'s).
+    budget:
+        A caller's ``Budget`` (``reluscope._budget``); ``time_limit`` then caps it.
 
     Returns
     -------
     list of Piece
         Convex cells covering the box, each with every network's affine form on it.
     """
-    deadline = time.perf_counter() + time_limit
+    budget = Budget.of(check_time_limit(time_limit, allow_none=True), budget)
+    max_cells = check_int(max_cells, "max_cells")
     lo = np.asarray(lo, dtype=np.float64)
     hi = np.asarray(hi, dtype=np.float64)
     d = lo.size
@@ -190,20 +194,22 @@ def affine_pieces(nets: Sequence[ReLUNetwork], lo: np.ndarray, hi: np.ndarray,
     for net in nets:
         nxt: list[Piece] = []
         for piece in pieces:
-            nxt.extend(refine(piece, net, tol, max_cells - len(nxt), deadline))
+            nxt.extend(refine(piece, net, tol=tol, max_cells=max_cells - len(nxt), budget=budget))
         pieces = nxt
     return pieces
 
 
-def refine(piece: Piece, net: ReLUNetwork, tol: float = 1e-12, max_cells: int = 200_000,
-           deadline: float = math.inf) -> list[Piece]:
+def refine(piece: Piece, net: ReLUNetwork, *, tol: float = 1e-12, max_cells: int = 200_000,
+           budget: Budget | None = None) -> list[Piece]:
     """Cut ``piece`` into the linear regions of ``net`` on it; each part keeps the piece's
-    maps and gets ``net``'s affine form appended (``deadline``: a ``time.perf_counter()``
-    value after which :class:`~reluscope.SolverError` is raised)."""
+    maps and gets ``net``'s affine form appended. :class:`~reluscope.SolverError` beyond
+    ``max_cells`` cells or when ``budget`` (a ``reluscope._budget.Budget``; ``None``: no
+    limit) is spent."""
+    budget = Budget.of(None, budget)
     d = piece.vertices.shape[1]
     layer_cells = [((piece.vertices, piece.incidence), np.eye(d), np.zeros(d))]
     for W, b in zip(net.weights[:-1], net.biases[:-1]):
-        layer_cells = _refine(layer_cells, W, b, tol, max_cells, deadline)
+        layer_cells = _refine(layer_cells, W, b, tol, max_cells, budget)
     W, b = net.weights[-1], net.biases[-1]
     return [Piece(g[0], (*piece.maps, (W @ A, W @ c + b)), g[1]) for g, A, c in layer_cells]
 
