@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 
 from .._results import ResultMixin
+from .._validation import check_int, check_network
 from ..degeneracy import reduce as _reduce
 from ..domain import Box
 from ..errors import InvalidNetwork
@@ -182,8 +183,7 @@ def _neurons(net: ReLUNetwork) -> tuple[FloatArray, FloatArray, float]:
 def _check_shallow(net: Any, what: str) -> ReLUNetwork:
     if isinstance(net, RestrictedShallowNetwork):
         raise InvalidNetwork(f"{what} is a RestrictedShallowNetwork; pass plain networks or two restricted ones")
-    if not isinstance(net, ReLUNetwork):
-        raise InvalidNetwork(f"{what} must be a ReLUNetwork; got {type(net).__name__}")
+    check_network(net, what)
     if net.depth != 2 or net.output_dim != 1:
         raise InvalidNetwork(
             f"{what}: the parameter-distance search handles shallow scalar networks; got widths {net.widths}"
@@ -318,6 +318,7 @@ def restricted_parameter_distance(
     Restricted representations of one function differ only by these moves, so with all
     orientations searched the result is the exact infimum over the restricted set.
     """
+    max_flip_search = check_int(max_flip_search, "max_flip_search")
     if not isinstance(gamma, RestrictedShallowNetwork):
         gamma = _as_restricted_view(gamma)
     d = gamma.input_dim
