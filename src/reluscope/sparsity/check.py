@@ -180,13 +180,18 @@ def _rule_single(cert: ClosedCertificate, time_limit: float) -> tuple[bool | Non
     return False, f"rule 'single-factor' claimed but the pattern has {cert.pattern.n_factors} factors"
 
 
+def _qe_outcome(pattern: Any, time_limit: float, closed: str, not_closed: str) -> tuple[bool | None, str]:
+    """Re-run quantifier elimination on ``pattern``: ``(True, closed)``, ``(False,
+    not_closed)`` or ``(None, ...)`` when it does not answer in time."""
+    answer = decide_qe(pattern, time_limit=time_limit)[0]
+    if answer is None:
+        return None, f"quantifier elimination undecided within {time_limit} s"
+    return answer, closed if answer else not_closed
+
+
 def _rule_qe(cert: ClosedCertificate, time_limit: float) -> tuple[bool | None, str]:
-    closed = decide_qe(cert.pattern, time_limit=time_limit)[0]
-    if closed is True:
-        return True, "quantifier elimination re-run: the non-closedness sentence is false"
-    if closed is False:
-        return False, "quantifier elimination re-run says NOT closed"
-    return None, f"quantifier elimination undecided within {time_limit} s"
+    return _qe_outcome(cert.pattern, time_limit, "quantifier elimination re-run: the non-closedness sentence is false",
+                       "quantifier elimination re-run says NOT closed")
 
 
 def _rule_components(cert: ClosedCertificate, time_limit: float) -> tuple[bool | None, str]:
@@ -317,12 +322,9 @@ def _check_pruned_qe(cert: ClosedCertificate, time_limit: float) -> tuple[bool |
     pruned, _ = prune_deep(cert.pattern)
     if cert.details.get("pruned") != pruned.to_text():
         return False, "recomputed pruned pattern differs from the certificate"
-    closed = decide_qe(pruned, time_limit=time_limit)[0]
-    if closed is True:
-        return True, "dead units pruned (exact); quantifier elimination re-run on the pruned pattern: closed"
-    if closed is False:
-        return False, "quantifier elimination on the pruned pattern says not closed"
-    return None, f"quantifier elimination undecided within {time_limit} s"
+    return _qe_outcome(pruned, time_limit,
+                       "dead units pruned (exact); quantifier elimination re-run on the pruned pattern: closed",
+                       "quantifier elimination on the pruned pattern says not closed")
 
 
 def _check_pruned_zero(cert: ClosedCertificate, time_limit: float) -> tuple[bool | None, str]:
