@@ -191,3 +191,19 @@ def test_search_stops_on_its_budget_with_a_valid_interval():
     assert res.status == "time_limit"
     X = Box(-1, 1).sample(20000, 10, seed=1)
     assert res.lower <= res.upper and np.max(f(X) - g(X)) <= res.upper
+
+
+def test_difference_relaxation_lines_hold_on_their_boxes():
+    from reluscope.bounds.difference import _difference_relaxation
+
+    rng = np.random.default_rng(17)
+    for _ in range(400):
+        gl, gh = np.sort(rng.normal(size=2) * 2)
+        dl, dh = np.sort(rng.normal(size=2) * 2)
+        z = rng.uniform(gl, gh, 500)
+        d = rng.uniform(dl, dh, 500)
+        zf = z + d
+        fl, fh = zf.min() - rng.uniform(0, 1), zf.max() + rng.uniform(0, 1)
+        sl, tl, su, tu = (v[0] for v in _difference_relaxation(*(np.array([v]) for v in (dl, dh, gl, gh, fl, fh))))
+        da = np.maximum(zf, 0) - np.maximum(z, 0)
+        assert np.all(sl * d + tl <= da + 1e-12) and np.all(da <= su * d + tu + 1e-12)

@@ -26,7 +26,7 @@ from .._results import ResultMixin
 from .._validation import check_pair
 from ..domain import Box
 from ..network import ReLUNetwork
-from .layers import ROUNDING_PAD, _affine_interval, _box, layer_bounds
+from .layers import ROUNDING_PAD, _affine_interval, _box, layer_bounds, relu_relaxation
 
 __all__ = ["DifferenceBounds", "difference_bounds", "joint_difference_network", "relu_difference_range"]
 
@@ -106,18 +106,89 @@ def relu_difference_range(g_lo: np.ndarray, g_hi: np.ndarray, d_lo: np.ndarray, 
     return relu(z_min + d_lo) - relu(z_min), relu(z_max + d_hi) - relu(z_max)
 
 
+def _difference_relaxation(dl: np.ndarray, dh: np.ndarray, gl: np.ndarray, gh: np.ndarray,
+                           fl: np.ndarray, fh: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Linear bounds ``sl Δz + tl <= Δa <= su Δz + tu`` for ``Δa = relu(z^f) - relu(z^g)``.
+
+    Both neurons active: ``Δa = Δz``; both inactive: ``Δa = 0``. Otherwise each side is the
+    better (smaller mean over ``[dl, dh]``) of the constant from :func:`relu_difference_range`
+    (fenced by the separate bounds) and the chord of ``max(0, Δz)`` above / ``min(0, Δz)``
+    below, valid because ``min(0, Δz) <= Δa <= max(0, Δz)``.
+    """
+    r_lo, r_hi = relu_difference_range(gl, gh, dl, dh)
+    r_lo = np.maximum(r_lo, np.maximum(fl, 0.0) - np.maximum(gh, 0.0))
+    r_hi = np.minimum(r_hi, np.maximum(fh, 0.0) - np.maximum(gl, 0.0))
+    width = np.where(dh > dl, dh - dl, 1.0)
+    # chord of max(0, d): d when dl >= 0, 0 when dh <= 0, else through (dl, 0) and (dh, dh)
+    cu_s = np.where(dl >= 0.0, 1.0, np.where(dh <= 0.0, 0.0, dh / width))
+    cu_t = np.where((dl < 0.0) & (dh > 0.0), -cu_s * dl, 0.0)
+    # chord of min(0, d): d when dh <= 0, 0 when dl >= 0, else through (dl, dl) and (dh, 0)
+    cl_s = np.where(dh <= 0.0, 1.0, np.where(dl >= 0.0, 0.0, -dl / width))
+    cl_t = np.where((dl < 0.0) & (dh > 0.0), -cl_s * dh, 0.0)
+    use_chord_u = cu_s * 0.5 * (dl + dh) + cu_t < r_hi
+    use_chord_l = cl_s * 0.5 * (dl + dh) + cl_t > r_lo
+    su, tu = np.where(use_chord_u, cu_s, 0.0), np.where(use_chord_u, cu_t, r_hi)
+    sl, tl = np.where(use_chord_l, cl_s, 0.0), np.where(use_chord_l, cl_t, r_lo)
+    both_active = (fl >= 0.0) & (gl >= 0.0)
+    both_inactive = (fh <= 0.0) & (gh <= 0.0)
+    for exact_s, mask in ((1.0, both_active), (0.0, both_inactive)):
+        su, tu = np.where(mask, exact_s, su), np.where(mask, 0.0, tu)
+        sl, tl = np.where(mask, exact_s, sl), np.where(mask, 0.0, tl)
+    return sl, tl, su, tu
+
+
+def _symbolic_difference(f: ReLUNetwork, g: ReLUNetwork, layer: int, lo_x: np.ndarray, hi_x: np.ndarray,
+                         diff_relax: list, g_relax: list) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds on ``Δz_layer`` by back-substituting the difference relaxations (on ``Δa``)
+    and the ReLU relaxations of ``g`` (on ``a^g``) down to the input."""
+    Wf, Wg, bf, bg = f.weights, g.weights, f.biases, g.biases
+    out = []
+    for sign in (-1.0, 1.0):
+        LD = Wf[layer].copy()
+        LG = Wf[layer] - Wg[layer]
+        c = bf[layer] - bg[layer]
+        mag = np.abs(c).copy()
+        for k in range(layer - 1, -1, -1):
+            sl, tl, su, tu = diff_relax[k]
+            up = sign * LD > 0.0
+            icpt = np.where(up, tu[None, :], tl[None, :])
+            c = c + np.sum(LD * icpt, axis=1)
+            mag = mag + np.sum(np.abs(LD * icpt), axis=1)
+            LD = LD * np.where(up, su[None, :], sl[None, :])
+            gs_l, gs_u, gt_u = g_relax[k]
+            upg = sign * LG > 0.0
+            c = c + np.where(upg, LG, 0.0) @ gt_u
+            mag = mag + np.abs(np.where(upg, LG, 0.0)) @ np.abs(gt_u)
+            LG = LG * np.where(upg, gs_u[None, :], gs_l[None, :])
+            db = bf[k] - bg[k]
+            c = c + LD @ db + LG @ bg[k]
+            mag = mag + np.abs(LD) @ np.abs(db) + np.abs(LG) @ np.abs(bg[k])
+            LD, LG = (LD @ Wf[k] if k else None), LD @ (Wf[k] - Wg[k]) + LG @ Wg[k]
+        Lp, Ln = np.maximum(LG, 0.0), np.minimum(LG, 0.0)
+        val = c + (Lp @ hi_x + Ln @ lo_x if sign > 0 else Lp @ lo_x + Ln @ hi_x)
+        mag = mag + np.abs(LG) @ np.maximum(np.abs(lo_x), np.abs(hi_x))
+        out.append(val + sign * ROUNDING_PAD * (1.0 + mag))
+    return out[0], out[1]
+
+
 def _differential(f: ReLUNetwork, g: ReLUNetwork, lo_x: np.ndarray, hi_x: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Interval bounds on ``f - g`` by propagating ``Δz`` (same widths required)."""
+    """Bounds on ``f - g`` by propagating ``Δz`` layer by layer (same widths required):
+    the interval step and the symbolic back-substitution, intersected per layer."""
     bf = layer_bounds(f, Box(lo_x, hi_x))
     bg = layer_bounds(g, Box(lo_x, hi_x))
     Wf, Wg = f.weights, g.weights
     dz_lo, dz_hi = _affine_interval(Wf[0] - Wg[0], f.biases[0] - g.biases[0], lo_x, hi_x)
+    diff_relax: list = []
+    g_relax: list = []
     for layer in range(1, f.depth):
         gl, gh = bg.lower[layer - 1], bg.upper[layer - 1]
         fl, fh = bf.lower[layer - 1], bf.upper[layer - 1]
         # Δz is also fenced by the separate bounds: z^f - z^g ∈ [fl - gh, fh - gl]
         dz_lo, dz_hi = np.maximum(dz_lo, fl - gh), np.minimum(dz_hi, fh - gl)
+        diff_relax.append(_difference_relaxation(dz_lo, dz_hi, gl, gh, fl, fh))
+        g_relax.append(relu_relaxation(gl, gh))
         da_lo, da_hi = relu_difference_range(gl, gh, dz_lo, dz_hi)
         # ... and Δa by relu(z^f) - relu(z^g)
         da_lo = np.maximum(da_lo, np.maximum(fl, 0.0) - np.maximum(gh, 0.0))
@@ -128,6 +199,8 @@ def _differential(f: ReLUNetwork, g: ReLUNetwork, lo_x: np.ndarray, hi_x: np.nda
         dz_lo, dz_hi = p_lo + q_lo, p_hi + q_hi
         mag = np.maximum(np.abs(dz_lo), np.abs(dz_hi))
         dz_lo, dz_hi = dz_lo - ROUNDING_PAD * mag, dz_hi + ROUNDING_PAD * mag
+        s_lo, s_hi = _symbolic_difference(f, g, layer, lo_x, hi_x, diff_relax, g_relax)
+        dz_lo, dz_hi = np.maximum(dz_lo, s_lo), np.minimum(dz_hi, s_hi)
     fo, go = bf.output, bg.output
     return np.maximum(dz_lo, fo[0] - go[1]), np.minimum(dz_hi, fo[1] - go[0])
 
