@@ -14,11 +14,12 @@ contains sampled values.
 
 from .difference import DifferenceBounds, difference_bounds, joint_difference_network, relu_difference_range
 from .jacobian import JacobianBounds, activation_derivative_bounds, jacobian_bounds
-from .layers import ROUNDING_PAD, LayerwiseBounds, layer_bounds, relu_relaxation
+from .layers import ROUNDING_PAD, LayerwiseBounds, affine_range, layer_bounds, relu_relaxation
 
 __all__ = [
     "LayerwiseBounds",
     "layer_bounds",
+    "affine_range",
     "relu_relaxation",
     "ROUNDING_PAD",
     "JacobianBounds",

@@ -26,7 +26,7 @@ from .._results import ResultMixin
 from .._validation import check_pair
 from ..domain import Box
 from ..network import ReLUNetwork
-from .layers import ROUNDING_PAD, _affine_interval, _box, layer_bounds, relu_relaxation
+from .layers import ROUNDING_PAD, affine_range, _box, layer_bounds, relu_relaxation
 
 __all__ = ["DifferenceBounds", "difference_bounds", "joint_difference_network", "relu_difference_range"]
 
@@ -179,7 +179,7 @@ def _differential(f: ReLUNetwork, g: ReLUNetwork, lo_x: np.ndarray, hi_x: np.nda
     bf = layer_bounds(f, Box(lo_x, hi_x))
     bg = layer_bounds(g, Box(lo_x, hi_x))
     Wf, Wg = f.weights, g.weights
-    dz_lo, dz_hi = _affine_interval(Wf[0] - Wg[0], f.biases[0] - g.biases[0], lo_x, hi_x)
+    dz_lo, dz_hi = affine_range(Wf[0] - Wg[0], f.biases[0] - g.biases[0], lo_x, hi_x)
     diff_relax: list = []
     g_relax: list = []
     for layer in range(1, f.depth):
@@ -194,8 +194,8 @@ def _differential(f: ReLUNetwork, g: ReLUNetwork, lo_x: np.ndarray, hi_x: np.nda
         da_lo = np.maximum(da_lo, np.maximum(fl, 0.0) - np.maximum(gh, 0.0))
         da_hi = np.minimum(da_hi, np.maximum(fh, 0.0) - np.maximum(gl, 0.0))
         ag_lo, ag_hi = np.maximum(gl, 0.0), np.maximum(gh, 0.0)
-        p_lo, p_hi = _affine_interval(Wf[layer], np.zeros(Wf[layer].shape[0]), da_lo, da_hi)
-        q_lo, q_hi = _affine_interval(Wf[layer] - Wg[layer], f.biases[layer] - g.biases[layer], ag_lo, ag_hi)
+        p_lo, p_hi = affine_range(Wf[layer], np.zeros(Wf[layer].shape[0]), da_lo, da_hi)
+        q_lo, q_hi = affine_range(Wf[layer] - Wg[layer], f.biases[layer] - g.biases[layer], ag_lo, ag_hi)
         dz_lo, dz_hi = p_lo + q_lo, p_hi + q_hi
         mag = np.maximum(np.abs(dz_lo), np.abs(dz_hi))
         dz_lo, dz_hi = dz_lo - ROUNDING_PAD * mag, dz_hi + ROUNDING_PAD * mag

@@ -23,7 +23,7 @@ from ..domain import Box, as_domain
 from ..errors import InvalidDomain
 from ..network import ReLUNetwork
 
-__all__ = ["LayerwiseBounds", "layer_bounds", "relu_relaxation", "ROUNDING_PAD"]
+__all__ = ["LayerwiseBounds", "layer_bounds", "affine_range", "relu_relaxation", "ROUNDING_PAD"]
 
 #: Relative outward padding applied to every computed bound. A float64 dot product of
 #: ``n`` terms errs by at most ``n * 2^-53`` times the sum of absolute terms; with
@@ -79,14 +79,23 @@ def _pad(value: np.ndarray, magnitude: np.ndarray, sign: float) -> np.ndarray:
     return value + sign * ROUNDING_PAD * (1.0 + magnitude)
 
 
-def _affine_interval(W: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact range of ``W x + b`` over the box ``[lo, hi]``, padded for rounding."""
+def affine_range(W: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, *, pad: bool = True
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Range of ``W x + b`` over the box ``[lo, hi]``: exact up to floating-point rounding,
+    moved outward by the rigorous dot-product error bound ``γ_{n+1} M`` (``M`` the sum of
+    absolute terms; twice the unit roundoff per term, to be safe).
+
+    ``pad=False`` gives the unpadded values: those of ``W v + b`` at the optimizing vertices
+    ``v``, i.e. the *attained* extremes as the network itself would compute them.
+    """
     Wp, Wn = np.maximum(W, 0.0), np.minimum(W, 0.0)
     zl = Wp @ lo + Wn @ hi + b
     zh = Wp @ hi + Wn @ lo + b
+    if not pad:
+        return zl, zh
     mag = np.abs(W) @ np.maximum(np.abs(lo), np.abs(hi)) + np.abs(b)
-    return _pad(zl, mag, -1.0), _pad(zh, mag, 1.0)
+    pad = (W.shape[1] + 2) * np.finfo(float).eps * mag + np.finfo(float).tiny
+    return zl - pad, zh + pad
 
 
 def relu_relaxation(lo: np.ndarray, hi: np.ndarray, alpha: np.ndarray | str = "adaptive"
@@ -176,11 +185,10 @@ def layer_bounds(net: ReLUNetwork, domain: Box | str | None = None, *,
     lo_x, hi_x = _box(net, domain)
     lows: list[np.ndarray] = []
     highs: list[np.ndarray] = []
-    relax: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     a_lo, a_hi = lo_x, hi_x
     alphas = ("adaptive", "zero", "one") if alpha == "best" else (alpha,)
     for layer, (W, b) in enumerate(net.layers()):
-        zl, zh = _affine_interval(W, b, a_lo, a_hi)
+        zl, zh = affine_range(W, b, a_lo, a_hi)
         if method == "linear" and layer > 0:
             for a in alphas:
                 relax_a = [relu_relaxation(lows[k], highs[k], a) for k in range(layer)]

@@ -33,7 +33,7 @@ from .._budget import Budget
 from .._results import ResultMixin
 from .._validation import check_choice, check_int, check_network, check_tol
 from ..domain import Box, PointSet, as_domain
-from ..errors import InvalidDomain
+from ..bounds import affine_range, layer_bounds
 from ..network import ReLUNetwork
 from .builder import MILPBuilder
 from .encode import encode_network
@@ -130,13 +130,6 @@ class NeuronRange(ResultMixin):
                 f"[{self.status}, {self.seconds:.2f}s]")
 
 
-def _box_bounds(net: ReLUNetwork, domain) -> tuple[np.ndarray, np.ndarray]:
-    dom = as_domain(domain, net.input_dim)
-    if not isinstance(dom, Box):
-        raise InvalidDomain("this operation needs a Box domain")
-    return dom.bounds(net.input_dim)
-
-
 def _close(a: float, b: float, tol: float) -> bool:
     return abs(a - b) <= tol * (1.0 + max(abs(a), abs(b)))
 
@@ -157,16 +150,7 @@ def interval_bounds(net: ReLUNetwork, box: Box | str | None = None) -> list[tupl
         One pair per affine layer (hidden layers then the output layer). The bounds of
         layer 1 are exact (attained at vertices of the box); later ones are outer bounds.
     """
-    check_network(net)
-    lo, hi = _box_bounds(net, box)
-    out = []
-    for layer, (W, b) in enumerate(net.layers()):
-        Wp, Wn = np.maximum(W, 0.0), np.minimum(W, 0.0)
-        zl = Wp @ lo + Wn @ hi + b
-        zh = Wp @ hi + Wn @ lo + b
-        out.append((zl, zh))
-        lo, hi = np.maximum(zl, 0.0), np.maximum(zh, 0.0)
-    return out
+    return [(b.lower, b.upper) for b in _engine_layer_bounds(net, box, "interval")]
 
 
 def _pointset_bounds(net: ReLUNetwork, points: PointSet) -> list[LayerBounds]:
@@ -178,12 +162,17 @@ def _pointset_bounds(net: ReLUNetwork, points: PointSet) -> list[LayerBounds]:
     return out
 
 
-def _interval_layer_bounds(net: ReLUNetwork, box) -> list[LayerBounds]:
-    pairs = interval_bounds(net, box)
+def _engine_layer_bounds(net: ReLUNetwork, box, tier: str) -> list[LayerBounds]:
+    """The bound engine's bounds as :class:`LayerBounds`; layer 1 is flagged exact (its
+    bounds are attained at box vertices, up to the engine's rounding allowance, far below
+    ``tol``)."""
+    engine = layer_bounds(net, box, method=tier)
     out = []
-    for layer, (lo, hi) in enumerate(pairs):
+    for layer, (lo, hi) in enumerate(engine.pairs()):
+        if layer == 0:  # the attained values themselves (the box's optimizing vertices)
+            lo, hi = affine_range(net.weights[0], net.biases[0], *as_domain(box, net.input_dim).bounds(net.input_dim), pad=False)
         ex = np.full(lo.shape, layer == 0)
-        out.append(LayerBounds(lo, hi, ex, ex, method="interval"))
+        out.append(LayerBounds(lo, hi, ex, ex, method=tier))
     return out
 
 
@@ -237,7 +226,7 @@ def _refine_layer(net: ReLUNetwork, lo_x: np.ndarray, hi_x: np.ndarray, bounds: 
 
 
 def preactivation_bounds(net: ReLUNetwork, box: Box | PointSet | str | None = None, *,
-                         method: Literal["interval", "lp", "milp"] = "interval",
+                         method: Literal["interval", "linear", "lp", "milp"] = "interval",
                          time_limit: float | None = None, mip_rel_gap: float = 1e-9,
                          tol: float = 1e-6, n_layers: int | None = None,
                          budget: Budget | None = None) -> list[LayerBounds]:
@@ -252,7 +241,8 @@ def preactivation_bounds(net: ReLUNetwork, box: Box | PointSet | str | None = No
         :class:`~reluscope.PointSet` (then the bounds are the exact minima and maxima over
         the points, whatever ``method``).
     method:
-        ``"interval"`` (interval arithmetic; exact on layer 1), ``"lp"`` (interval bounds
+        ``"interval"`` (interval arithmetic; exact on layer 1), ``"linear"`` (the bound
+        engine's linear tier, :func:`reluscope.bounds.layer_bounds`), ``"lp"`` (linear-tier bounds
         tightened layer by layer by linear programs over the triangle relaxation) or
         ``"milp"`` (one exact MILP per bound, layer by layer, big-M from the LP bounds).
     time_limit:
@@ -276,15 +266,16 @@ def preactivation_bounds(net: ReLUNetwork, box: Box | PointSet | str | None = No
         evaluating the network at the solver's point).
     """
     check_network(net)
-    method = check_choice(method, ("interval", "lp", "milp"), "method")
+    method = check_choice(method, ("interval", "linear", "lp", "milp"), "method")
     budget = solver_budget(time_limit, budget)
     mip_rel_gap, tol = check_tol(mip_rel_gap, "mip_rel_gap"), check_tol(tol)
     dom = as_domain(box, net.input_dim)
     L = net.depth if n_layers is None else check_int(n_layers, "n_layers", minimum=1, maximum=net.depth)
     if isinstance(dom, PointSet):
         return _pointset_bounds(net, dom)[:L]
-    bounds = _interval_layer_bounds(net, dom)[:L]
-    if method == "interval":
+    # LP and MILP start from the linear tier: tighter big-M constants, smaller programs
+    bounds = _engine_layer_bounds(net, dom, "interval" if method == "interval" else "linear")[:L]
+    if method in ("interval", "linear"):
         return bounds
     lo_x, hi_x = dom.bounds(net.input_dim)
     for layer in range(1, L):
@@ -302,11 +293,7 @@ def _interval_from_previous(net: ReLUNetwork, bounds: list[LayerBounds], layer: 
     """Interval bounds of ``layer`` from (possibly tightened) bounds of ``layer - 1``,
     intersected with the current bounds of ``layer``."""
     plo, phi = bounds[layer - 1].lower, bounds[layer - 1].upper
-    alo, ahi = np.maximum(plo, 0.0), np.maximum(phi, 0.0)
-    W, b = net.weights[layer], net.biases[layer]
-    Wp, Wn = np.maximum(W, 0.0), np.minimum(W, 0.0)
-    zl = Wp @ alo + Wn @ ahi + b
-    zh = Wp @ ahi + Wn @ alo + b
+    zl, zh = affine_range(net.weights[layer], net.biases[layer], np.maximum(plo, 0.0), np.maximum(phi, 0.0))
     cur = bounds[layer]
     lower = np.maximum(cur.lower, zl)
     upper = np.minimum(cur.upper, zh)
@@ -366,7 +353,7 @@ def neuron_range(net: ReLUNetwork, box: Box | PointSet | str | None, layer: int,
     lo_x, hi_x = dom.bounds(net.input_dim)
     # LP bounds for the earlier layers (big-M); at most half the budget
     lp_budget = budget.share(0.5)
-    bounds = _interval_layer_bounds(net, dom)[:layer]
+    bounds = _engine_layer_bounds(net, dom, "linear")[:layer]
     for l in range(1, layer):
         bounds[l] = _interval_from_previous(net, bounds, l)
         bounds[l] = _refine_layer(net, lo_x, hi_x, bounds, l, True, lp_budget, mip_rel_gap, tol)
