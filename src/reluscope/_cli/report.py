@@ -9,7 +9,7 @@ import typer
 
 from ..errors import InvalidData
 from ..report.analysis import SECTION_KEYS
-from .common import console
+from .common import console, time_limit_option
 
 
 def _example() -> tuple[Any, str]:
@@ -34,8 +34,8 @@ def register(app: typer.Typer) -> None:
             "--domain", help="Box LO,HI for every input coordinate. Default: the data's bounding "
                              "box with data, else [-1,1]^d.")] = None,
         out: Annotated[Path, typer.Option("-o", "--out", help="Report folder.")] = Path("reluscope-report"),
-        time_limit: Annotated[float, typer.Option(
-            "--time-limit", help="Seconds per solver call (bounds / undecided when hit).")] = 10.0,
+        time_limit: Annotated[float, time_limit_option(
+            "Seconds per solver call (bounds / undecided when hit).")] = 10.0,
         seed: Annotated[int, typer.Option("--seed", help="Seed of sampling and data splits.")] = 0,
         sections: Annotated[Optional[str], typer.Option(
             "--sections", help=f"Comma-separated subset of: {', '.join(SECTION_KEYS)} (default: all).")] = None,

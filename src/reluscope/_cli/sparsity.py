@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 
-from .._validation import check_time_limit
 from ..errors import ModelFileError, UnsupportedLayer
-from .common import console, print_json
+from .common import console, print_json, time_limit_option
 
 __all__ = ["register", "read_pattern"]
 
@@ -38,22 +35,6 @@ A model without masks contributes the nonzero pattern of its weights.
 """
 
 
-def _masks_from_npz(path: Path) -> list[np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: np.asarray(data[k]) for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise ModelFileError(f"{path}: cannot be read as npz ({exc})") from None
-
-    def natural(key: str) -> tuple:
-        return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", key) if p)
-
-    masks = [arrays[k] for k in sorted(arrays, key=natural) if arrays[k].ndim == 2]
-    if not masks:
-        raise ModelFileError(f"{path}: no 2-D arrays (masks) found")
-    return masks
-
-
 def read_pattern(source: str) -> tuple[Any, str]:
     """The pattern named by ``source`` (file or text notation) and a description of it."""
     # the library is imported when a command runs, not when the CLI starts
@@ -68,6 +49,7 @@ def read_pattern(source: str) -> tuple[Any, str]:
             return SparsityPattern.from_text(source), "text notation"
         raise ModelFileError(f"{source}: no such file (and not a pattern in text notation, e.g. '10/11;11/01')")
     from ..io import detect_format, load
+    from ..io.formats import read_mask_arrays
 
     fmt = detect_format(path)
     try:
@@ -75,7 +57,7 @@ def read_pattern(source: str) -> tuple[Any, str]:
     except (ModelFileError, UnsupportedLayer):
         if fmt != "npz":
             raise
-        return SparsityPattern(_masks_from_npz(path)), f"{path} (npz of masks)"
+        return SparsityPattern(read_mask_arrays(path)), f"{path} (npz of masks)"
     if net.masks is not None:
         return SparsityPattern.from_network(net), f"{path} (model masks)"
     return SparsityPattern([w != 0 for w in net.weights]), f"{path} (nonzero weights; no masks in file)"
@@ -85,12 +67,11 @@ def register(app: typer.Typer) -> None:
     @app.command("check-pattern", help=_HELP)
     def check_pattern(
         input: Annotated[str, typer.Argument(help="Model file, .npz of masks, or text notation like '10/11;11/01'.")],
-        time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds for the closedness decision.")] = 30.0,
+        time_limit: Annotated[float, time_limit_option("Seconds for the closedness decision.")] = 30.0,
         json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
     ) -> None:
         from ..sparsity import optimum_exists
 
-        check_time_limit(time_limit, "--time-limit")
         pattern, described = read_pattern(input)
         result = optimum_exists(pattern, time_limit=time_limit)
         closedness = result.closedness

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import console, print_json
+from .common import console, print_json, time_limit_option
 
 __all__ = ["register"]
 
@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
         scheduler: Annotated[Optional[str], typer.Option(
             "--scheduler", help="Dask scheduler address tcp://HOST:PORT (default: local worker processes).")] = None,
         seed: Annotated[int, typer.Option("--seed", help="Pattern i is drawn from numpy default_rng with entropy (seed, i).")] = 0,
-        time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per pattern.")] = 1.0,
+        time_limit: Annotated[float, time_limit_option("Seconds per pattern.")] = 1.0,
         workers: Annotated[Optional[int], typer.Option(
             "--workers", help="Local worker processes (default: number of CPUs).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,

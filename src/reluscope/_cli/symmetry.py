@@ -4,7 +4,7 @@ canonical forms and equivalence modulo rescaling and permutation of hidden neuro
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape

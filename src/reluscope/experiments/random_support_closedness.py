@@ -2,7 +2,7 @@
 
 For two-factor patterns ``M x R x N`` (``W_2 W_1`` of shape ``M x N``, ``R`` hidden units)
 every weight entry is allowed independently with probability ``density``; each pattern is
-decided with certificates by :func:`reluscope.sparsity.reductions.decide` via
+decided with certificates by :func:`reluscope.sparsity.decide.decide` via
 :func:`reluscope.sparsity.sweep.sweep`. Reported per size and density: the fraction of
 non-closed patterns among the decided ones with a 95% Wilson interval, widened to count
 undecided patterns both ways (so the interval is honest about them).
