@@ -10,7 +10,7 @@ import numpy as np
 from .._budget import Budget
 from .._validation import check_choice, check_fraction, check_seed, check_time_limit
 from ..domain import Box
-from ..milp import MILPBuilder, interval_bounds, preactivation_bounds
+from ..milp import MILPBuilder, SolveOutcome, interval_bounds, preactivation_bounds
 from ..network import ReLUNetwork
 from .pointwise import Terms
 
@@ -49,10 +49,18 @@ def _tol_gap(lower: float, upper: float, tol: float) -> bool:
 
 
 def _solve_max(builder: MILPBuilder, objective: tuple[np.ndarray, np.ndarray], budget: Budget,
-               mip_gap: float, cutoff: list, continuous: np.ndarray | None = None):
+               mip_gap: float, cutoff: list, continuous: np.ndarray | None = None, *,
+               root_seconds: float = 0.0) -> SolveOutcome:
     """Maximize with HiGHS within ``budget``. HiGHS occasionally stops with "Solve error"
     (numerics); the same model without presolve, then without the cutoff row, usually goes
-    through, so those are tried in turn (status ``"error"`` only if all fail)."""
+    through, so those are tried in turn (status ``"error"`` only if all fail).
+
+    ``root_seconds`` is what the LP relaxation of this model took: with less time left the
+    MILP cannot get past its root node, and HiGHS overruns a short limit on a large model
+    by seconds (784-300-100-10, 5.6 s left: 10.2 s), so it is not started (status
+    ``"time_limit"``, no incumbent, no bound)."""
+    if budget.remaining() < root_seconds:
+        return SolveOutcome("time_limit", None, None, math.inf, 0.0, "not started: less time left than its root LP")
     out = None
     for opts in ({}, {"presolve": False}, {"presolve": False, "extra_rows": ()}):
         if out is not None and (out.status != "error" or budget.expired()):

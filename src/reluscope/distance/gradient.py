@@ -6,6 +6,7 @@ networks), and :func:`sobolev_distance` itself (sup part plus gradient part)."""
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from typing import Literal
 
 import numpy as np
@@ -13,6 +14,7 @@ from scipy.optimize import linprog
 
 from .._budget import Budget
 from .._validation import check_choice, check_pair, check_tol
+from ..bounds import LayerwiseBounds, jacobian_bounds
 from ..domain import Box, PointSet, as_domain
 from ..errors import SolverError
 from ..milp import MILPBuilder, encode_jacobian_column, encode_network
@@ -28,7 +30,7 @@ from .control import (
 )
 from .enumeration import _AUTO_ENUMERATE_GRADIENT_DIM, _enumerated_gradient, _enumeration_share, _limit_status
 from .lower import _Best, _offer_realized_gradient
-from .pointwise import Terms, _all_patterns_jacobian, _jacobian_diff, _points_result, _terms
+from .pointwise import Terms, _jacobian_diff, _points_result, _terms
 from .results import DistanceResult, SobolevResult
 from .sup import sup_distance
 
@@ -38,8 +40,10 @@ __all__ = ["sobolev_distance", "lipschitz_constant"]
 _JACOBIAN_CHUNK = 2 ** 23
 # share of the budget for the sampled lower bound when MILPs follow
 _SAMPLING_SHARE = 0.2
-# up to this input dimension the models of every Jacobian column are kept once built
-_KEEP_COLUMN_MODELS = 64
+# up to this input dimension every Jacobian column's model is built for its interval bounds
+_COLUMN_MODELS_MAX_DIM = 64
+# at most this many column models are kept once built
+_MODEL_CACHE = 2 * _COLUMN_MODELS_MAX_DIM
 
 
 def _pattern_interior(terms: Terms, encs, xvals: np.ndarray, lo: np.ndarray, hi: np.ndarray,
@@ -103,6 +107,19 @@ def _sampled_gradients(terms: Terms, X: np.ndarray, budget: Budget, best: _Best)
     return per_target
 
 
+def _interval_jacobian_targets(terms: Terms, bounds: list) -> np.ndarray:
+    """Upper bounds ``(k, d, 2)`` on ``max ±∂_j (f - g)_k`` over the box: entry-wise interval
+    bounds of each network's Jacobian (:func:`reluscope.bounds.jacobian_bounds`) over the
+    activation patterns that the pre-activation bounds ``bounds`` allow."""
+    hi_sum, lo_sum = 0.0, 0.0
+    for (net, s), bd in zip(terms, bounds):
+        layers = LayerwiseBounds(tuple(b.lower for b in bd), tuple(b.upper for b in bd), "lp")
+        jb = jacobian_bounds(net, bounds=layers)
+        hi_sum = hi_sum + (jb.upper if s > 0 else -jb.lower)
+        lo_sum = lo_sum + (jb.lower if s > 0 else -jb.upper)
+    return np.stack([hi_sum, -lo_sum], axis=2)
+
+
 def _gradient_part(terms: Terms, lo: np.ndarray, hi: np.ndarray, method: str, budget: Budget,
                    mip_gap: float, tol: float, seed: object, n_samples: int, region_margin: float,
                    bound_method: str, norm: str) -> DistanceResult:
@@ -127,7 +144,7 @@ def _gradient_part(terms: Terms, lo: np.ndarray, hi: np.ndarray, method: str, bu
         bounds = [_bounds_for(net, lo, hi, budget, bound_method) for net, _ in terms]
     status = "optimal"
     n_bin_max = 0
-    builders: dict[tuple[int, float], tuple] = {}
+    builders: OrderedDict[tuple[int, float], tuple] = OrderedDict()
 
     def build(j: int, margin: float):
         b = MILPBuilder()
@@ -142,21 +159,24 @@ def _gradient_part(terms: Terms, lo: np.ndarray, hi: np.ndarray, method: str, bu
 
     def model(j: int, margin: float):
         key = (j, margin)
-        if key not in builders:
+        if key in builders:
+            builders.move_to_end(key)
+        else:
             builders[key] = build(j, margin)
+            if len(builders) > _MODEL_CACHE:  # the least recently used goes
+                builders.popitem(last=False)
         return builders[key]
 
-    # fallback upper bounds: every pattern's Jacobian entry is bounded by the product of the
-    # absolute weight matrices (free), then by interval bounds of the Jacobian columns (one
-    # model per input, not kept: for wide inputs they are many, and only a few are solved)
-    P = _all_patterns_jacobian(terms)
-    target_upper = np.stack([P, P], axis=2)
+    # fallback upper bounds: interval bounds of the Jacobian over the activation patterns the
+    # neuron bounds allow, every column at once; in low dimension also those of the column
+    # models (one model per input: for wide inputs they are too many to build up front)
+    target_upper = _interval_jacobian_targets(terms, bounds)
     with budget.phase("column bounds"):
-        for j in range(d):
+        for j in range(d if d <= _COLUMN_MODELS_MAX_DIM else 0):
             if budget.expired():
                 status = "time_limit"
                 break
-            cols = (model(j, 0.0) if d <= _KEEP_COLUMN_MODELS else build(j, 0.0))[3]
+            cols = model(j, 0.0)[3]
             hi_sum = sum(np.where(s > 0, chi, -clo) for _, s, clo, chi in cols)
             lo_sum = sum(np.where(s > 0, clo, -chi) for _, s, clo, chi in cols)
             target_upper[:, j, 0] = np.minimum(target_upper[:, j, 0], hi_sum)
@@ -188,7 +208,7 @@ def _gradient_part(terms: Terms, lo: np.ndarray, hi: np.ndarray, method: str, bu
                 continue
         cutoff = [(idx, coef, current + eps, np.inf)] if math.isfinite(current) else []
         # 1) margin 0: every full-dimensional region is feasible -> certified upper bound
-        out = _solve_max(b0, (idx, coef), budget, mip_gap, cutoff)
+        out = _solve_max(b0, (idx, coef), budget, mip_gap, cutoff, root_seconds=lp.seconds)
         if out.status == "infeasible":
             target_upper[kk, j, si] = certified[kk, j, si] = thr
             continue
@@ -217,7 +237,7 @@ def _gradient_part(terms: Terms, lo: np.ndarray, hi: np.ndarray, method: str, bu
         eps = _cutoff_eps(cur, tol, mip_gap) if math.isfinite(cur) else 0.0
         thr = cur + eps + _FEAS
         cutoff = [(idx, coef, cur + eps, np.inf)] if math.isfinite(cur) else []
-        outm = _solve_max(bm, (idx, coef), budget, mip_gap, cutoff)
+        outm = _solve_max(bm, (idx, coef), budget, mip_gap, cutoff, root_seconds=lp.seconds)
         if outm.status == "infeasible":
             target_upper[kk, j, si] = thr
             continue

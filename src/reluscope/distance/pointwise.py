@@ -111,9 +111,9 @@ def _points_result(terms: Terms, dom: PointSet, seconds: float, norm: str) -> Di
                           norm, comp, 0)
 
 
-def _all_patterns_jacobian(terms: Terms) -> np.ndarray:
-    """``sum_nets |W_L| ... |W_1|`` of shape ``(k, d)``: entry ``(k, j)`` bounds ``|∂_j (f - g)_k|``
-    for every activation pattern (each pattern's Jacobian is ``W_L D ... D W_1`` with 0/1
+def _all_patterns_jacobian_bound(terms: Terms) -> float:
+    """``max_{k,j} sum_nets (|W_L| ... |W_1|)_{kj}``: bounds every entry of ``J_f - J_g`` for
+    every activation pattern (each pattern's Jacobian is ``W_L D ... D W_1`` with 0/1
     diagonals ``D``, bounded entrywise by the product of the absolute matrices)."""
     total = 0.0
     for net, _ in terms:
@@ -121,9 +121,4 @@ def _all_patterns_jacobian(terms: Terms) -> np.ndarray:
         for W in net.weights[1:]:
             P = np.abs(W) @ P
         total = total + P
-    return np.asarray(total, dtype=np.float64)
-
-
-def _all_patterns_jacobian_bound(terms: Terms) -> float:
-    """``max_{k,j}`` of :func:`_all_patterns_jacobian`: bounds every entry of ``J_f - J_g``."""
-    return float(np.max(_all_patterns_jacobian(terms)))
+    return float(np.max(total))

@@ -90,12 +90,14 @@ def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, budget: Budget, mip
     if n_bin >= _SPLIT_MIN_BINARIES:
         milp_budget = budget.share(1.0 - _SPLIT_RESERVE)
     # LP relaxation bounds for every target (cheap; prune targets that cannot win)
+    lp_seconds = np.zeros((k, 2))
     for kk in range(k):
         for si, sign in enumerate((1.0, -1.0)):
             if milp_budget.expired():
                 break
             out = builder.solve(objective(kk, sign), sense="max", relax=True,
                                 budget=milp_budget)
+            lp_seconds[kk, si] = out.seconds
             if out.status == "optimal" and math.isfinite(out.bound):
                 target_upper[kk, si] = min(target_upper[kk, si], out.bound + _FEAS * (1 + abs(out.bound)))
     order = np.argsort(-per_target.ravel())
@@ -111,7 +113,8 @@ def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, budget: Budget, mip
         idx, coef = objective(kk, sign)
         eps = _cutoff_eps(current, tol, mip_gap) if math.isfinite(current) else 0.0
         cutoff = [(idx, coef, current + eps, np.inf)] if math.isfinite(current) else []
-        out = _solve_max(builder, (idx, coef), milp_budget, mip_gap, cutoff, relaxable(kk, sign))
+        out = _solve_max(builder, (idx, coef), milp_budget, mip_gap, cutoff, relaxable(kk, sign),
+                         root_seconds=lp_seconds[kk, si])
         if out.status == "error":
             status = "solver_error"
             continue
