@@ -24,6 +24,7 @@ import reluscope.distance.relax as relax
 import reluscope.distance.sup as sup_module
 from reluscope import Box, ReLUNetwork
 from reluscope._budget import Budget
+from reluscope.bounds import relu_relaxation
 from reluscope.distance import split_lp_bound, sup_distance
 from reluscope.errors import InvalidDomain
 from reluscope.milp import MILPBuilder, encode_network, neuron_range, preactivation_bounds
@@ -183,9 +184,9 @@ def test_difference_bounds_and_coupling_rows_hold_at_sampled_points(kind, d, wid
         dz = zf[layer] - zg[layer]
         assert np.all(dz >= dl - 1e-12) and np.all(dz <= du + 1e-12)
         yf, yg = np.maximum(zf[layer], 0), np.maximum(zg[layer], 0)
-        s, c = relax._relu_chord(dl, du)
+        _, s, c = relu_relaxation(dl, du)  # the chord above relu
         assert np.all(yf - yg <= s * dz + c + 1e-12)
-        s, c = relax._relu_chord(-du, -dl)
+        _, s, c = relu_relaxation(-du, -dl)
         assert np.all(yg - yf <= s * (-dz) + c + 1e-12)
 
 

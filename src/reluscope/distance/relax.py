@@ -12,6 +12,7 @@ import numpy as np
 
 from .._budget import Budget
 from .._validation import check_choice, check_int, check_pair, check_time_limit
+from ..bounds import relu_relaxation
 from ..domain import Box
 from ..errors import InvalidDomain
 from ..milp import MILPBuilder, encode_network, preactivation_bounds
@@ -97,19 +98,12 @@ def _difference_bounds(f: ReLUNetwork, g: ReLUNetwork, bf: list, bg: list, lo: n
     return out
 
 
-def _relu_chord(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Slope and intercept of a line ``s t + c >= relu(t)`` on ``[lo, hi]`` (the chord)."""
-    unstable = (lo < 0) & (hi > 0)
-    s = np.where(hi <= 0, 0.0, np.where(lo >= 0, 1.0, hi / np.where(unstable, hi - lo, 1.0)))
-    return s, np.where(unstable, -s * lo, 0.0)
-
-
 def _coupled_lp_bounds(terms: Terms, bounds: list, lo: np.ndarray, hi: np.ndarray,
                        targets: list[tuple[int, float]], budget: Budget) -> np.ndarray:
     """LP bounds on ``max sign (f - g)_k`` for two networks of equal widths with coupling rows
     ``y_f - y_g <= chord(z_f - z_g)`` and ``y_g - y_f <= chord(z_g - z_f)`` per neuron pair
     (valid: ``relu(a) - relu(b) <= relu(a - b)`` and the chord of the convex ReLU over the
-    interval of :func:`_difference_bounds` lies above it). When ``g`` is close to ``f`` (a
+    interval of :func:`_difference_bounds`, :func:`reluscope.bounds.relu_relaxation`, lies above it). When ``g`` is close to ``f`` (a
     pruned, quantized or fine-tuned copy) they tie the two relaxations together, which neither
     the plain LP nor the decoupled bound does. ``inf`` where out of time."""
     (f, sf), (g, sg) = terms
@@ -118,7 +112,7 @@ def _coupled_lp_bounds(terms: Terms, bounds: list, lo: np.ndarray, hi: np.ndarra
     ef, eg = encode_network(b, f, x, bounds[0]), encode_network(b, g, x, bounds[1])
     for layer, (dl, du) in enumerate(_difference_bounds(f, g, bounds[0], bounds[1], lo, hi)):
         for (ea, eb), (a_lo, a_hi) in (((ef, eg), (dl, du)), ((eg, ef), (-du, -dl))):
-            s, c = _relu_chord(a_lo, a_hi)  # y_a - y_b - s (z_a - z_b) <= c
+            _, s, c = relu_relaxation(a_lo, a_hi)  # the chord: y_a - y_b - s (z_a - z_b) <= c
             b.add_diag_rows([(ea.post[layer], 1.0), (eb.post[layer], -1.0), (ea.pre[layer], -s),
                              (eb.pre[layer], s)], -np.inf, c)
     return _relaxed_target_bounds(b, [(ef, sf), (eg, sg)], targets, budget)
