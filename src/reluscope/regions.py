@@ -214,7 +214,7 @@ def refine(piece: Piece, net: ReLUNetwork, *, tol: float = 1e-12, max_cells: int
     return [Piece(g[0], (*piece.maps, (W @ A, W @ c + b)), g[1]) for g, A, c in layer_cells]
 
 
-def arrangement_vertices(W: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+def arrangement_vertices(W: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, *,
                          min_sin: float = 1e-4) -> np.ndarray:
     """The vertices of the arrangement of the lines ``W_i · x + b_i = 0`` inside the box
     ``[lo, hi]`` of the plane (with the box's edges as four more lines): every pairwise
