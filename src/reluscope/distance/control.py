@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from .._budget import Budget
-from .._validation import check_choice, check_fraction, check_seed, check_time_limit
+from .._validation import check_choice, check_fraction, check_int, check_seed, check_time_limit, check_tol
 from ..domain import Box
 from ..milp import MILPBuilder, SolveOutcome, interval_bounds, preactivation_bounds
 from ..network import ReLUNetwork
@@ -20,12 +20,16 @@ METHODS = ("auto", "exact", "sampled", "enumerate")
 BOUND_METHODS = ("interval", "lp", "milp")
 
 
-def check_distance_options(method: object, time_limit: object, mip_gap: object, seed: object) -> float:
+def check_distance_options(method: object, time_limit: object, mip_gap: object, seed: object,
+                           n_samples: object, tol: object, max_regions: object) -> float:
     """The options every distance function shares; returns the time limit in seconds."""
     check_seed(seed)
     check_choice(method, METHODS, "method")
     time_limit = check_time_limit(time_limit)
     check_fraction(mip_gap, "mip_gap")
+    check_int(n_samples, "n_samples", minimum=1)
+    check_tol(tol)
+    check_int(max_regions, "max_regions", minimum=1)
     return time_limit
 
 

@@ -259,7 +259,7 @@ def _gradient_distance(f: ReLUNetwork, g: ReLUNetwork | None, domain, method: st
                        bound_method: str, norm: str, max_regions: int, budget: Budget | None) -> DistanceResult:
     """The gradient part of :func:`sobolev_distance` (``g=None``: :func:`lipschitz_constant`)."""
     check_pair(f, g, allow_none=True)
-    time_limit = check_distance_options(method, time_limit, mip_gap, seed)
+    time_limit = check_distance_options(method, time_limit, mip_gap, seed, n_samples, tol, max_regions)
     region_margin = check_tol(region_margin, "region_margin", positive=True)
     check_choice(bound_method, BOUND_METHODS, "bound_method")
     budget = Budget.of(time_limit, budget)
@@ -350,7 +350,7 @@ def sobolev_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | st
         Combined bounds plus ``sup_part`` and ``gradient_part``.
     """
     check_pair(f, g)
-    time_limit = check_distance_options(method, time_limit, mip_gap, seed)
+    time_limit = check_distance_options(method, time_limit, mip_gap, seed, n_samples, tol, max_regions)
     check_tol(region_margin, "region_margin", positive=True)
     budget = Budget.of(time_limit, budget)
     sup = sup_distance(f, g, domain, method=method, time_limit=0.5 * time_limit, mip_gap=mip_gap,

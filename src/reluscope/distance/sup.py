@@ -245,7 +245,7 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
     (1.0, True)
     """
     check_pair(f, g)
-    time_limit = check_distance_options(method, time_limit, mip_gap, seed)
+    time_limit = check_distance_options(method, time_limit, mip_gap, seed, n_samples, tol, max_regions)
     check_choice(bound_method, BOUND_METHODS, "bound_method")
     budget = Budget.of(time_limit, budget)
     dom = as_domain(domain, f.input_dim)
