@@ -63,3 +63,47 @@ def test_affine_lift_handles_more_classes_than_features():
     assert clf.score(X, y) == 1.0
     with pytest.raises(InvalidData, match="3 classes but only 2"):
         ConstructiveReLUClassifier(affine=False).fit(X, y)
+
+
+def test_decision_function_and_predict_proba_follow_the_distances():
+    X, y = load_wine(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    clf = ConstructiveReLUClassifier(temperature=0.5).fit(X, y)
+    d = clf.transform_distances(X)
+    p = clf.predict_proba(X)
+    assert p.shape == (len(X), 3) and np.allclose(p.sum(1), 1.0)
+    assert np.array_equal(p.argmax(1), clf.predict(X))
+    expected = np.exp(-d / 0.5) / np.exp(-d / 0.5).sum(1, keepdims=True)
+    assert np.allclose(p, expected)
+    assert np.allclose(clf.predict_log_proba(X), np.log(expected))
+    assert np.allclose(clf.decision_function(X), -d)
+    # a lower temperature is more confident in the same class
+    sharp = clf.set_params(temperature=0.05).fit(X, y).predict_proba(X)
+    assert np.all(sharp.max(1) >= p.max(1) - 1e-12)
+
+
+def test_binary_decision_function_and_roc_auc_scoring():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    clf = ConstructiveReLUClassifier().fit(X, y)
+    s = clf.decision_function(X)
+    assert s.shape == (len(X),)
+    assert np.array_equal(clf.classes_[(s > 0).astype(int)], clf.predict(X))
+    p1 = clf.predict_proba(X)[:, 1]
+    assert np.all(np.diff(p1[np.argsort(s)]) >= -1e-12)  # probability monotone in the score
+    auc = cross_val_score(make_pipeline(StandardScaler(), ConstructiveReLUClassifier()), X, y, scoring="roc_auc", cv=3)
+    assert auc.mean() > 0.9
+
+
+def test_linear_construction_on_centred_data_says_use_affine():
+    X, y = load_wine(return_X_y=True)
+    centred = (X - X.mean(0)) / X.std(0)  # what StandardScaler returns
+    with pytest.raises(InvalidData, match="data are centred.*use affine=True"):
+        ConstructiveReLUClassifier(affine=False).fit(centred, y)
+    assert ConstructiveReLUClassifier(affine=True).fit(centred, y).score(centred, y) > 0.9
+    with pytest.raises(ValueError, match="temperature must be a positive"):
+        ConstructiveReLUClassifier(temperature=0).fit(X, y)

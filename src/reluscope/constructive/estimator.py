@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._validation import check_tol
 from ..errors import InvalidData
 from .shallow import ConstructiveFit, fit
 
@@ -36,6 +37,27 @@ class ConstructiveReLUClassifier(ClassifierMixin, BaseEstimator):
         paper's linear one and needs linearly independent class means (``Q <= M``).
     rank_tol:
         Relative singular-value tolerance for dependent class means.
+    temperature:
+        Temperature ``T > 0`` of :meth:`predict_proba` (default ``1.0``, in the units of the
+        target space: one-hot targets are ``sqrt(2)`` apart).
+
+    Notes
+    -----
+    Scores and probabilities come from the distances ``d_j(x) = |Y X_red^+ x - y_j|`` of the
+    construction's linear output to the targets (equal to the induced-metric distance of ``x``
+    to the class mean ``x̄_j``), the quantity :meth:`predict` minimizes:
+
+    * :meth:`decision_function` returns ``-d_j(x)`` for every class, and for two classes the
+      single column ``d_0(x) - d_1(x)`` (positive means ``classes_[1]``, as scikit-learn
+      expects);
+    * :meth:`predict_proba` is the softmax of ``-d_j(x) / T``. Its ``argmax`` is
+      :meth:`predict`; it is *not* fitted to frequencies. For calibrated probabilities tune
+      ``temperature`` on held-out log-loss (``GridSearchCV``) or wrap the estimator in
+      :class:`sklearn.calibration.CalibratedClassifierCV`.
+
+    With ``affine=False`` the class means must be linearly independent. On centred data
+    (for example after ``StandardScaler``) the count-weighted class means sum to zero, so they
+    never are: the fit then fails with a message saying to use ``affine=True``.
 
     Attributes
     ----------
@@ -56,11 +78,19 @@ class ConstructiveReLUClassifier(ClassifierMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, targets: Any = None, margin: float = 1.0, affine: bool = True, rank_tol: float = 1e-10) -> None:
+    def __init__(
+        self,
+        targets: Any = None,
+        margin: float = 1.0,
+        affine: bool = True,
+        rank_tol: float = 1e-10,
+        temperature: float = 1.0,
+    ) -> None:
         self.targets = targets
         self.margin = margin
         self.affine = affine
         self.rank_tol = rank_tol
+        self.temperature = temperature
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> ConstructiveReLUClassifier:
         """Construct the network from training data ``X`` (n, M) and labels ``y``."""
@@ -74,9 +104,15 @@ class ConstructiveReLUClassifier(ClassifierMixin, BaseEstimator):
             unknown = [k for k in self.targets if k not in lookup]
             if unknown:
                 raise InvalidData(f"targets given for class {unknown[0]!r}, which has no samples in y")
-        self.result_: ConstructiveFit = fit(
-            X, encoded, targets, margin=self.margin, affine=self.affine, rank_tol=self.rank_tol
-        )
+        check_tol(self.temperature, "temperature", positive=True)
+        try:
+            self.result_: ConstructiveFit = fit(
+                X, encoded, targets, margin=self.margin, affine=self.affine, rank_tol=self.rank_tol
+            )
+        except InvalidData as exc:
+            if self.affine:
+                raise
+            raise InvalidData(f"{_linear_failure(X, encoded, exc)}; use affine=True") from None
         self.network_ = self.result_.network
         return self
 
@@ -90,6 +126,38 @@ class ConstructiveReLUClassifier(ClassifierMixin, BaseEstimator):
         distances = self._distances(X)
         return self.classes_[np.argmin(distances, axis=1)]
 
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
+        """Scores ``-d_j(x)`` of shape ``(n, n_classes)``; ``d_0 - d_1`` of shape ``(n,)`` for two classes."""
+        distances = self._distances(X)
+        if len(self.classes_) == 2:
+            return distances[:, 0] - distances[:, 1]
+        return -distances
+
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """Softmax of ``-d_j(x) / temperature`` over the classes, shape ``(n, n_classes)``."""
+        logits = -self._distances(X) / self.temperature
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba`, computed stably."""
+        logits = -self._distances(X) / self.temperature
+        logits -= logits.max(axis=1, keepdims=True)
+        return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+
     def transform_distances(self, X: ArrayLike) -> np.ndarray:
         """Metric distances ``d(x, x̄_j)`` to every class mean, shape ``(n, n_classes)``."""
         return self._distances(X)
+
+
+def _linear_failure(X: np.ndarray, encoded: np.ndarray, exc: InvalidData) -> str:
+    """The reason of a failed ``affine=False`` fit, naming centred data when that is the cause."""
+    n_classes = int(encoded.max()) + 1
+    scale = float(np.abs(X).max()) or 1.0
+    if float(np.abs(X.mean(axis=0)).max()) <= 1e-8 * scale:  # the count-weighted mean of the class means
+        return (
+            f"affine=False needs linearly independent class means, but the data are centred "
+            f"(the count-weighted class means sum to zero), so the {n_classes} class means are dependent"
+        )
+    return f"affine=False needs linearly independent class means: {exc}"
