@@ -11,6 +11,7 @@ One module per purpose:
   :func:`apply_alignment`;
 * :mod:`~reluscope.symmetry.equivalence` -- :func:`equivalent`, :class:`Equivalence`;
 * :mod:`~reluscope.symmetry.canonical` -- :func:`canonical_form`;
+* :mod:`~reluscope.symmetry.merging` -- :func:`interpolate`, :func:`merge`, :class:`Merge`;
 * :mod:`~reluscope.symmetry.parameter_distance` -- :func:`parameter_distance`,
   :class:`ParameterDistance`.
 
@@ -25,6 +26,7 @@ from .alignment import Alignment, align, apply_alignment
 from .balancing import Balancing, balance, balance_result
 from .canonical import canonical_form
 from .equivalence import Equivalence, equivalent
+from .merging import Merge, interpolate, merge
 from .parameter_distance import ParameterDistance, parameter_distance
 
 __all__ = [
@@ -41,4 +43,7 @@ __all__ = [
     "apply_alignment",
     "ParameterDistance",
     "parameter_distance",
+    "interpolate",
+    "merge",
+    "Merge",
 ]
