@@ -38,6 +38,7 @@ _LAZY: dict[str, str] = {
     "equivalent": "symmetry",
     "align": "symmetry",
     "balance_result": "symmetry", "Alignment": "symmetry", "Equivalence": "symmetry",
+    "interpolate": "symmetry",
     "degeneracies": "degeneracy",
     "reduce": "degeneracy",
     "DegeneracyReport": "degeneracy",
