@@ -335,14 +335,11 @@ def sobolev_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | st
         all-patterns bound ``max(upper, max_{k,j} sum_nets (|W_L| ... |W_1|)_{kj})``.
     time_limit:
         Seconds, split between the sup part (first half at most) and the gradient part.
-    mip_gap, seed, n_samples, tol, bound_method, max_regions:
+    mip_gap, seed, n_samples, tol, bound_method, max_regions, budget:
         As in :func:`sup_distance`.
     region_margin:
         Margin (in pre-activation units) certifying that a pattern's region is
         full-dimensional; see above.
-    budget:
-        A caller's ``Budget`` (``reluscope._budget``): the computation ends at the earlier of
-        its deadline and ``time_limit``.
 
     Returns
     -------
