@@ -124,3 +124,47 @@ def test_inspect_all_lists_every_neuron(models):
     res = runner.invoke(app, ["inspect", str(p["a"]), "--all", "--time-limit", "0"])
     assert res.exit_code == 0, res.output
     assert res.output.count("unbalanced") >= sum(net.hidden_widths) - 1
+
+
+def test_compare_output_writes_b_aligned_onto_a(tmp_path):
+    a = rs.ReLUNetwork.random((4, 9, 7, 3), seed=5)
+    b = rs.ReLUNetwork.random((4, 9, 7, 3), seed=6)
+    rs.save(a, tmp_path / "a.npz")
+    rs.save(b, tmp_path / "b.npz")
+    out = tmp_path / "aligned.safetensors"
+    res = runner.invoke(app, ["compare", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--output", str(out)])
+    assert res.exit_code == 1, res.output  # not equivalent, still written
+    aligned = rs.load(out)
+    X = np.random.default_rng(0).uniform(-1, 1, (100, 4))
+    assert np.allclose(aligned(X), b(X), atol=1e-9)
+    before = np.linalg.norm(a.to_vector() - b.to_vector())
+    after = np.linalg.norm(a.to_vector() - aligned.to_vector())
+    assert after < before
+    assert "written to" in res.output and f"{after:.6g}" in res.output
+
+
+def test_merge_command(tmp_path):
+    a = rs.ReLUNetwork.random((4, 9, 3), seed=7)
+    b = rs.ReLUNetwork.random((4, 9, 3), seed=8)
+    rs.save(a, tmp_path / "a.npz")
+    rs.save(b, tmp_path / "b.npz")
+    out = tmp_path / "merged.safetensors"
+    res = runner.invoke(app, ["merge", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "-o", str(out),
+                              "--alpha", "0.3", "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)
+    assert summary["alpha"] == 0.3 and summary["aligned"] is True
+    assert summary["distance_after"] <= summary["distance_before"]
+    assert rs.load(out).allclose(rs.interpolate(a, b, 0.3))
+    res = runner.invoke(app, ["merge", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "-o", str(out), "--no-align"])
+    assert res.exit_code == 0 and "without alignment" in res.output
+    assert rs.load(out).allclose(rs.interpolate(a, b, 0.5, align=False))
+
+
+def test_merge_different_widths_is_one_line_exit_2(tmp_path):
+    rs.save(rs.ReLUNetwork.random((4, 9, 3), seed=0), tmp_path / "a.npz")
+    rs.save(rs.ReLUNetwork.random((4, 8, 3), seed=0), tmp_path / "b.npz")
+    proc = subprocess.run([sys.executable, "-m", "reluscope", "merge", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"),
+                           "-o", str(tmp_path / "m.npz")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "different widths" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -1,5 +1,6 @@
-"""``reluscope inspect``, ``reluscope canonicalize`` and ``reluscope compare``: degeneracies,
-canonical forms and equivalence modulo rescaling and permutation of hidden neurons."""
+"""``reluscope inspect``, ``reluscope canonicalize``, ``reluscope compare`` and ``reluscope merge``:
+degeneracies, canonical forms, equivalence modulo rescaling and permutation of hidden neurons,
+alignment and merging."""
 
 from __future__ import annotations
 
@@ -100,18 +101,29 @@ def register(app: typer.Typer) -> None:
         show_perms: Annotated[
             int, typer.Option("--show", min=0, help="Print permutations of hidden layers up to this width.")
         ] = 32,
+        output: Annotated[
+            Path | None,
+            typer.Option("-o", "--output", help="Write B aligned onto A (permuted and rescaled; same function as B)."),
+        ] = None,
     ) -> None:
         """Are two models the same network up to permutations and positive rescalings of hidden
-        neurons? Prints the verdict and the alignment (exit code 0 if equivalent, 1 if not)."""
+        neurons? Prints the verdict and the alignment (exit code 0 if equivalent, 1 if not).
+        With --output, also writes B aligned onto A, equivalent or not."""
         import numpy as np
 
-        from ..io import load
-        from ..symmetry import equivalent
+        from ..io import load, save
+        from ..symmetry import align, equivalent
 
         net_a, net_b = load(a), load(b)
         res = equivalent(net_a, net_b, tol=tol)
+        written = None
+        if output is not None:
+            alignment = align(net_a, net_b, tol=tol)
+            save(alignment.aligned, output)
+            before = float(np.linalg.norm(net_a.to_vector() - net_b.to_vector()))
+            written = {"output": str(output), "distance_before": before, "distance_after": alignment.distance}
         if as_json:
-            print_json({"a": str(a), "b": str(b), **res.to_dict()})
+            print_json({"a": str(a), "b": str(b), **res.to_dict(), **({"aligned": written} if written else {})})
         else:
             verdict = "[green]equivalent[/green]" if res else "[red]NOT equivalent[/red]"
             console.print(f"{verdict}: {escape(a.name)} vs {escape(b.name)}")
@@ -127,4 +139,36 @@ def register(app: typer.Typer) -> None:
                 console.print(t)
             if res.alignment is not None and not res.exact_orbit:
                 console.print("note: dangling neurons (zero incoming or outgoing weights) were zeroed first")
+            if written is not None:
+                console.print(
+                    f"{escape(b.name)} aligned onto {escape(a.name)} written to {escape(str(output))} (same function "
+                    f"as {escape(b.name)}): parameter distance {written['distance_before']:.6g} -> "
+                    f"{written['distance_after']:.6g}"
+                )
         raise typer.Exit(code=0 if res else 1)
+
+    @app.command("merge")
+    def merge_command(
+        a: Annotated[Path, typer.Argument(help="First model file (the reference).")],
+        b: Annotated[Path, typer.Argument(help="Second model file, aligned onto the first.")],
+        output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the merged model.")],
+        alpha: Annotated[float, typer.Option("--alpha", help="Weight of B: (1 - alpha) A + alpha B'.")] = 0.5,
+        no_align: Annotated[
+            bool, typer.Option("--no-align", help="Average the parameters as stored (naive merge).")
+        ] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    ) -> None:
+        """Merge two models of the same widths: align B onto A by permutations and positive
+        rescalings of hidden neurons (B's function unchanged), then write (1 - alpha) A + alpha B'."""
+        from ..io import load, save
+        from ..symmetry import merge
+
+        res = merge(load(a), load(b), alpha, align=not no_align)
+        save(res.network, output)
+        if as_json:
+            d = res.to_dict()
+            d.pop("alignment")
+            print_json({"a": str(a), "b": str(b), "output": str(output), **d})
+            return
+        console.print(escape(str(res)))
+        console.print(f"written to {escape(str(output))}")
