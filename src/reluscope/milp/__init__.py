@@ -18,10 +18,6 @@ from .builder import MILPBuilder
 from .encode import EncodedNetwork, encode_jacobian_column, encode_network, pad_bounds
 from .solve import SolveOutcome
 
-# Kept importable from the package only for reluscope/distance.py (owned by another helper
-# during the split): import it from reluscope.milp.encode instead.
-from .encode import _as_pairs  # noqa: F401
-
 __all__ = [
     "LayerBounds",
     "NeuronRange",
