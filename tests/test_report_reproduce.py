@@ -85,7 +85,8 @@ def test_cli_reproduce_exit_codes(tmp_path, fake_experiments):
     runner = CliRunner()
     result = runner.invoke(app, ["reproduce", "test-fake-ok", "--quick", "-o", str(tmp_path / "a")])
     assert result.exit_code == 0, result.output
-    assert "test-fake-ok: 1 figure(s)" in result.output
+    assert "test-fake-ok: reproduces source not declared" in result.output
+    assert "1 figure(s)" in result.output and "verdict: no published value" in result.output
     assert (tmp_path / "a" / "report.html").is_file()
     result = runner.invoke(app, ["reproduce", "test-fake-broken", "--quick", "-o", str(tmp_path / "b")])
     assert result.exit_code == 1
@@ -119,9 +120,52 @@ def test_registered_experiment_quick(name, tmp_path):
     assert numbers, "the numbers file is not empty"
     assert f"({info['numbers']})" in md
     assert info["summary"], "every experiment reports a summary"
+    allowed = {"match", "mismatch", "not measured", "no published value"}
+    assert info["verdicts"] and all(v["verdict"] in allowed for v in info["verdicts"])
+    assert "arXiv " in md.split("## ")[0]  # the leading tables name the paper
 
 
 def test_every_registered_experiment_has_a_description():
     assert REGISTERED, "no experiments are registered"
     for name in REGISTERED:
         assert experiments.get(name).description.strip()
+
+
+def test_every_registered_experiment_declares_its_source():
+    from reluscope.experiments.sources import SOURCES
+
+    for name in experiments.names():
+        src = experiments.get(name).source
+        assert src is not None and src is SOURCES[name], name
+        assert src.paper.arxiv in {"1905.09803", "2309.10370", "2306.02666"} and src.part
+        for p in src.published:
+            assert p.where and p.kind in {"abs", "rel", "factor", "at_most", "at_least"} and p.tolerance >= 0
+
+
+def test_published_values_give_match_mismatch_and_not_measured(tmp_path, fake_experiments, monkeypatch):
+    from reluscope.experiments import sources
+
+    src = sources.Source(
+        sources.LE, "a synthetic figure",
+        (sources.Published("the mean", 0.0, "mean", "abs", 10.0, "synthetic"),
+         sources.Published("the mean, tight", 123.0, "mean", "rel", 0.01, "synthetic"),
+         sources.Published("a value the run does not produce", 1.0, "missing.key", "factor", 2.0, "synthetic")),
+    )
+    monkeypatch.setitem(sources.SOURCES, "test-fake-ok", src)
+    rep = reproduce(["test-fake-ok", "test-fake-broken"], tmp_path, quick=True, seed=3, quiet=True)
+    got = [v["verdict"] for v in rep.experiments["test-fake-ok"]["verdicts"]]
+    assert got == ["match", "mismatch", "not measured"]
+    assert [v["verdict"] for v in rep.experiments["test-fake-broken"]["verdicts"]] == ["no published value"]
+    md = rep.markdown.read_text()
+    body = md.split("## ")[0]  # the verdict table leads the report, before any section
+    assert "| test-fake-ok | the mean, tight | 123 |" in body and "mismatch" in body
+    assert "arXiv 2306.02666" in md
+    assert '"values"' not in md  # raw JSON is linked, not inlined
+    assert "mismatch: the mean, tight" in str(rep)
+
+
+def test_reproduce_list_names_the_paper():
+    res = CliRunner().invoke(app, ["reproduce", "--list"])
+    assert res.exit_code == 0
+    assert "inverse-stability-notebook" in res.output and "arXiv 1905.09803" in res.output
+    assert res.output.count("reproduces:") == len(experiments.names())

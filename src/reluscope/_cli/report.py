@@ -95,8 +95,13 @@ def register(app: typer.Typer) -> None:
 
         if list_only:
             for experiment_name in experiments.names():
-                console.print(f"{experiment_name}: {experiments.get(experiment_name).description}",
-                              markup=False, highlight=False, soft_wrap=True)
+                experiment = experiments.get(experiment_name)
+                src = experiment.source
+                reproduces = "source not declared" if src is None else f"{src.paper.cite()}; {src.part}"
+                published = "no published value" if src is None or not src.published else \
+                    f"{len(src.published)} published value(s)"
+                console.print(f"{experiment_name}: {experiment.description}\n  reproduces: {reproduces}\n"
+                              f"  compared against: {published}", markup=False, highlight=False, soft_wrap=True)
             return
         report = reproduce(name, out, quick=quick, seed=seed)
         console.print(str(report), markup=False, highlight=False, soft_wrap=True)

@@ -1,7 +1,9 @@
 """Registry of reproduced experiments, each runnable as ``reluscope reproduce NAME``.
 
 An experiment module defines a function ``run(out_dir, quick, seed) -> ExperimentResult``
-decorated with :func:`register`. Each writes at least one PNG figure and one JSON file of
+decorated with :func:`register`; what it reproduces (paper, arXiv number, figure, table or
+theorem, the published values and their tolerances) is declared in
+:data:`reluscope.experiments.sources.SOURCES` under the same name. Each writes at least one PNG figure and one JSON file of
 numbers into ``out_dir``. ``quick=True`` is the small configuration run in CI.
 
 Modules listed in ``_MODULES`` are imported on first use of the registry.
@@ -19,6 +21,7 @@ from typing import Any
 from .._results import ResultMixin
 from .._validation import check_int
 from ..errors import InvalidArgument
+from .sources import Source, source_of
 
 __all__ = ["Experiment", "ExperimentResult", "register", "get", "names", "run"]
 
@@ -60,6 +63,11 @@ class Experiment:
     description: str
     function: Callable[..., ExperimentResult]
     module: str
+
+    @property
+    def source(self) -> Source | None:
+        """What the experiment reproduces (``None`` if not declared)."""
+        return source_of(self.name)
 
 
 _REGISTRY: dict[str, Experiment] = {}

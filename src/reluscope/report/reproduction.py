@@ -1,9 +1,12 @@
 """``reproduce(names, ...)``: run registered experiments and write one combined report.
 
-Each experiment writes its figures and its numbers (JSON) into ``out_dir/<name>/``; the
-combined ``out_dir/report.md`` and ``out_dir/report.html`` link every figure and every
-numbers file and show each experiment's summary. An experiment that fails is reported
-as not computed with its reason; the others still run.
+Each experiment writes its figures and its numbers (JSON) into ``out_dir/<name>/``. The
+combined ``out_dir/report.md`` and ``out_dir/report.html`` lead with one table: for every
+experiment, the paper and the part of it reproduced, each published value, the measured
+value, the tolerance and the verdict (match / mismatch / not measured / no published value;
+:mod:`reluscope.experiments.sources`). Each experiment's section then shows its source, its
+summary and its figures, and links its numbers file (raw JSON is linked, not inlined). An
+experiment that fails is reported as not computed with its reason; the others still run.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from .._progress import track
 from .._results import ResultMixin, dump_json, to_jsonable, make_out_dir
 from .._validation import check_int, check_time_limit
 from ..errors import ReluscopeError
+from ..experiments.sources import source_of, verdicts
 from ._runner import SectionContent, run_section
-from .document import Code, Document, Figure, Link, Paragraph, Table, format_value
+from .document import Document, Figure, Link, Paragraph, Table, format_value
+
+VERDICT_COLUMNS = ("experiment", "quantity", "published", "measured", "tolerance", "verdict")
 
 __all__ = ["ReproduceReport", "reproduce"]
 
@@ -42,10 +48,17 @@ class ReproduceReport(ResultMixin):
         lines = [f"reproduced {len(self.experiments)} experiment(s) ({'quick' if self.quick else 'full'}, "
                  f"{self.seconds:.1f} s) into {self.out_dir}"]
         for name, info in self.experiments.items():
+            lines.append(f"  {name}: reproduces {info.get('source', 'source not declared')}")
             if info["status"] == "ok":
-                lines.append(f"  {name}: {len(info['figures'])} figure(s), numbers {info['numbers']}")
+                lines.append(f"    {len(info['figures'])} figure(s), numbers {info['numbers']}")
             else:
-                lines.append(f"  {name}: not computed: {info.get('reason', '')}")
+                lines.append(f"    not computed: {info.get('reason', '')}")
+            for v in info.get("verdicts", []):
+                if v["verdict"] == "no published value":
+                    lines.append("    verdict: no published value")
+                else:
+                    lines.append(f"    {v['verdict']}: {v['quantity']}: published {v['published']:.4g}, measured "
+                                 + ("–" if v["measured"] is None else f"{v['measured']:.4g}") + f" ({v['tolerance']})")
         lines.append(f"  report: {self.html}")
         return "\n".join(lines)
 
@@ -56,6 +69,22 @@ def _relative(path: Path | str, root: Path) -> str:
         return p.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return p.as_posix()
+
+
+def _source_blocks(name: str) -> list[Any]:
+    source = source_of(name)
+    if source is None:
+        return [Paragraph("Source: not declared.")]
+    blocks: list[Any] = [Paragraph(f"Source: {source.paper.cite()}. Reproduces: {source.part}.")]
+    if source.note:
+        blocks.append(Paragraph(f"Note: {source.note}."))
+    return blocks
+
+
+def _verdict_row(row: tuple[Any, ...]) -> tuple[str, ...]:
+    experiment, quantity, published, measured, tolerance, verdict = row
+    fmt = lambda v: "–" if v is None else f"{v:.4g}"  # noqa: E731
+    return (experiment, quantity, fmt(published), fmt(measured), tolerance, verdict)
 
 
 def _summary_rows(summary: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -127,36 +156,42 @@ def reproduce(
             if missing:
                 raise ReluscopeError(f"experiment {name} reported figures that do not exist: {missing}")
             numbers_rel = _relative(result.numbers, out)
-            blocks: list[Any] = [Paragraph(description),
+            if not Path(result.numbers).is_file():
+                raise ReluscopeError(f"experiment {name}: numbers file {result.numbers} was not written")
+            found = verdicts(name, result.numbers, result.summary)
+            blocks: list[Any] = [Paragraph(description), *_source_blocks(name),
                                  Paragraph(f"Configuration: {'quick' if result.quick else 'full'}; "
-                                           f"seed {seed}; {result.seconds:.1f} s.")]
+                                           f"seed {seed}; {result.seconds:.1f} s."),
+                                 Table(VERDICT_COLUMNS[1:] + ("published in",),
+                                       tuple(v.row()[1:] + (v.where,) for v in found))]
             if result.summary:
                 blocks.append(Table(("result", "value"), tuple(_summary_rows(result.summary))))
             for fig in figures:
                 blocks.append(Figure(_relative(fig, out), f"{name}: {fig.name}"))
             blocks.append(Link(numbers_rel, f"Numbers of {name} (JSON): {numbers_rel}"))
-            try:
-                text = Path(result.numbers).read_text()
-                if len(text) > 4000:
-                    text = text[:4000] + "\n… (truncated; see the file)"
-                blocks.append(Code(text, "json"))
-            except OSError as exc:
-                raise ReluscopeError(f"experiment {name}: numbers file {result.numbers} unreadable: {exc}") from exc
             data = {"figures": [_relative(f, out) for f in figures], "numbers": numbers_rel,
-                    "summary": to_jsonable(result.summary), "seconds": result.seconds, "quick": result.quick}
+                    "summary": to_jsonable(result.summary), "seconds": result.seconds, "quick": result.quick,
+                    "verdicts": [dataclasses.asdict(v) for v in found]}
             return SectionContent(blocks, data)
 
         outcome = run_section(name, name, body, None if timeout is None else Budget.start(timeout))
         outcomes.append(outcome)
-        info[name] = {**outcome.data, "status": outcome.status}
+        source = source_of(name)
+        info[name] = {**outcome.data, "status": outcome.status,
+                      "source": "source not declared" if source is None else f"{source.paper.cite()}: {source.part}"}
         if outcome.status != "ok":
             info[name].setdefault("figures", [])
+            info[name]["verdicts"] = [dataclasses.asdict(v) for v in verdicts(name, None)]
 
+    verdict_rows = tuple(tuple(v.values())[:6] for name in info for v in info[name]["verdicts"])
     rows = tuple((o.key, o.status, format_value(o.data.get("seconds", o.seconds), 3),
                   len(o.data.get("figures", [])), o.data.get("numbers", o.reason)) for o in outcomes)
     intro = (
         Paragraph(f"Reproduced experiments ({'quick' if quick else 'full'} configurations, seed {seed}). "
-                  "Each section shows the experiment's summary, its figures and its numbers file."),
+                  "Published values against this run (a quick run may stop before a published iteration: "
+                  "'not measured'):"),
+        Table(VERDICT_COLUMNS, tuple(_verdict_row(r) for r in verdict_rows)),
+        Table(("experiment", "reproduces"), tuple((n, info[n]["source"]) for n in info)),
         Table(("experiment", "status", "seconds", "figures", "numbers / reason"), rows),
     )
     doc = Document("reluscope reproduce", tuple(o.section for o in outcomes), intro)
