@@ -316,8 +316,14 @@ def test_deep_without_paths_is_zero_and_closed() -> None:
 
 
 def test_deep_undecided_is_honest() -> None:
+    # dense deep patterns collapse (full blocks) to one factor: closed, with a checked certificate
     v = decide(SparsityPattern.dense((2, 2, 2, 2)), time_limit=0.3, use_qe=False)
+    assert v.closed is True and v.certificate is not None
+    # a 3x3x3x3 pattern no routing rule collapses and without block defects: undecided, and
+    # the message says what was tried
+    v = decide(SparsityPattern.from_text("110/111/110;111/110/011;111/011/011"), time_limit=0.3, use_qe=False)
     assert v.closed is None and v.certificate is None
+    assert "block-defect search" in v.reasoning and "collapse" in v.reasoning
 
 
 def test_bad_input() -> None:

@@ -194,20 +194,21 @@ def _laurent_matrix(value: Any, what: str) -> LaurentMatrix:
 
 
 def laurent_matmul(a: LaurentMatrix, b: LaurentMatrix) -> LaurentMatrix:
-    """Exact product of two matrices of Laurent polynomials."""
+    """Exact product of two matrices of Laurent polynomials (sparse: the cost grows with the
+    nonzero entries, so products of large, mostly zero factor families stay cheap)."""
     n, m, p = len(a), len(b), len(b[0])
     if len(a[0]) != m:
         raise InvalidCertificate(f"cannot multiply {n}x{len(a[0])} by {m}x{p} Laurent matrices")
+    nonzero_b = [[(j, y) for j, y in enumerate(row) if y.terms] for row in b]
+    zero = LaurentPoly()
     out = []
     for i in range(n):
-        row = []
-        for j in range(p):
-            acc = LaurentPoly()
-            for k in range(m):
-                if a[i][k].terms and b[k][j].terms:
-                    acc = acc + a[i][k] * b[k][j]
-            row.append(acc)
-        out.append(tuple(row))
+        acc: dict[int, LaurentPoly] = {}
+        for k, x in enumerate(a[i]):
+            if x.terms:
+                for j, y in nonzero_b[k]:
+                    acc[j] = acc.get(j, zero) + x * y
+        out.append(tuple(acc.get(j, zero) for j in range(p)))
     return tuple(out)
 
 

@@ -24,6 +24,7 @@ from .certificates import (
     NotClosedCertificate,
     laurent_matmul,
 )
+from .deep import collapse, replay, restrict
 from .peeling import full_space
 from .qe import decide_qe, membership
 from .quotients import _apply_nested_rewrite, _nested_split, _project_term
@@ -114,15 +115,36 @@ def _verify_not_closed(cert: NotClosedCertificate, time_limit: float) -> list[Ch
     )
     # 5. A not in L_I (Z3), only worth running if everything else holds
     if all(c.passed for c in checks):
-        member = membership(pattern, cert.limit, time_limit=time_limit)
+        member, where = _membership_by_block(pattern, cert.limit, time_limit)
         if member is False:
-            checks.append(CheckItem("non-membership", True, "Z3: W_L...W_1 = A with supported W is unsat"))
+            checks.append(CheckItem("non-membership", True, f"Z3: W_L...W_1 = A with supported W is unsat{where}"))
         elif member is True:
             checks.append(CheckItem("non-membership", False, "Z3 found supported factors with product A: A is in L_I"))
         else:
             checks.append(CheckItem("non-membership", None, f"Z3 did not decide membership within {time_limit} s"))
     return checks
 
+
+
+def _membership_by_block(pattern: Any, limit: Sequence[Sequence[Any]], time_limit: float) -> tuple[bool | None, str]:
+    """Membership of ``A`` in ``L_I``; for a deep pattern (or a large one) decided on the block
+    of ``A``'s nonzero rows and columns: ``A in L_I`` implies ``A[O][:, J]`` in the ``L`` of the
+    block sub-pattern, which equals the ``L`` of its pruned and collapsed form (Lemmas D1-D5 of
+    the deep-patterns page), so "unsat" there proves ``A not in L_I``; "sat" there proves
+    nothing about ``A`` and falls back to the whole pattern."""
+    rows = [i for i, r in enumerate(limit) if any(v != 0 for v in r)]
+    cols = [j for j in range(len(limit[0])) if any(r[j] != 0 for r in limit)]
+    if pattern.n_factors >= 3 and rows and cols and (len(rows), len(cols)) != (pattern.widths[-1], pattern.widths[0]):
+        small = collapse(restrict(pattern, rows, cols)).collapsed
+        block = [[limit[i][j] for j in cols] for i in rows]
+        if membership(small, block, time_limit=time_limit) is False:
+            return False, (f" on the block outputs {rows} x inputs {cols} (sub-pattern collapsed to widths "
+                           f"{'x'.join(map(str, small.widths))}): A is not in L_I")
+    elif pattern.n_factors >= 3 and rows and cols:
+        small = collapse(pattern).collapsed
+        if membership(small, limit, time_limit=time_limit) is False:
+            return False, f" on the collapsed pattern (widths {'x'.join(map(str, small.widths))}, same L_I)"
+    return membership(pattern, limit, time_limit=time_limit), ""
 
 
 def _verify_closed(cert: ClosedCertificate, time_limit: float) -> list[CheckItem]:
@@ -327,6 +349,23 @@ def _check_pruned_qe(cert: ClosedCertificate, time_limit: float) -> tuple[bool |
                        "quantifier elimination on the pruned pattern says not closed")
 
 
+def _check_deep_collapse(cert: ClosedCertificate, time_limit: float) -> tuple[bool | None, str]:
+    """Replay the recorded prune-and-collapse steps from the pattern (each premise re-checked),
+    compare the collapsed pattern, then verify the sub-certificate of the collapsed pattern."""
+    collapsed, why = replay(cert.pattern, cert.details.get("steps") or [], peel=time_limit)
+    if collapsed is None:
+        return False, why
+    if collapsed.to_text() != cert.details.get("collapsed"):
+        return False, "the replayed collapse differs from the certificate's collapsed pattern"
+    if len(cert.parts) != 1 or not isinstance(cert.parts[0], ClosedCertificate) or cert.parts[0].pattern != collapsed:
+        return False, "deep-collapse needs one closed sub-certificate of the collapsed pattern"
+    sub = verify(cert.parts[0], time_limit)
+    if sub.valid is not True:
+        return sub.valid, "the collapsed pattern's certificate " + ("fails" if sub.valid is False else "was not checked in time")
+    return True, (f"{len(cert.details.get('steps') or [])} collapse steps replayed (same L_I); "
+                  f"collapsed pattern {'x'.join(map(str, collapsed.widths))} closed by rule {cert.parts[0].rule!r}")
+
+
 def _check_pruned_zero(cert: ClosedCertificate, time_limit: float) -> tuple[bool | None, str]:
     if cert.pattern.path_support().any():
         return False, "some path reaches the output: L_I is not {0}"
@@ -344,6 +383,7 @@ CLOSED_RULES: dict[str, ClosedRule] = {
     "reductions": _check_reductions,
     "pruned-qe": _check_pruned_qe,
     "pruned-zero": _check_pruned_zero,
+    "deep-collapse": _check_deep_collapse,
 }
 
 

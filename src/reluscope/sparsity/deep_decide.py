@@ -1,0 +1,242 @@
+"""Step 2 of the decision for deep patterns (three or more factors), and the localized
+defect search.
+
+:func:`decide_deep`: prune dead units; collapse routing stretches into single factors
+(:mod:`~reluscope.sparsity.deep`, same ``L_I``); a pattern collapsed to one factor is a
+coordinate subspace (closed); one collapsed to two factors goes to the two-factor decision,
+whose certificate is wrapped (closed) or lifted to every original factor (not closed). A
+pattern that stays deep is searched for **block defects** (:func:`find_defects`): a block of
+output rows ``O`` and input columns ``J`` whose sub-pattern (all hidden units kept) collapses to
+two factors and is not closed. By Lemma D5 of ``docs/background/deep-patterns.md`` such a
+defect proves the WHOLE pattern not closed, with a family on every factor. Quantifier
+elimination on the collapsed pattern comes last (the caller's share of the budget).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from collections.abc import Iterator, Sequence
+from fractions import Fraction
+
+import numpy as np
+
+from .._budget import Budget
+from .._results import ResultMixin
+from .certificates import ClosedCertificate, ClosednessVerdict, NotClosedCertificate
+from .deep import Collapse, collapse, embed_family, restrict
+from .pattern import SparsityPattern
+from .qe import decide_qe
+from .two_factor import decide_two_factor
+
+__all__ = ["Defect", "decide_deep", "find_defects", "lift_certificate"]
+
+#: Seconds at most for one pair's whole-space peeling while collapsing (closedness only).
+PEEL_PAIR_SECONDS = 0.3
+#: Share of the deep step's budget for the collapse with whole-space peeling.
+PEEL_SHARE = 0.25
+#: Share of what is left for the block-defect search before quantifier elimination.
+DEFECT_SHARE = 0.5
+#: Seconds at most for the two-factor decision of one block.
+BLOCK_SECONDS = 0.5
+
+
+def lift_certificate(col: Collapse, cert: NotClosedCertificate, note: str = "") -> NotClosedCertificate | None:
+    """A not-closed certificate of ``col.collapsed`` carried to ``col.original`` through the
+    sections of the collapse steps (``None`` when a step has no section)."""
+    factors = col.lift([[list(r) for r in F] for F in cert.factors])
+    if factors is None:
+        return None
+    return NotClosedCertificate(col.original, cert.limit, tuple(tuple(tuple(r) for r in F) for F in factors),
+                                rule=f"deep-lift/{cert.rule}", note=note or cert.note)
+
+
+def _wrap_closed(pattern: SparsityPattern, col: Collapse, sub: ClosedCertificate) -> ClosedCertificate:
+    return ClosedCertificate(pattern, "deep-collapse", col.to_dict(), (sub,))
+
+
+def _describe(col: Collapse) -> str:
+    rules = sorted({s["rule"] for s in col.steps})
+    return (f"pruned dead units ({'x'.join(map(str, col.original.widths))} -> "
+            f"{'x'.join(map(str, col.pruned.widths))}), {len(col.steps)} routing collapses"
+            + (f" ({', '.join(rules)})" if rules else "")
+            + f" -> {'x'.join(map(str, col.collapsed.widths))}")
+
+
+# ---------------------------------------------------------------------------------- defects
+@dataclasses.dataclass(frozen=True)
+class Defect(ResultMixin):
+    """A localized defect: the block ``rows x cols`` (output rows, input columns) whose
+    sub-pattern is not closed, and a not-closed certificate for the WHOLE pattern.
+
+    ``units`` are the hidden units (per hidden layer) and ``entries`` the mask entries
+    ``(layer, row, col)`` (``layer`` 1-based) that carry nonzero weights in the family; the
+    limit ``A`` lives on ``rows x cols`` and is not in ``L_I`` because its block is not in the
+    block sub-pattern's ``L`` (Lemma D5).
+    """
+
+    rows: tuple[int, ...]
+    cols: tuple[int, ...]
+    units: tuple[tuple[int, ...], ...]
+    entries: tuple[tuple[int, int, int], ...]
+    certificate: NotClosedCertificate
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        units = "; ".join(f"layer {l + 1}: {list(u)}" for l, u in enumerate(self.units) if u)
+        return (f"defect on outputs {list(self.rows)} x inputs {list(self.cols)} "
+                f"(hidden units {units or 'none'}; {len(self.entries)} mask entries in the family)")
+
+
+def _defect_of(pattern: SparsityPattern, rows: tuple[int, ...], cols: tuple[int, ...],
+               cert: NotClosedCertificate, seconds: float) -> Defect:
+    entries = tuple((l + 1, i, j) for l, F in enumerate(cert.factors)
+                    for i, row in enumerate(F) for j, p in enumerate(row) if p.terms)
+    hidden = len(pattern.widths) - 2
+    units = tuple(tuple(sorted({i for (l, i, _) in entries if l == h + 1})) for h in range(hidden))
+    return Defect(rows, cols, units, entries, cert, seconds)
+
+
+def _block_order(pattern: SparsityPattern, size: tuple[int, int]) -> Iterator[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Blocks of ``size`` (rows, cols) inside the path support, thinnest first: inputs and
+    outputs ordered by their number of paths (few paths: few ways to fill a limit in)."""
+    counts = np.asarray(pattern.masks[0], dtype=float)
+    for m in pattern.masks[1:]:
+        counts = np.asarray(m, dtype=float) @ counts
+    support = counts > 0
+    rows = [i for i in np.argsort(counts.sum(axis=1), kind="stable") if support[i].any()]
+    cols = [j for j in np.argsort(counts.sum(axis=0), kind="stable") if support[:, j].any()]
+    r, c = size
+    # sweep by the rank of the thickest line in the block, so thin blocks come first
+    seen = set()
+    for depth in range(max(len(rows), len(cols))):
+        for O in itertools.combinations(rows[: depth + 1], r):
+            for J in itertools.combinations(cols[: depth + 1], c):
+                key = (O, J)
+                if key in seen:
+                    continue
+                seen.add(key)
+                if support[np.ix_(O, J)].sum() >= 3:
+                    yield tuple(int(i) for i in O), tuple(int(j) for j in J)
+
+
+def _block_defect(pattern: SparsityPattern, rows: tuple[int, ...], cols: tuple[int, ...], budget: Budget,
+                  seed: int) -> NotClosedCertificate | None:
+    sub = restrict(pattern, rows, cols)
+    col = collapse(sub)
+    if col.collapsed.n_factors != 2 or not col.liftable:
+        return None
+    verdict = decide_two_factor(col.collapsed, budget.child(BLOCK_SECONDS), seed, False)
+    if verdict is None or verdict.closed is not False or not isinstance(verdict.certificate, NotClosedCertificate):
+        return None
+    lifted = lift_certificate(col, verdict.certificate)
+    if lifted is None:
+        return None
+    factors = embed_family(pattern, rows, cols, [[list(r) for r in F] for F in lifted.factors])
+    limit = [[Fraction(0)] * pattern.widths[0] for _ in range(pattern.widths[-1])]
+    for a, i in enumerate(rows):
+        for b, j in enumerate(cols):
+            limit[i][j] = Fraction(lifted.limit[a][b])
+    return NotClosedCertificate(
+        pattern, tuple(tuple(r) for r in limit), tuple(tuple(tuple(r) for r in F) for F in factors),
+        rule=f"block-defect/{verdict.certificate.rule}",
+        note=f"block outputs {list(rows)} x inputs {list(cols)}: its sub-pattern collapses to two factors and "
+             "is not closed; A is zero outside the block and its block is not in the block's L",
+    )
+
+
+def find_defects(pattern: SparsityPattern, budget: Budget, *, seed: int = 0, max_defects: int = 1,
+                 sizes: Sequence[tuple[int, int]] = ((2, 2), (2, 3), (3, 2))) -> tuple[list[Defect], int, bool]:
+    """Search blocks (thinnest first) for defects. Returns ``(defects, blocks_tried,
+    exhausted)``; ``exhausted`` is True when every block of the given sizes was tried."""
+    found: list[Defect] = []
+    tried = 0
+    covered: set[tuple[int, int]] = set()
+    for size in sizes:
+        for rows, cols in _block_order(pattern, size):
+            if budget.expired():
+                return found, tried, False
+            if any((i, j) in covered for i in rows for j in cols):
+                continue  # a block overlapping a found defect: report distinct places
+            tried += 1
+            t0 = time.perf_counter()
+            cert = _block_defect(pattern, rows, cols, budget, seed)
+            if cert is not None:
+                found.append(_defect_of(pattern, rows, cols, cert, time.perf_counter() - t0))
+                covered.update((i, j) for i in rows for j in cols)
+                if len(found) >= max_defects:
+                    return found, tried, False
+    return found, tried, True
+
+
+# ---------------------------------------------------------------------------------- the deep step
+def decide_deep(pattern: SparsityPattern, budget: Budget, seed: int, use_qe: bool) -> tuple[ClosednessVerdict | None, str]:
+    """Decide a pattern of three or more factors. Returns the verdict (``None`` when
+    undecided) and a description of what was tried."""
+    start = time.perf_counter()
+    with budget.phase("collapse"):
+        col = collapse(pattern)
+    tried = [_describe(col)]
+    if not col.pruned.path_support().any():
+        cert = ClosedCertificate(pattern, "pruned-zero", {"pruned": col.pruned.to_text()})
+        return ClosednessVerdict(True, "reductions", time.perf_counter() - start, cert, "no path: L_I = {0}"), ""
+    if col.collapsed.n_factors > 2:
+        with budget.phase("collapse (whole-space peeling)"):
+            peeled = collapse(pattern, peel=PEEL_PAIR_SECONDS, budget=budget.share(PEEL_SHARE))
+        if peeled.collapsed.n_factors < col.collapsed.n_factors:
+            col = peeled
+            tried.append("with whole-space peeling: " + _describe(col))
+    collapsed = col.collapsed
+    if collapsed.n_factors == 1:
+        sub = ClosedCertificate(collapsed, "single-factor")
+        return ClosednessVerdict(True, "reductions", time.perf_counter() - start, _wrap_closed(pattern, col, sub),
+                                 _describe(col) + ": L_I is a coordinate subspace"), ""
+    if collapsed.n_factors == 2:
+        verdict = decide_two_factor(collapsed, budget, seed, use_qe)
+        if verdict is None:
+            return None, "; ".join(tried) + "; the collapsed two-factor pattern stayed undecided"
+        if verdict.closed:
+            cert = _wrap_closed(pattern, col, verdict.certificate)
+            return ClosednessVerdict(True, verdict.method, time.perf_counter() - start, cert,
+                                     _describe(col) + "; " + verdict.reasoning), ""
+        lifted = None
+        if isinstance(verdict.certificate, NotClosedCertificate):
+            lifted = lift_certificate(col, verdict.certificate)
+        return ClosednessVerdict(
+            False, verdict.method, time.perf_counter() - start, lifted,
+            _describe(col) + " (same L_I); " + verdict.reasoning
+            + ("; family lifted to every factor" if lifted is not None
+               else "; no explicit family on the original factors (a collapse step has no section)")), ""
+    # still deep: localized defects, then quantifier elimination on the collapsed pattern
+    with budget.phase("block defects"):
+        defects, n_blocks, exhausted = find_defects(col.pruned, budget.share(DEFECT_SHARE if use_qe else 1.0),
+                                                    seed=seed)
+    if defects:
+        d = defects[0]
+        cert = _lift_pruned(col, d.certificate)
+        return ClosednessVerdict(False, "reductions", time.perf_counter() - start, cert,
+                                 f"{_describe(col)}; {d} (after {n_blocks} blocks): A is not in L_I"), ""
+    tried.append(f"block-defect search: {n_blocks} blocks, none defective"
+                 + (" (all blocks of sizes 2x2, 2x3, 3x2)" if exhausted else " (stopped by the time limit)"))
+    if use_qe and budget.remaining() > 0.05:
+        with budget.phase("quantifier elimination"):
+            closed, _, message = decide_qe(collapsed, time_limit=None, budget=budget)
+        if closed is True:
+            sub = ClosedCertificate(collapsed, "qe")
+            return ClosednessVerdict(True, "reductions+qe", time.perf_counter() - start,
+                                     _wrap_closed(pattern, col, sub), _describe(col) + f"; {message}"), ""
+        if closed is False:
+            return ClosednessVerdict(False, "reductions+qe", time.perf_counter() - start, None,
+                                     _describe(col) + f" (same L_I); {message}; no explicit family"), ""
+        tried.append(f"quantifier elimination on the collapsed pattern: {message}")
+    return None, "; ".join(tried)
+
+
+def _lift_pruned(col: Collapse, cert: NotClosedCertificate) -> NotClosedCertificate:
+    """A certificate of the pruned pattern placed on the original units (dead units: zero)."""
+    from_pruned = Collapse(col.original, col.pruned, col.kept, (), col.pruned, tuple(range(col.pruned.n_factors)))
+    lifted = from_pruned.lift([[list(r) for r in F] for F in cert.factors])
+    limit = cert.limit
+    return NotClosedCertificate(col.original, limit, tuple(tuple(tuple(r) for r in F) for F in lifted),
+                                rule=cert.rule, note=cert.note)
