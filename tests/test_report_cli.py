@@ -51,7 +51,7 @@ def test_analyze_model_file_with_csv_data(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["analyze", "missing-model.safetensors"], "missing-model.safetensors"),
     (["analyze", "{model}", "--domain", "2,1"], ""),
-    (["analyze", "{model}", "--data", "{csv}"], "--label-column NAME is required"),
+    (["analyze", "{model}", "--data", "{wide}"], "w.csv: data X has shape (2, 3), expected (n, 2)"),
     (["analyze", "{model}", "--data", "{csv}", "--label-column", "nope"], "no column named 'nope'"),
     (["analyze", "{model}", "--time-limit", "0"], "time_limit must be positive"),
     (["analyze", "{model}", "--sections", "network,bogus"], "unknown report section(s) ['bogus']"),
@@ -62,7 +62,9 @@ def test_bad_input_is_one_line_on_stderr_with_exit_2(tmp_path, args, message):
     reluscope.save(degenerate_network(), model)
     csv = tmp_path / "d.csv"
     csv.write_text("a,b,label\n0,1,0\n1,0,1\n")
-    args = [a.format(model=model, csv=csv) for a in args]
+    wide = tmp_path / "w.csv"
+    wide.write_text("a,b,c,label\n0,1,2,0\n1,0,2,1\n")
+    args = [a.format(model=model, csv=csv, wide=wide) for a in args]
     proc = _run(*args, "-o", str(tmp_path / "out"), cwd=tmp_path) if args[0] == "analyze" else _run(*args, cwd=tmp_path)
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     lines = proc.stderr.strip().splitlines()
@@ -94,3 +96,44 @@ def test_analyze_without_model_uses_the_bundled_example_and_its_data(tmp_path):
     html = (out / "report.html").read_text()
     for name in data["figures"]:
         assert f'src="{name}"' in html and (out / name).is_file()
+
+
+def test_analyze_digits_csv_with_constant_pixels(tmp_path):
+    """scikit-learn's digits has always-blank pixels: the domain keeps them fixed (widened by
+    a relative 1e-6) and the report says so; the label column is found by its name."""
+    from sklearn.datasets import load_digits
+
+    from reluscope.report.data import CONSTANT_FEATURE_WIDTH
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[::6], y[::6]
+    constant = np.flatnonzero(X.min(0) == X.max(0))
+    assert constant.size > 0
+    csv = tmp_path / "digits.csv"
+    csv.write_text(",".join([f"p{i}" for i in range(64)] + ["target"]) + "\n"
+                   + "\n".join(",".join(map(str, [*row.astype(int), c])) for row, c in zip(X, y)) + "\n")
+    model = tmp_path / "net.safetensors"
+    reluscope.save(reluscope.ReLUNetwork.random((64, 12, 10), seed=0), model)
+    out = tmp_path / "rep"
+    result = CliRunner().invoke(app, ["analyze", str(model), "--data", str(csv), "-o", str(out),
+                                      "--time-limit", "5", "--sections", "network,activations,constructive"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "report.json").read_text())
+    assert f"{constant.size} of 64 input features are constant" in data["domain_note"]
+    assert data["sections"]["activations"]["n_points"] == len(X)
+    md = (out / "report.md").read_text()
+    assert "are constant on the data" in md and f"{CONSTANT_FEATURE_WIDTH:g}" in md
+
+
+def test_data_box_widens_only_constant_features():
+    from reluscope.report.data import data_box
+
+    X = np.array([[0.0, 1.0, -3.0], [2.0, 1.0, -3.0], [1.0, 1.0, -3.0]])
+    box, constant, note = data_box(X)
+    lo, hi = box.bounds(3)
+    assert constant == [1, 2]
+    assert lo[0] == 0.0 and hi[0] == 2.0
+    assert lo[1] == 1.0 - 1e-6 and hi[1] == 1.0 + 1e-6
+    assert lo[2] == -3.0 - 3e-6 and hi[2] == -3.0 + 3e-6
+    assert "2 of 3 input features are constant" in note
+    assert data_box(X[:, :1])[1:] == ([], "")

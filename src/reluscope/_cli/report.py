@@ -29,7 +29,8 @@ def register(app: typer.Typer) -> None:
         data: Annotated[Optional[Path], typer.Option(
             "--data", help="CSV file with a header row: features plus a label column.")] = None,
         label_column: Annotated[Optional[str], typer.Option(
-            "--label-column", help="Name of the label column of --data.")] = None,
+            "--label-column", help="Name of the label column of --data (default: a column named label, "
+                                   "target, class or y, else the last column).")] = None,
         domain: Annotated[Optional[str], typer.Option(
             "--domain", help="Box LO,HI for every input coordinate. Default: the data's bounding "
                              "box with data, else [-1,1]^d.")] = None,
@@ -62,16 +63,14 @@ def register(app: typer.Typer) -> None:
 
             net, source = load(model), str(model)
         if data is not None:
-            if not label_column:
-                raise InvalidData(f"{data}: --label-column NAME is required with --data")
-            X, y, _ = load_csv(data, label_column)
+            X, y, _ = load_csv(data, label_column or None)
         elif label_column:
             raise InvalidData("--label-column given without --data")
         dom = Box.parse(domain) if domain else None
         title = f"reluscope analysis of {'the bundled example (pruned_mlp)' if model is None else model.name}"
         keys = None if sections is None else tuple(k.strip() for k in sections.split(",") if k.strip())
         report = analyze(net, out, domain=dom, X=X, y=y, time_limit=time_limit, seed=seed, title=title,
-                         source=source, sections=keys)
+                         source=source, sections=keys, data_source=None if data is None else str(data))
         console.print(f"[bold]reluscope analyze[/bold] {source}", soft_wrap=True)
         for key, value in report.summary.items():
             console.print(f"  {key}: {value}", markup=False, highlight=False, soft_wrap=True)
