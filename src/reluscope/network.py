@@ -13,6 +13,7 @@ when its pre-activation is strictly positive).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .errors import InvalidArgument, InvalidNetwork
 
-__all__ = ["ReLUNetwork"]
+__all__ = ["ReLUNetwork", "Provenance"]
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -62,6 +63,46 @@ def _affine_fused(H: FloatArray, w: FloatArray, b: FloatArray) -> FloatArray:
     return Z if np.shares_memory(out, Z) else np.ascontiguousarray(out.T)
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """Where a network came from and what was inferred when it was read.
+
+    Attributes
+    ----------
+    format:
+        How it was read: ``"onnx"``, ``"safetensors"``, ``"npz"``, ``"torch"`` (a file),
+        ``"torch module"``, ``"scikit-learn"``, ``"skops"``, ...
+    source:
+        The file name or the class of the object it was read from (``None`` if unknown).
+    inferred:
+        ``None`` when the file states the architecture (a reluscope file, a module, an ONNX
+        graph, an estimator); otherwise the sentence saying what was assumed, e.g.
+        ``"architecture inferred from a state dict: ..."``.
+    notes:
+        Transformations made while reading (BatchNorm folded, output map dropped, ...).
+    """
+
+    format: str | None = None
+    source: str | None = None
+    inferred: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "notes", tuple(str(n) for n in self.notes))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "source": self.source, "inferred": self.inferred,
+                "notes": list(self.notes)}
+
+    def __str__(self) -> str:
+        head = f"{self.format or 'unknown format'}" + (f" ({self.source})" if self.source else "")
+        lines = [head]
+        if self.inferred:
+            lines.append(self.inferred)
+        lines.extend(self.notes)
+        return "; ".join(lines)
+
+
 class ReLUNetwork:
     """An immutable fully connected ReLU network with optional weight masks.
 
@@ -74,6 +115,10 @@ class ReLUNetwork:
     masks:
         ``None`` (dense) or a sequence of ``L`` boolean arrays of the weights' shapes
         (``None`` entries mean dense for that layer). Weights must vanish outside their mask.
+    provenance:
+        Optional :class:`Provenance` (set by :func:`reluscope.load` and the converters): where
+        the network came from and what was inferred. It is not part of the value: equality,
+        hashing and derived networks (:meth:`replace`) ignore it.
 
     All arrays are copied to read-only float64 arrays: the caller's arrays are never
     mutated nor aliased.
@@ -90,14 +135,17 @@ class ReLUNetwork:
     [0.5, 1.0]
     """
 
-    __slots__ = ("_weights", "_biases", "_masks", "_widths")
+    __slots__ = ("_weights", "_biases", "_masks", "_widths", "_provenance")
 
     def __init__(
         self,
         weights: Sequence[ArrayLike],
         biases: Sequence[ArrayLike],
         masks: Sequence[ArrayLike | None] | None = None,
+        provenance: Provenance | None = None,
     ) -> None:
+        if provenance is not None and not isinstance(provenance, Provenance):
+            raise InvalidArgument(f"provenance must be a reluscope.network.Provenance or None; got {type(provenance).__name__}")
         if isinstance(weights, np.ndarray) or isinstance(biases, np.ndarray):
             raise InvalidNetwork(
                 "weights and biases must be sequences of arrays (one per layer), not a single array"
@@ -178,6 +226,7 @@ class ReLUNetwork:
         self._weights: tuple[FloatArray, ...] = tuple(ws)
         self._biases: tuple[FloatArray, ...] = tuple(bs)
         self._masks = ms
+        self._provenance = provenance
         self._widths = tuple(int(n) for n in widths)
 
     # ------------------------------------------------------------------ immutability
@@ -188,7 +237,7 @@ class ReLUNetwork:
 
     def __reduce__(self):  # pickling (Dask, multiprocessing)
         return (ReLUNetwork, (list(self._weights), list(self._biases),
-                              None if self._masks is None else list(self._masks)))
+                              None if self._masks is None else list(self._masks), self._provenance))
 
     # ------------------------------------------------------------------ structure
     @property
@@ -205,6 +254,15 @@ class ReLUNetwork:
     def masks(self) -> tuple[BoolArray, ...] | None:
         """Read-only boolean masks, or ``None`` for a dense network."""
         return self._masks
+
+    @property
+    def provenance(self) -> Provenance | None:
+        """Where the network came from and what was inferred (:class:`Provenance`), or ``None``."""
+        return self._provenance
+
+    def with_provenance(self, provenance: Provenance | None) -> ReLUNetwork:
+        """The same network (same parameters and masks) with ``provenance`` recorded."""
+        return ReLUNetwork(self._weights, self._biases, self._masks, provenance)
 
     @property
     def widths(self) -> tuple[int, ...]:

@@ -31,7 +31,9 @@ import numpy as np
 
 from .errors import InvalidNetwork, ReluscopeError, UnsupportedLayer
 from .io.tensors import mask_array
-from .network import ReLUNetwork
+from .network import Provenance, ReLUNetwork
+from .torch_trace import token as _token
+from .torch_trace import traced_tokens as _traced_tokens
 
 __all__ = ["from_torch", "to_torch"]
 
@@ -109,14 +111,71 @@ def _read_linear(path: str, lin: Any, torch: Any) -> tuple[np.ndarray, np.ndarra
     return w, b, mask
 
 
+def _fold_batchnorm(tokens: list[tuple[str, str, Any]], torch: Any, notes: list[str]) -> list[tuple[str, str, Any]]:
+    """Replace every BatchNorm1d by its exact affine map folded into the neighbouring Linear:
+    the preceding one when no ReLU lies between them, else the following one."""
+    out: list[tuple[str, str, Any]] = []
+    pending: list[tuple[str, np.ndarray, np.ndarray]] = []  # BatchNorms waiting for the next Linear
+    for kind, path, leaf in tokens:
+        if kind == "B":
+            s, t = _bn_affine(path, leaf, torch)
+            if out and out[-1][0] == "L":
+                w, b, mask = out[-1][2]
+                if w.shape[0] != s.size:
+                    raise InvalidNetwork(f"layer '{path}' (BatchNorm1d) has {s.size} features but layer "
+                                         f"'{out[-1][1]}' (Linear) has {w.shape[0]} outputs")
+                out[-1] = ("L", out[-1][1], (s[:, None] * w, s * b + t, mask))
+                notes.append(f"BatchNorm1d '{path}' folded into the preceding Linear '{out[-1][1]}'")
+            else:
+                pending.append((path, s, t))
+            continue
+        if kind == "L":
+            w, b, mask = leaf
+            for bn_path, s, t in pending:
+                if w.shape[1] != s.size:
+                    raise InvalidNetwork(f"layer '{bn_path}' (BatchNorm1d) has {s.size} features but layer "
+                                         f"'{path}' (Linear) has {w.shape[1]} inputs")
+                b = w @ t + b
+                w = w * s[None, :]
+                notes.append(f"BatchNorm1d '{bn_path}' folded into the following Linear '{path}'")
+            pending = []
+            leaf = (w, b, mask)
+        elif pending:
+            raise UnsupportedLayer(f"layer '{pending[0][0]}' (BatchNorm1d) is followed by '{path}' (ReLU) before a "
+                                   "Linear layer; only BatchNorm next to a Linear layer can be folded")
+        out.append((kind, path, leaf))
+    if pending:
+        raise UnsupportedLayer(f"layer '{pending[0][0]}' (BatchNorm1d) comes after the last ReLU with no Linear "
+                               "after it; the output must be affine")
+    return out
+
+
+def _bn_affine(path: str, bn: Any, torch: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(s, t)`` with ``bn(x) == s * x + t`` in evaluation mode."""
+    mean = _to_numpy(bn.running_mean, torch)
+    var = _to_numpy(bn.running_var, torch)
+    s = 1.0 / np.sqrt(var + float(bn.eps))
+    t = -mean * s
+    if bn.affine:
+        gamma, beta = _to_numpy(bn.weight, torch), _to_numpy(bn.bias, torch)
+        s, t = gamma * s, gamma * t + beta
+    for what, arr in (("scale", s), ("shift", t)):
+        _check_finite(arr, f"layer '{path}' (BatchNorm1d) {what}")
+    return s, t
+
+
 def from_torch(module: Any) -> ReLUNetwork:
-    """Convert a PyTorch ``nn.Sequential`` of ``Linear`` / ``ReLU`` layers to a :class:`ReLUNetwork`.
+    """Convert a PyTorch module computing a chain of ``Linear`` / ``ReLU`` layers to a :class:`ReLUNetwork`.
 
     Parameters
     ----------
     module:
-        An ``nn.Sequential`` (possibly nested) or a single ``nn.Linear``; see the module
-        docstring for the accepted layers. Pruning masks are read into the masks.
+        An ``nn.Sequential`` (possibly nested), a single ``nn.Linear``, or any module whose
+        ``forward`` chains supported layers -- read by ``torch.fx`` symbolic tracing (custom
+        classes, ``nn.ModuleList`` / ``nn.ModuleDict`` in ``forward``, ``F.relu``,
+        ``torch.flatten(x, 1)``, ``x.view(x.size(0), -1)``). ``nn.DataParallel`` wrappers are
+        unwrapped. ``BatchNorm1d`` in eval mode is folded exactly into the neighbouring
+        Linear (recorded in ``net.provenance.notes``). Pruning masks are read into the masks.
 
     Returns
     -------
@@ -127,8 +186,9 @@ def from_torch(module: Any) -> ReLUNetwork:
     Raises
     ------
     UnsupportedLayer
-        A layer (named by its path, e.g. ``layer '3' (GELU)``) that is not part of a
-        Linear/ReLU stack, or a stack that does not alternate properly.
+        A layer (named by its path, e.g. ``layer '3' (GELU)``) or an operation that is not
+        part of a Linear/ReLU chain: other activations, convolutions, residual or branching
+        connections; a stack that does not alternate properly.
     InvalidNetwork
         Shapes that do not chain, non-finite values, non-boolean masks.
 
@@ -144,35 +204,24 @@ def from_torch(module: Any) -> ReLUNetwork:
     nn = torch.nn
     if not isinstance(module, nn.Module):
         raise UnsupportedLayer(f"from_torch expects a torch.nn.Module; got {type(module).__name__}")
+    notes: list[str] = []
+    source = type(module).__name__
+    while isinstance(module, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+        notes.append(f"{type(module).__name__} wrapper unwrapped")
+        module = module.module
     leaves: list[tuple[str, Any]] = []
     _leaves(module, "", torch, leaves)
-    # tokens: ("L", path, module) or ("R", path, module)
-    tokens: list[tuple[str, str, Any]] = []
-    for path, leaf in leaves:
-        kind = type(leaf)
-        if kind is nn.Linear:
-            tokens.append(("L", path, leaf))
-        elif kind is nn.ReLU:
-            tokens.append(("R", path, leaf))
-        elif kind in (nn.Identity, nn.Dropout):
-            continue
-        elif kind is nn.Flatten:
-            if leaf.start_dim != 1 or leaf.end_dim != -1:
-                raise UnsupportedLayer(
-                    f"layer '{path}' (Flatten) has start_dim={leaf.start_dim}, end_dim={leaf.end_dim}; "
-                    "only Flatten(1, -1), a no-op on flat input, is supported"
-                )
-            continue
-        else:
-            what = kind.__name__
-            if kind.__name__ in ("Linear", "ReLU", "Sequential"):
-                what = f"{kind.__module__}.{kind.__qualname__}, a subclass"
-            raise UnsupportedLayer(
-                f"layer '{path}' ({what}) is not supported; reluscope reads Linear and ReLU layers "
-                "(plus Identity, Flatten, Dropout)"
-            )
+    custom = [leaf for _, leaf in leaves
+              if not type(leaf).__module__.startswith("torch.nn.") or next(leaf.children(), None) is not None]
+    if not custom:  # a tree of nn.Sequential over torch's own layers: read it directly
+        tokens = [t for path, leaf in leaves if (t := _token(path, leaf, torch)) is not None]
+    else:
+        tokens = _traced_tokens(module, torch)
+        notes.append(f"layer chain read by torch.fx tracing of {type(module).__name__}.forward")
     if not any(t[0] == "L" for t in tokens):
         raise UnsupportedLayer("the module contains no Linear layer")
+    tokens = [(k, p, _read_linear(p, leaf, torch) if k == "L" else leaf) for k, p, leaf in tokens]
+    tokens = _fold_batchnorm(tokens, torch, notes)
     weights, biases, masks = [], [], []
     any_mask = False
     prev: tuple[str, str] | None = None
@@ -188,7 +237,7 @@ def from_torch(module: Any) -> ReLUNetwork:
                 f"layers '{prev[1]}' (Linear) and '{path}' (Linear) follow each other without a ReLU; "
                 "compose them into one Linear layer first"
             )
-        w, b, mask = _read_linear(path, leaf, torch)
+        w, b, mask = leaf
         if last_linear is not None and w.shape[1] != last_linear[1]:
             raise InvalidNetwork(
                 f"layer '{path}' (Linear) has weight shape {w.shape} (expects {w.shape[1]} inputs) but "
@@ -202,7 +251,8 @@ def from_torch(module: Any) -> ReLUNetwork:
         prev = ("L", path)
     if prev is not None and prev[0] == "R":
         raise UnsupportedLayer(f"layer '{prev[1]}' (ReLU) comes after the last Linear layer; the output must be affine")
-    return ReLUNetwork(weights, biases, masks if any_mask else None)
+    net = ReLUNetwork(weights, biases, masks if any_mask else None)
+    return net.with_provenance(Provenance("torch module", source, None, tuple(notes)))
 
 
 def to_torch(net: ReLUNetwork, dtype: Any = None) -> Any:

@@ -17,19 +17,26 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelFileError, ReluscopeError, UnsupportedLayer
-from ..network import ReLUNetwork
+from ..network import Provenance, ReLUNetwork
+from ..sklearn_interop import read_skops
 from ..torch_interop import _import_torch, from_torch
+from .onnx_format import onnx_bytes, read_onnx
 from .tensors import MARKER, MARKER_VALUE, digest, fail, mask_array, network_from_tensors, network_to_tensors
 
 __all__ = ["load", "save", "detect_format", "read_mask_arrays", "FORMATS"]
 
-FORMATS = ("npz", "safetensors", "torch")
-_SUFFIX_FORMAT = {".npz": "npz", ".safetensors": "safetensors", ".pt": "torch", ".pth": "torch"}
+FORMATS = ("npz", "safetensors", "torch", "onnx", "skops")
+_SUFFIX_FORMAT = {".npz": "npz", ".safetensors": "safetensors", ".pt": "torch", ".pth": "torch", ".onnx": "onnx"}
+# a serialized onnx.ModelProto starts with field 1 (ir_version, a small varint) followed by
+# one of its other fields: producer_name (2), producer_version (3), domain (4), model_version (5),
+# doc_string (6), graph (7), opset_import (8), metadata_props (14), ...
+_ONNX_SECOND_FIELD = frozenset({0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72, 0x7A, 0x82})
 
 
 # ---------------------------------------------------------------------- format detection
 def detect_format(path: str | os.PathLike[str]) -> str:
-    """Return ``"npz"``, ``"safetensors"`` or ``"torch"`` from the content of ``path``.
+    """Return ``"npz"``, ``"safetensors"``, ``"torch"``, ``"onnx"`` or ``"skops"`` from the
+    content of ``path``.
 
     Raises
     ------
@@ -59,7 +66,9 @@ def detect_format(path: str | os.PathLike[str]) -> str:
             return "torch"
         if names and all(n.endswith(".npy") for n in names):
             return "npz"
-        raise fail(p, f"zip archive is neither an npz file nor a torch.save file (members {names[:4]})")
+        if "schema.json" in names:
+            return "skops"
+        raise fail(p, f"zip archive is neither an npz, a torch.save nor a skops file (members {names[:4]})")
     if head[:1] == b"\x80" and len(head) > 1 and 2 <= head[1] <= 5:
         return "torch"  # legacy torch.save / pickle stream, only ever read with weights_only=True
     if len(head) >= 9:
@@ -68,9 +77,12 @@ def detect_format(path: str | os.PathLike[str]) -> str:
             if 8 + n > size:
                 raise fail(p, f"truncated safetensors file: header claims {n} bytes but the file has {size}")
             return "safetensors"
+    if head[:1] == b"\x08" and len(head) > 2 and head[1] < 0x80 and head[2] in _ONNX_SECOND_FIELD:
+        return "onnx"
     raise fail(
         p,
-        f"unrecognized model file format (first bytes {head[:8]!r}); expected npz, safetensors or a torch.save file",
+        f"unrecognized model file format (first bytes {head[:8]!r}); expected npz, safetensors, ONNX, skops "
+        "or a torch.save file",
     )
 
 
@@ -164,7 +176,7 @@ _SAFE_PRUNE_NAMES = (
 )
 
 
-def _read_torch(path: Path) -> ReLUNetwork:
+def _read_torch(path: Path, order: list[str] | None = None) -> ReLUNetwork:
     torch = _import_torch()
     nn = torch.nn
     import torch.nn.utils.prune as prune
@@ -190,18 +202,18 @@ def _read_torch(path: Path) -> ReLUNetwork:
         first = (informative or lines or [type(exc).__name__])[0]
         first = first.split("WeightsUnpickler error:")[-1].strip() or "invalid pickle data"
         raise fail(path, f"truncated or corrupted torch file ({type(exc).__name__}: {first[:200]})") from None
+    notes: list[str] = []
     if isinstance(obj, dict):
-        for key in ("state_dict", "model_state_dict", "model"):
-            if key in obj and isinstance(obj[key], (dict, nn.Module)):
-                obj = obj[key]
-                break
+        obj = _checkpoint_model(path, obj, torch, notes)
     if isinstance(obj, nn.Module):
         try:
-            return from_torch(obj)
+            net = from_torch(obj)
         except UnsupportedLayer as exc:
             raise UnsupportedLayer(f"{path}: {exc}") from None
         except ReluscopeError as exc:
             raise fail(path, str(exc)) from None
+        prov = net.provenance or Provenance()
+        return net.with_provenance(Provenance("torch", None, prov.inferred, (*notes, *prov.notes)))
     if isinstance(obj, dict):
         tensors = {}
         for key, value in obj.items():
@@ -213,22 +225,73 @@ def _read_torch(path: Path) -> ReLUNetwork:
             if t.is_floating_point():
                 t = t.to(torch.float64)
             tensors[str(key)] = t.numpy().copy()
-        return network_from_tensors(tensors, path)
+        tensors = _strip_prefix(tensors, notes)
+        net = network_from_tensors(tensors, path, order=order)
+        return net.with_provenance(Provenance("torch", None, net.provenance.inferred, tuple(notes)))
     raise fail(path, f"holds a {type(obj).__name__}; expected a state_dict or an nn.Sequential")
 
 
+_CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "net", "module")
+
+
+def _checkpoint_model(path: Path, obj: dict, torch: Any, notes: list[str]) -> Any:
+    """The model inside a training checkpoint (``{"model_state_dict": ..., "optimizer": ...}``):
+    a known key, else the one entry that is a module or a dict of tensors."""
+    nn = torch.nn
+    if all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return obj
+    for key in _CHECKPOINT_KEYS:
+        if key in obj and isinstance(obj[key], (dict, nn.Module)):
+            notes.append(f"model read from the checkpoint entry '{key}'")
+            return _checkpoint_model(path, obj[key], torch, notes) if isinstance(obj[key], dict) else obj[key]
+    candidates = [
+        k for k, v in obj.items()
+        if isinstance(v, nn.Module) or (isinstance(v, dict) and v and all(isinstance(t, torch.Tensor) for t in v.values()))
+    ]
+    if len(candidates) == 1:
+        notes.append(f"model read from the checkpoint entry '{candidates[0]}'")
+        return obj[candidates[0]]
+    if candidates:
+        raise fail(path, f"checkpoint holds several state dicts {candidates}; save the model's own state_dict "
+                         "(or put it under the key 'model_state_dict')")
+    return obj
+
+
+def _strip_prefix(tensors: dict[str, np.ndarray], notes: list[str]) -> dict[str, np.ndarray]:
+    """Drop the ``module.`` prefix that ``nn.DataParallel`` / DistributedDataParallel (and
+    ``_orig_mod.`` that ``torch.compile``) put in front of every key."""
+    for prefix in ("module.", "_orig_mod."):
+        if tensors and all(k.startswith(prefix) for k in tensors):
+            notes.append(f"key prefix '{prefix}' removed (DataParallel / torch.compile wrapper)")
+            tensors = {k[len(prefix):]: v for k, v in tensors.items()}
+    return tensors
+
+
 # ---------------------------------------------------------------------- public API
-def load(path: str | os.PathLike[str]) -> ReLUNetwork:
-    """Load a network from an ``.npz``, ``.safetensors`` or PyTorch ``.pt`` / ``.pth`` file.
+def load(path: str | os.PathLike[str], *, order: list[str] | None = None) -> ReLUNetwork:
+    """Load a network from an ``.npz``, ``.safetensors``, PyTorch ``.pt`` / ``.pth``, ONNX or
+    skops file.
 
     The format is detected from the file's content (see :func:`detect_format`). PyTorch
     files are read with ``torch.load(weights_only=True)``; they may hold a ``state_dict``
-    of a Linear/ReLU stack (pruned layers included) or a saved ``nn.Sequential``.
+    of a Linear/ReLU stack (pruned layers included; inside a training checkpoint; with
+    DataParallel's ``module.`` prefix) or a saved ``nn.Sequential``. ONNX graphs are read by
+    :mod:`reluscope.io.onnx_format`, skops files (scikit-learn ``MLPClassifier`` /
+    ``MLPRegressor``) by :func:`reluscope.sklearn_interop.read_skops` -- never plain pickle.
+
+    A file without a reluscope marker that holds only tensors (a state dict) does not say
+    how its layers are wired: the layers are taken in the file's stored order (a PyTorch
+    state dict keeps registration order), checked against the shape chain, with a ReLU
+    assumed between them; the result's :attr:`~reluscope.ReLUNetwork.provenance` says so.
+    When the order cannot be established the error says how to supply it.
 
     Parameters
     ----------
     path:
         The model file.
+    order:
+        For a state dict: the module paths of its Linear layers in forward order
+        (e.g. ``["fc_in", "fc_hidden", "fc_out"]``).
 
     Returns
     -------
@@ -257,23 +320,30 @@ def load(path: str | os.PathLike[str]) -> ReLUNetwork:
     p = Path(path)
     fmt = detect_format(p)
     if fmt == "npz":
-        return network_from_tensors(_read_npz(p), p)
-    if fmt == "safetensors":
-        return network_from_tensors(_read_safetensors(p), p)
-    return _read_torch(p)
+        net = network_from_tensors(_read_npz(p), p, order=order)
+    elif fmt == "safetensors":
+        net = network_from_tensors(_read_safetensors(p), p, order=order, stored_order=False)
+    elif fmt == "onnx":
+        net = read_onnx(p)
+    elif fmt == "skops":
+        net = read_skops(p)
+    else:
+        net = _read_torch(p, order)
+    prov = net.provenance or Provenance()
+    return net.with_provenance(Provenance(fmt, str(p), prov.inferred, prov.notes))
 
 
 def _format_for(path: Path, format: str | None) -> str:
     if format is not None:
         fmt = {"pt": "torch", "pth": "torch"}.get(format.lower(), format.lower())
-        if fmt not in FORMATS:
-            raise ModelFileError(f"{path}: unknown format {format!r}; use one of npz, safetensors, torch")
+        if fmt not in FORMATS or fmt == "skops":
+            raise ModelFileError(f"{path}: unknown format {format!r}; use one of npz, safetensors, torch, onnx")
         return fmt
     fmt = _SUFFIX_FORMAT.get(path.suffix.lower())
     if fmt is None:
         raise ModelFileError(
             f"{path}: cannot tell the format from the suffix {path.suffix!r}; use .npz, .safetensors, "
-            ".pt/.pth or pass format="
+            ".pt/.pth, .onnx or pass format="
         )
     return fmt
 
@@ -301,10 +371,11 @@ def save(net: ReLUNetwork, path: str | os.PathLike[str], format: str | None = No
     net:
         The network.
     path:
-        Destination; its suffix (``.npz``, ``.safetensors``, ``.pt``, ``.pth``) selects the
-        format unless ``format`` is given.
+        Destination; its suffix (``.npz``, ``.safetensors``, ``.pt``, ``.pth``, ``.onnx``)
+        selects the format unless ``format`` is given.
     format:
-        ``"npz"``, ``"safetensors"`` or ``"torch"`` (alias ``"pt"``).
+        ``"npz"``, ``"safetensors"``, ``"torch"`` (alias ``"pt"``) or ``"onnx"`` (float64
+        ``Gemm`` / ``Relu`` graph, see :func:`reluscope.io.onnx_format.onnx_bytes`).
 
     Raises
     ------
@@ -335,6 +406,8 @@ def save(net: ReLUNetwork, path: str | os.PathLike[str], format: str | None = No
                 info = {"format": MARKER_VALUE, "widths": list(net.widths), "sha256": digest(tensors)}
                 meta = {"reluscope": json.dumps(info, sort_keys=True)}
                 fh.write(stn.save(tensors, metadata=meta))
+            elif fmt == "onnx":
+                fh.write(onnx_bytes(net))
             else:
                 _import_torch().save(_torch_state_dict(net), fh)
         os.replace(tmp, p)

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import InvalidNetwork, ModelFileError, ReluscopeError, UnsupportedLayer
-from ..network import ReLUNetwork
+from ..network import Provenance, ReLUNetwork
 
-__all__ = ["network_from_tensors", "network_to_tensors", "mask_array"]
+__all__ = ["network_from_tensors", "network_to_tensors", "mask_array", "INFERRED"]
 
 MARKER = "__reluscope__"
 MARKER_VALUE = "reluscope-model-1"
@@ -32,8 +33,107 @@ def fail(path: str | Path, message: str) -> ModelFileError:
     return ModelFileError(f"{path}: {message}")
 
 
-def _natural_key(prefix: str) -> tuple:
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in prefix.split("."))
+INFERRED = "architecture inferred from a state dict: Linear layers in stored order, ReLU assumed between them"
+
+_HOW = ("load the module itself (reluscope.from_torch(model), or torch.save(model) of an nn.Sequential) "
+        "or pass the layer order: reluscope.load(path, order=[...])")
+
+
+def _weight_shape(g: dict[str, tuple[str, np.ndarray]]) -> tuple[int, ...]:
+    for name in ("weight", "weight_orig"):
+        if name in g:
+            return tuple(g[name][1].shape)
+    return ()
+
+
+def _numbered_gap(prefixes: list[str]) -> tuple[str, str] | None:
+    """Two consecutive Linear layers numbered as siblings (``net.0``, ``net.4``) with more
+    than one parameterless module between them: something other than one ReLU may sit there."""
+    for a, b in zip(prefixes, prefixes[1:]):
+        pa, _, ia = a.rpartition(".")
+        pb, _, ib = b.rpartition(".")
+        if pa == pb and ia.isdigit() and ib.isdigit() and int(ib) - int(ia) > 2:
+            return a, b
+    return None
+
+
+def _numbered_siblings(prefixes: list[str]) -> list[str] | None:
+    """The prefixes in numeric order when they are numbered children of one module
+    (``net.0``, ``net.2``, ..., ``net.10``: an ``nn.Sequential`` / ``nn.ModuleList``, whose
+    index order is its forward order), else ``None``."""
+    parts = [p.rpartition(".") for p in prefixes]
+    if len({head for head, _, _ in parts}) != 1 or not all(tail.isdigit() for _, _, tail in parts):
+        return None
+    return [p for _, p in sorted((int(tail), p) for p, (_, _, tail) in zip(prefixes, parts))]
+
+
+def _chains(groups: dict[str, dict[str, tuple[str, np.ndarray]]], limit: int = 2) -> list[list[str]]:
+    """Up to ``limit`` orders of all layers in which each layer's inputs match the previous
+    layer's outputs (depth-first search over the shapes)."""
+    shapes = {p: _weight_shape(g) for p, g in groups.items()}
+    found: list[list[str]] = []
+
+    def extend(path: list[str], left: set[str]) -> None:
+        if len(found) >= limit:
+            return
+        if not left:
+            found.append(list(path))
+            return
+        for p in sorted(left):
+            if not path or shapes[p][1] == shapes[path[-1]][0]:
+                path.append(p)
+                extend(path, left - {p})
+                path.pop()
+
+    if all(len(s) == 2 for s in shapes.values()):
+        extend([], set(groups))
+    return found
+
+
+def _layer_order(
+    path: str | Path,
+    groups: dict[str, dict[str, tuple[str, np.ndarray]]],
+    order: Sequence[str] | None,
+    stored_order: bool,
+) -> tuple[list[str], str]:
+    """The forward order of the Linear layers of a state dict and how it was found, or a
+    one-line refusal.
+
+    * ``order`` given: exactly the file's layers, in that order.
+    * stored order (a PyTorch ``state_dict`` keeps registration order): used as it is,
+      provided consecutive numbered siblings are at most two apart (``Linear, ReLU,
+      Linear``) -- a larger gap hides modules whose function a state dict does not record.
+    * no stored order (safetensors sorts its header by name): numbered children of one
+      module (``net.0``, ``net.2``, ..., ``net.10``) in numeric order, else the unique order
+      in which the shapes chain; none or several is a refusal (square layers are ambiguous).
+
+    The shape chain itself is checked by the caller layer by layer, so stored orders that
+    only fit a residual wiring are refused there with the same way forward.
+    """
+    names = list(groups)
+    if order is not None:
+        order = [str(o) for o in order]
+        missing = [n for n in names if n not in order]
+        unknown = [o for o in order if o not in groups]
+        if unknown or missing or len(set(order)) != len(order):
+            raise fail(path, f"order {order} must list each layer of the file once; the file's layers are {names}")
+        return order, "in the given order"
+    numbered = _numbered_siblings(names)
+    if stored_order or numbered is not None:
+        names = names if numbered is None else numbered
+        gap = _numbered_gap(names)
+        if gap is not None:
+            raise fail(path, f"layers '{gap[0]}' and '{gap[1]}' have unnamed modules between them, which a state "
+                             f"dict does not describe (not only a ReLU); {_HOW}")
+        return names, "in stored order" if numbered is None else "in the order of their indices"
+    chains = _chains(groups)
+    if len(chains) == 1:
+        return chains[0], "in the only order in which their shapes chain"
+    if not chains:
+        raise fail(path, f"the shapes of layers {names} do not chain in any order (branching or residual wiring?); "
+                         f"{_HOW}")
+    raise fail(path, f"the layer order is ambiguous: the file does not store it and the shapes chain in several "
+                     f"orders (e.g. {chains[0]} and {chains[1]}); {_HOW}")
 
 
 def _check_values(path: str | Path, key: str, arr: np.ndarray) -> np.ndarray:
@@ -68,7 +168,13 @@ def mask_array(arr: Any, what: str, error: type[ReluscopeError] = ModelFileError
     return arr != 0
 
 
-def network_from_tensors(tensors: dict[str, Any], path: str | Path = "<tensors>") -> ReLUNetwork:
+def network_from_tensors(
+    tensors: dict[str, Any],
+    path: str | Path = "<tensors>",
+    *,
+    order: Sequence[str] | None = None,
+    stored_order: bool = True,
+) -> ReLUNetwork:
     """Build a network from named arrays (the reluscope scheme or a PyTorch ``state_dict``).
 
     Parameters
@@ -79,6 +185,17 @@ def network_from_tensors(tensors: dict[str, Any], path: str | Path = "<tensors>"
         keys are grouped by module path as in a PyTorch ``state_dict``.
     path:
         Name used in error messages.
+    order:
+        The module paths of the Linear layers in forward order (e.g. ``["fc_in",
+        "fc_hidden", "fc_out"]``), for a state dict whose order cannot be established from
+        the file; every layer of the file must be listed once.
+    stored_order:
+        Whether the mapping's order is the file's stored order (a PyTorch ``state_dict``
+        keeps the modules' registration order, an ``.npz`` its members' order); ``False``
+        for safetensors files, whose header is sorted by name. See :func:`_layer_order`.
+
+    A state dict (no marker) carries no activations and no wiring: the result is marked
+    as inferred in its :attr:`~reluscope.ReLUNetwork.provenance` (:data:`INFERRED`).
 
     Raises
     ------
@@ -87,6 +204,8 @@ def network_from_tensors(tensors: dict[str, Any], path: str | Path = "<tensors>"
         outside their mask.
     UnsupportedLayer
         Tensors of layers that are not ``Linear`` (convolutions, batch norm, ...).
+    ModelFileError
+        Also when the layer order cannot be established (see :func:`_layer_order`).
     """
     tensors = dict(tensors)
     strict = MARKER in tensors
@@ -113,11 +232,13 @@ def network_from_tensors(tensors: dict[str, Any], path: str | Path = "<tensors>"
             arr = np.asarray(arr)
             if name not in _PARAM_NAMES:
                 raise UnsupportedLayer(
-                    f"{path}: tensor '{key}' (shape {arr.shape}) belongs to a layer that is not Linear; "
-                    "reluscope reads stacks of Linear and ReLU layers"
+                    f"{path}: tensor '{key}' (shape {arr.shape}) belongs to a layer that is not Linear "
+                    "(BatchNorm, convolution, ...), whose place a state dict does not record; reluscope reads "
+                    "stacks of Linear and ReLU layers: load the module with reluscope.from_torch(model) "
+                    "(BatchNorm1d in eval mode is folded exactly)"
                 )
             groups.setdefault(prefix, {})[name] = (key, arr)
-        prefixes = sorted(groups, key=_natural_key)
+        prefixes, how_ordered = _layer_order(path, groups, order, stored_order)
 
     def full(prefix: str, name: str) -> str:
         if strict:
@@ -176,17 +297,19 @@ def network_from_tensors(tensors: dict[str, Any], path: str | Path = "<tensors>"
         if b.shape != (w.shape[0],):
             raise fail(path, f"tensor '{bkey}' has shape {b.shape} but '{wkey}' has shape {w.shape} (expected ({w.shape[0]},))")
         if prev is not None and w.shape[1] != prev[1]:
+            how = "" if strict or order is not None else f"; a state dict does not store the wiring: {_HOW}"
             raise fail(
                 path,
                 f"tensor '{wkey}' has shape {w.shape} (expects {w.shape[1]} inputs) but the previous layer "
-                f"'{prev[0]}' has {prev[1]} outputs",
+                f"'{prev[0]}' has {prev[1]} outputs{how}",
             )
         prev = (wkey, w.shape[0])
         weights.append(w)
         biases.append(b)
         masks.append(mask)
+    provenance = None if strict else Provenance(inferred=INFERRED.replace("in stored order", how_ordered))
     try:
-        return ReLUNetwork(weights, biases, masks if any_mask else None)
+        return ReLUNetwork(weights, biases, masks if any_mask else None, provenance)
     except InvalidNetwork as exc:  # pragma: no cover - all checks above come first
         raise fail(path, str(exc)) from None
 
