@@ -31,6 +31,7 @@ _LAZY: dict[str, str] = {
     "load_example": "io", "example_path": "io", "example_dataset": "io", "example_info": "io",
     "from_torch": "torch_interop",
     "to_torch": "torch_interop",
+    "from_sklearn": "sklearn_interop", "to_sklearn": "sklearn_interop",
     "rescale": "symmetry",
     "permute": "symmetry",
     "balance": "symmetry",
