@@ -148,7 +148,22 @@ def test_data_enables_constructive_section_or_says_why(tmp_path):
     assert info["model_balanced_cost"] == pytest.approx(np.sqrt(np.sum(sq / 30)))
     assert info["constructive_widths"] == [2, 2, 2]
     md = rep.markdown.read_text()
-    assert "| accuracy on the given data |" in md and (rep.out_dir / "constructive.png").is_file()
+    assert "| accuracy on all given data (training accuracy for the constructive network; the model may" in md
+    assert (rep.out_dir / "constructive.png").is_file()
+    assert "accuracy on all given data (model / constructive)" in rep.summary
+    # with the model's own split, accuracies are labelled held-out and training, measured on those rows
+    held_out = np.zeros(60, dtype=bool)
+    held_out[::4] = True
+    rep = analyze(net, tmp_path / "split", X=X, y=y, held_out=held_out, time_limit=5, quiet=True,
+                  sections=("constructive",))
+    held = rep.sections["constructive"]["held_out_accuracy"]
+    pred = np.argmax(net(X), axis=1)
+    assert held["model"] == pytest.approx(np.mean(pred[held_out] == y[held_out]))
+    assert held["model_training"] == pytest.approx(np.mean(pred[~held_out] == y[~held_out]))
+    part = fit(X[~held_out], y[~held_out])
+    assert held["constructive"] == pytest.approx(np.mean(part.network_predict(X[held_out]) == y[held_out]))
+    assert "held-out accuracy (model / constructive)" in rep.summary
+    assert "| held-out accuracy (15 rows the model did not train on) |" in rep.markdown.read_text()
 
 
 def test_failing_analysis_is_reported_not_computed_and_others_continue(tmp_path, monkeypatch):
@@ -361,3 +376,55 @@ def test_distances_section_equals_the_library_and_bounds_samples(report):
 
 def info_removed(net: ReLUNetwork) -> int:
     return sum(int(round(0.1 * np.count_nonzero(W))) for W in net.weights)
+
+
+def test_unbalanced_is_shown_apart_from_degeneracies(report):
+    info = report.sections["degeneracies"]
+    md = report.markdown.read_text()
+    section = md.split("## Degeneracies", 1)[1].split("\n## ", 1)[0]
+    first_table, rest = section.split("| not a degeneracy |", 1)
+    assert "| unbalanced |" not in first_table
+    assert f"| {info['counts']['unbalanced']} |" in rest.split("\n")[2]
+    assert not any(k.startswith("unbalanced") for k in report.summary["degenerate neurons"].split(", "))
+
+
+def test_section_times_and_consistent_distance_bounds(report):
+    md = report.markdown.read_text()
+    head = md.split("\n## ", 1)[0]
+    assert "| section | status | seconds |" in head
+    for key, info in report.sections.items():
+        assert info["seconds"] >= 0
+    dist = report.sections["distances"]
+    sup, sob = dist["sup"], dist["sobolev"]
+    # sup |f - g| <= ||f - g||_{W^{1,inf}}: the reported bounds respect it
+    assert sob["lower"] >= sup["lower"] and sup["upper"] <= sob["upper"]
+    # the scale: the output range on sampled points of the domain
+    X = Box(-1, 1).sample(2000, 2, seed=5)
+    out = degenerate_network()(X)
+    assert dist["output_range"] == pytest.approx(float((out.max(0) - out.min(0)).max()))
+    assert "lower / R" in md
+
+
+def test_reduction_dropping_only_zero_contributions_is_exact_without_milp(tmp_path, monkeypatch):
+    rng = np.random.default_rng(3)
+    W1, W2 = rng.normal(size=(5, 3)), rng.normal(size=(2, 5))
+    W2[:, 2] = 0.0  # neuron 2 has zero outgoing weights
+    net = ReLUNetwork([W1, W2], [rng.normal(size=5), rng.normal(size=2)])
+    import reluscope.distance
+
+    def no_milp(*args, **kwargs):
+        raise AssertionError("no MILP should be needed")
+
+    monkeypatch.setattr(reluscope.distance, "sup_distance", no_milp)
+    rep = analyze(net, tmp_path, domain=Box(-1, 1), time_limit=5, quiet=True, sections=("reduction",))
+    info = rep.sections["reduction"]
+    assert info["status"] == "ok" and info["widths_after"][1] < 5
+    assert info["sup_distance"] == {"lower": 0.0, "upper": 0.0, "exact": True,
+                                    "status": "exact: zero contributions dropped"}
+    assert "sup distance exactly 0 (no MILP needed)" in rep.markdown.read_text()
+    # nothing to reduce: identical, distance exactly 0
+    dense = ReLUNetwork([W1, rng.normal(size=(2, 5))], [np.zeros(5), np.zeros(2)])  # every neuron crosses 0
+    rep = analyze(dense, tmp_path / "b", domain=Box(-1, 1), time_limit=5, quiet=True, sections=("reduction",))
+    red = rep.sections["reduction"]
+    assert red["actions"] == [] and red["status"] == "ok"
+    assert red["sup_distance"]["status"] == "identical" and red["sup_distance"]["upper"] == 0.0

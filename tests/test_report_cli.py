@@ -92,6 +92,12 @@ def test_analyze_without_model_uses_the_bundled_example_and_its_data(tmp_path):
     # the constructive baseline ran on the example's data set; the model's accuracy is its own
     assert sections["constructive"]["n_samples"] == len(X)
     assert sections["constructive"]["model_accuracy"] == pytest.approx(np.mean(np.argmax(net(X), axis=1) == y))
+    # the example's own train/test split: held-out accuracy is the recorded test accuracy, labelled so
+    held = sections["constructive"]["held_out_accuracy"]
+    assert held["split"] == "the model's own test split" and held["n_held_out"] == 143
+    assert held["model"] == pytest.approx(0.958, abs=5e-4)
+    assert "held-out accuracy (model / constructive)" in data["summary"]
+    assert "training accuracy (model / constructive)" in data["summary"]
     assert sections["activations"]["n_points"] == len(X)
     html = (out / "report.html").read_text()
     for name in data["figures"]:

@@ -20,6 +20,22 @@ def _example() -> tuple[Any, str]:
     return load_example(), "the bundled example pruned_mlp" + (f" ({description})" if description else "")
 
 
+def _example_test_rows(y: Any) -> Any:
+    """Boolean mask of the bundled example's test rows: its recorded train/test split, redone."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    from ..io import example_info
+
+    split = example_info()["dataset"]["split"]
+    index = np.arange(len(y))
+    _, test = train_test_split(index, test_size=split["test_size"], random_state=split["random_state"],
+                               stratify=y if split.get("stratify") else None)
+    mask = np.zeros(len(y), dtype=bool)
+    mask[test] = True
+    return mask
+
+
 def register(app: typer.Typer) -> None:
     @app.command("analyze")
     def analyze_command(
@@ -51,13 +67,14 @@ def register(app: typer.Typer) -> None:
         from ..report import analyze
         from ..report.data import load_csv
 
-        X = y = None
+        X = y = held_out = None
         if model is None:
             from ..io import example_dataset
 
             net, source = _example()
             if data is None:
                 X, y = example_dataset()
+                held_out = _example_test_rows(y)
         else:
             from ..io import load
 
@@ -69,7 +86,7 @@ def register(app: typer.Typer) -> None:
         dom = Box.parse(domain) if domain else None
         title = f"reluscope analysis of {'the bundled example (pruned_mlp)' if model is None else model.name}"
         keys = None if sections is None else tuple(k.strip() for k in sections.split(",") if k.strip())
-        report = analyze(net, out, domain=dom, X=X, y=y, time_limit=time_limit, seed=seed, title=title,
+        report = analyze(net, out, domain=dom, X=X, y=y, held_out=held_out, time_limit=time_limit, seed=seed, title=title,
                          source=source, sections=keys, data_source=None if data is None else str(data))
         console.print(f"[bold]reluscope analyze[/bold] {source}", soft_wrap=True)
         for key, value in report.summary.items():

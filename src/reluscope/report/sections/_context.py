@@ -31,6 +31,7 @@ class Context:
     time_limit: float
     seed: int
     n_samples: int
+    held_out: np.ndarray | None = None  # boolean mask of the rows of X the model did not train on
     budget: Budget = dataclasses.field(default_factory=Budget)
     figures: list[Path] = dataclasses.field(default_factory=list)
 

@@ -34,7 +34,7 @@ def _balanced_cost(outputs: np.ndarray, y: np.ndarray, classes: np.ndarray) -> t
 
 def build(ctx: Context) -> SectionContent:
     if ctx.X is None or ctx.y is None:
-        raise NotComputed("no data given (use --data DATA.csv --label-column NAME)")
+        raise NotComputed("no data given (use --data DATA.csv [--label-column NAME])")
     """The constructive network fitted to the data, compared with the model."""
     from ... import constructive
 
@@ -58,18 +58,28 @@ def build(ctx: Context) -> SectionContent:
     model_acc = None if model_pred is None else float(np.mean(model_pred == y))
     model_cost = _balanced_cost(ctx.net(X), y, classes) if ctx.net.output_dim == len(classes) else (None, None)
 
-    # held-out comparison: fit on 70 %, evaluate both on the other 30 %
-    rng = np.random.default_rng(ctx.seed)
-    order = rng.permutation(len(X))
-    cut = int(round(0.7 * len(X)))
-    held: dict[str, Any] = {}
-    train, test = order[:cut], order[cut:]
+    # held-out comparison. With the model's own split (ctx.held_out) both are measured on the rows the
+    # model did not train on and the constructive network is fitted on the others; without it, the
+    # constructive network is fitted on a random 70 % and both are measured on the other 30 %, which
+    # the model may have trained on.
+    known_split = ctx.held_out is not None
+    if known_split:
+        test = np.flatnonzero(ctx.held_out)
+        train = np.flatnonzero(~ctx.held_out)
+    else:
+        order = np.random.default_rng(ctx.seed).permutation(len(X))
+        cut = int(round(0.7 * len(X)))
+        train, test = order[:cut], order[cut:]
+    held: dict[str, Any] = {"split": "the model's own test split" if known_split else "random 30 %",
+                            "n_held_out": int(len(test))}
     if len(np.unique(y[train])) == len(classes) and len(test):
         try:
             res70 = constructive.fit(X[train], y[train], affine=affine)
             held["constructive"] = float(np.mean(np.asarray(res70.network_predict(X[test])) == y[test]))
+            held["constructive_training"] = float(np.mean(np.asarray(res70.network_predict(X[train])) == y[train]))
             if model_pred is not None:
                 held["model"] = float(np.mean(model_pred[test] == y[test]))
+                held["model_training"] = float(np.mean(model_pred[train] == y[train]))
         except ReluscopeError as exc:
             held["error"] = f"{type(exc).__name__}: {exc}"
 
@@ -90,9 +100,20 @@ def build(ctx: Context) -> SectionContent:
         "model_mean_cost": model_cost[1],
         "held_out_accuracy": held,
     }
-    rows = [
-        ("accuracy on the given data", model_acc, con_acc),
-        ("accuracy on a random 30 % left out of the constructive fit (the model may have trained on it)", held.get("model"), held.get("constructive")),
+    if known_split:
+        rows = [
+            (f"held-out accuracy ({len(test)} rows the model did not train on)", held.get("model"), held.get("constructive")),
+            (f"training accuracy ({len(train)} rows; the constructive network is fitted on them)",
+             held.get("model_training"), held.get("constructive_training")),
+        ]
+    else:
+        rows = [
+            ("accuracy on all given data (training accuracy for the constructive network; the model may "
+             "have trained on these points)", model_acc, con_acc),
+            (f"accuracy on a random 30 % ({len(test)} rows) held out from the constructive fit (the model's "
+             "training split is unknown: it may have trained on them)", held.get("model"), held.get("constructive")),
+        ]
+    rows += [
         ("balanced cost against one-hot targets", model_cost[0], result.balanced_cost),
         ("mean squared error against one-hot targets", model_cost[1], result.mean_cost),
         ("parameters", ctx.net.n_parameters, network.n_parameters),
@@ -115,9 +136,15 @@ def build(ctx: Context) -> SectionContent:
     ]
     if "error" in held:
         blocks.append(Paragraph(f"Held-out fit not computed: {held['error']}."))
-    groups = {"given data": {"model": model_acc if model_acc is not None else np.nan, "constructive": con_acc}}
-    if "constructive" in held:
-        groups["held-out 30 %"] = {"model": held.get("model", np.nan), "constructive": held["constructive"]}
+    if known_split:
+        groups = {"training rows": {"model": held.get("model_training", np.nan),
+                                    "constructive": held.get("constructive_training", np.nan)},
+                  "held-out rows": {"model": held.get("model", np.nan), "constructive": held.get("constructive", np.nan)}}
+    else:
+        groups = {"all given data": {"model": model_acc if model_acc is not None else np.nan, "constructive": con_acc}}
+        if "constructive" in held:
+            groups["random 30 % (not held out for the model)"] = {"model": held.get("model", np.nan),
+                                                                   "constructive": held["constructive"]}
     path = figures.grouped_bars(groups, ctx.figure("constructive.png"), "Accuracy: model vs constructive", "accuracy")
     blocks.append(Figure(path.name, "Classification accuracy of the model and of the constructive baseline."))
     return SectionContent(blocks, data)

@@ -9,8 +9,8 @@ import numpy as np
 from ...domain import PointSet
 from ...network import ReLUNetwork
 from .._runner import SectionContent
-from ..document import Paragraph, Table
-from ._context import Context
+from ..document import Paragraph, Table, format_value
+from ._context import Context, sample
 
 __all__ = ["build"]
 
@@ -33,6 +33,10 @@ def _pruned_further(net: ReLUNetwork, fraction: float) -> ReLUNetwork:
     return net.replace(weights=weights, masks=masks)
 
 
+def _closed(lower: float, upper: float) -> bool:
+    return upper - lower <= 1e-9 * max(1.0, abs(upper))
+
+
 def build(ctx: Context) -> SectionContent:
     """Sup and Sobolev distances between the network and the network pruned 10 % further."""
     from ...distance import sobolev_distance, sup_distance
@@ -42,31 +46,54 @@ def build(ctx: Context) -> SectionContent:
     removed = sum(int(np.count_nonzero(a)) - int(np.count_nonzero(b)) for a, b in zip(ctx.net.weights, pruned.weights))
     sup = sup_distance(ctx.net, pruned, ctx.domain, time_limit=ctx.solver_limit(), seed=ctx.seed)
     sob = sobolev_distance(ctx.net, pruned, ctx.domain, time_limit=ctx.solver_limit(), seed=ctx.seed)
+    # sup |f - g| <= ||f - g||_{W^{1,inf}} (the latter is the max of the sup and the gradient norm):
+    # each bound of one is a bound of the other
+    sup_lo, sup_up, sup_exact = float(sup.lower), min(float(sup.upper), float(sob.upper)), bool(sup.exact)
+    sob_lo, sob_up, sob_exact = max(float(sob.lower), sup_lo), float(sob.upper), bool(sob.exact)
+    sup_exact = sup_exact or _closed(sup_lo, sup_up)
+    sob_exact = sob_exact or _closed(sob_lo, sob_up)
+    points = sample(ctx.domain, ctx.net.input_dim, ctx.n_samples, ctx.seed + 5)
+    if ctx.X is not None:
+        points = np.vstack([points, ctx.X])
+    out = ctx.net(points)
+    out_range = float((out.max(axis=0) - out.min(axis=0)).max()) if len(points) else 0.0
+
+    def rel(v: float) -> float | None:
+        return v / out_range if out_range > 0 else None
+
     rows: list[tuple[Any, ...]] = [
-        ("sup |f - g| on the domain", sup.lower, sup.upper, "exact" if sup.exact else "bounds (time limit)"),
-        ("W^{1,inf}: max(sup |f - g|, ess sup |grad(f - g)|) on the domain", sob.lower, sob.upper,
-         "exact" if sob.exact else "bounds (time limit)"),
+        ("sup |f - g| on the domain", sup_lo, sup_up, rel(sup_lo), rel(sup_up),
+         "exact" if sup_exact else "bounds (time limit)"),
+        ("W^{1,inf}: max(sup |f - g|, ess sup |grad(f - g)|) on the domain", sob_lo, sob_up, rel(sob_lo), rel(sob_up),
+         "exact" if sob_exact else "bounds (time limit)"),
     ]
     data: dict[str, Any] = {
         "fraction": fraction,
         "weights_removed": int(removed),
-        "sup": {"lower": float(sup.lower), "upper": float(sup.upper), "exact": bool(sup.exact)},
-        "sobolev": {"lower": float(sob.lower), "upper": float(sob.upper), "exact": bool(sob.exact)},
+        "sup": {"lower": sup_lo, "upper": sup_up, "exact": sup_exact},
+        "sobolev": {"lower": sob_lo, "upper": sob_up, "exact": sob_exact},
+        "output_range": out_range,
+        "output_range_points": int(len(points)),
     }
     if ctx.X is not None:
         on_data = sup_distance(ctx.net, pruned, PointSet(ctx.X))
         data["sup_on_data"] = float(on_data.upper)
-        rows.append((f"max |f - g| over the {len(ctx.X)} data points", on_data.lower, on_data.upper, "exact"))
+        rows.append((f"max |f - g| over the {len(ctx.X)} data points", on_data.lower, on_data.upper,
+                     rel(float(on_data.lower)), rel(float(on_data.upper)), "exact"))
     blocks: list[Any] = [
         Paragraph(f"How much does the function move if pruning goes further? g is the network with the "
                   f"{fraction:.0%} smallest-magnitude remaining weights of each layer removed "
                   f"({removed} weights). Distances are computed by MILP on HiGHS within "
                   f"{ctx.time_limit:g} s each; when the limit hits, the true value lies between the bounds."),
-        Table(("distance between f (the network) and g (pruned further)", "lower", "upper", "status"),
-              tuple(rows)),
+        Paragraph(f"Scale: the output range of f on the domain is R = {format_value(out_range)} (largest "
+                  f"max - min of one output over {len(points)} sampled{' and data' if ctx.X is not None else ''} "
+                  "points, a lower estimate of the true range); the relative columns divide by R. "
+                  "Bounds of the two norms are made consistent: sup |f - g| <= the W^{1,inf} norm."),
+        Table(("distance between f (the network) and g (pruned further)", "lower", "upper", "lower / R",
+               "upper / R", "status"), tuple(rows)),
     ]
     status, reason = "ok", ""
-    if not (sup.exact and sob.exact):
+    if not (sup_exact and sob_exact):
         status, reason = "partial", (f"the exact distances were not closed (solver status {sup.status} / "
                                      f"{sob.status}, time limit {ctx.time_limit:g} s); bounds reported")
     return SectionContent(blocks, data, status, reason)

@@ -14,6 +14,10 @@ from ._context import Context, sample
 
 __all__ = ["build"]
 
+#: Reduction actions (as worded by ``degeneracy.rules``) that drop a neuron whose contribution to
+#: the next layer is exactly zero on the domain.
+_ZERO_CONTRIBUTION = ("(zero outgoing weights)", "(dead on the domain)")
+
 
 def build(ctx: Context) -> SectionContent:
     """``reduction`` on the domain, checked by a sampled and an exact sup distance."""
@@ -50,6 +54,21 @@ def build(ctx: Context) -> SectionContent:
     else:
         blocks.append(Paragraph("No rule applies: the network is already reduced on this domain."))
     status, reason = "ok", ""
+    zero_only = all(any(kind in a for kind in _ZERO_CONTRIBUTION) for a in result.actions)
+    scale = float(np.abs(ctx.net(X)).max()) if len(X) else 0.0
+    if zero_only and sampled_gap <= 1e-12 * max(1.0, scale):
+        # every dropped neuron contributed exactly 0 on the domain (zero outgoing weights, or
+        # proven dead): the two networks compute the same function there, no MILP needed
+        data["sup_distance"] = {"lower": 0.0, "upper": 0.0, "exact": True,
+                                "status": "identical" if not result.actions else "exact: zero contributions dropped"}
+        blocks.append(Paragraph(
+            "The reduced network is the network itself: sup distance exactly 0." if not result.actions else
+            "Only neurons whose output contributes exactly zero on the domain were dropped (zero outgoing "
+            "weights, or dead on the domain), so the two networks compute the same function there: "
+            "sup distance exactly 0 (no MILP needed)."))
+        blocks.append(Paragraph(f"Largest |difference| on {len(X)} sampled points of the domain: "
+                                f"{format_value(sampled_gap)}."))
+        return SectionContent(blocks, data, status, reason)
     try:
         dist = sup_distance(ctx.net, reduced, ctx.domain, time_limit=ctx.solver_limit())
         lower, upper, exact = float(dist.lower), float(dist.upper), bool(dist.exact)
