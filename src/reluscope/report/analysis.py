@@ -246,6 +246,7 @@ def analyze(
     summary = _summary(network, outcomes)
     intro = [
         Paragraph(f"Model: `{source}`." if source else f"Model: a `ReLUNetwork` with widths {network.widths}."),
+        *([Paragraph(f"Read as: {network.provenance}.")] if network.provenance is not None else []),
         *([Paragraph(f"Data: {domain_note}")] if domain_note else []),
         Table(("section", "status", "seconds"), tuple((o.section.title, o.status, f"{o.seconds:.1f}") for o in outcomes)),
         Table(("summary", "value"), tuple((k, v) for k, v in summary.items())),
@@ -259,7 +260,8 @@ def analyze(
     section_data = {o.key: {**o.data, "seconds": o.seconds} for o in outcomes}
     written = tuple(p for p in ctx.figures if p.exists())
     seconds = time.perf_counter() - start
-    dump_json({"model": source, "widths": list(network.widths), "domain": domain_text(dom, network.input_dim),
+    dump_json({"model": source, "provenance": None if network.provenance is None else network.provenance.to_dict(),
+               "widths": list(network.widths), "domain": domain_text(dom, network.input_dim),
                "domain_note": domain_note, "time_limit": time_limit, "summary": summary, "sections": section_data,
                "figures": [p.name for p in written], "seconds": seconds}, json_path)
     return AnalysisReport(out, md_path, html_path, json_path, written, section_data, summary, seconds)
