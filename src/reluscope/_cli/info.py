@@ -9,10 +9,24 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ..errors import InvalidArgument
 from ..network import ReLUNetwork
 from .common import console, print_json
 
-__all__ = ["architecture", "register"]
+__all__ = ["architecture", "provenance_lines", "register"]
+
+
+def provenance_lines(net: ReLUNetwork) -> list[str]:
+    """What :attr:`~reluscope.ReLUNetwork.provenance` says, one sentence a line: the source
+    format, the inferred-architecture statement, the foldings and dropped output maps."""
+    prov = net.provenance
+    if prov is None:
+        return []
+    lines = [f"source format: {prov.format}" + (f" ({prov.source})" if prov.source else "")]
+    if prov.inferred:
+        lines.append(prov.inferred)
+    lines.extend(prov.notes)
+    return lines
 
 
 def architecture(net: ReLUNetwork) -> dict[str, Any]:
@@ -58,22 +72,31 @@ def register(app: typer.Typer) -> None:
     def info(
         model: Annotated[
             Optional[Path],
-            typer.Argument(help="Model file (.npz, .safetensors, .pt/.pth). Default: the bundled example."),
+            typer.Argument(help="Model file (.npz, .safetensors, .pt/.pth, .onnx, .skops). Default: the bundled "
+                                "example."),
         ] = None,
+        example: Annotated[Optional[str], typer.Option(
+            "--example", help="A bundled example by name (see `reluscope analyze --list-examples`).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     ) -> None:
-        """Print a model's architecture: widths, parameter counts, per-layer sparsity and masks."""
+        """Print a model's architecture: widths, parameter counts, per-layer sparsity and masks,
+        the source format and what was inferred or folded while reading it."""
         from ..io import detect_format, example_info, example_path, load
 
-        path = example_path() if model is None else model
+        if model is not None and example is not None:
+            raise InvalidArgument("give a MODEL file or --example NAME, not both")
+        bundled = model is None
+        name = example or "pruned_mlp"
+        path = example_path(name) if bundled else model
         net = load(path)
-        summary = {"file": str(path), "format": detect_format(path), **architecture(net)}
-        if model is None:
-            summary["example"] = example_info()
+        summary = {"file": str(path), "format": detect_format(path), **architecture(net),
+                   "provenance": provenance_lines(net)}
+        if bundled:
+            summary["example"] = example_info(name)
         if as_json:
             print_json(summary)
             return
-        title = f"{escape(path.name)}  ({summary['format']})" + ("  - bundled example" if model is None else "")
+        title = f"{escape(path.name)}  ({summary['format']})" + ("  - bundled example" if bundled else "")
         table = Table(title=title)
         for col in ("layer", "shape", "params", "nonzero", "sparsity", "mask", "then"):
             table.add_column(col, justify="left" if col == "then" else "right", no_wrap=True)
@@ -94,6 +117,8 @@ def register(app: typer.Typer) -> None:
             f"free {summary['free_parameters']}  nonzero {summary['nonzero_parameters']}"
             + ("  (masked)" if summary["masked"] else "")
         )
-        if model is None:
+        for line in summary["provenance"]:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        if bundled:
             ex = summary["example"]
             console.print(f"example: {escape(ex.get('description', ''))}")
