@@ -14,8 +14,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Union
 
+import numpy as np
+
 from .._validation import check_time_limit
-from ..errors import InvalidCertificate
+from ..errors import InvalidCertificate, ReluscopeError
 from .certificates import (
     Certificate,
     CertificateCheck,
@@ -24,6 +26,7 @@ from .certificates import (
     NotClosedCertificate,
     laurent_matmul,
 )
+from .pattern import SparsityPattern
 from .deep import collapse, replay, restrict
 from .peeling import full_space
 from .qe import decide_qe, membership
@@ -366,6 +369,30 @@ def _check_deep_collapse(cert: ClosedCertificate, time_limit: float) -> tuple[bo
                   f"collapsed pattern {'x'.join(map(str, collapsed.widths))} closed by rule {cert.parts[0].rule!r}")
 
 
+def _check_routing_cover(cert: ClosedCertificate, time_limit: float) -> tuple[bool | None, str]:
+    """Lemma D6: a sub-pattern ``J ⊆ I`` with the same path support whose ``L_J`` is the
+    coordinate subspace on it (its own deep-collapse certificate to ONE factor)."""
+    try:
+        sub = SparsityPattern.from_text(str(cert.details.get("sub")))
+    except ReluscopeError:
+        return False, "routing-cover: the sub-pattern does not parse"
+    if sub.widths != cert.pattern.widths or any((a & ~b).any() for a, b in zip(sub.masks, cert.pattern.masks)):
+        return False, "routing-cover: the sub-pattern is not contained in the pattern"
+    if not np.array_equal(sub.path_support(), cert.pattern.path_support()):
+        return False, "routing-cover: the sub-pattern's path support differs from the pattern's"
+    part = cert.parts[0] if len(cert.parts) == 1 else None
+    if not isinstance(part, ClosedCertificate) or part.pattern != sub or part.rule != "deep-collapse":
+        return False, "routing-cover needs one deep-collapse certificate of the sub-pattern"
+    collapsed, why = replay(sub, part.details.get("steps") or [])
+    if collapsed is None or collapsed.n_factors != 1:
+        return False, f"routing-cover: the sub-pattern does not collapse to one factor ({why})"
+    check = verify(part, time_limit)
+    if check.valid is not True:
+        return check.valid, "routing-cover: the sub-pattern's certificate " + ("fails" if check.valid is False else "was not checked in time")
+    return True, (f"sub-pattern of {sub.n_allowed} weights inside the pattern, same path support, collapses to one "
+                  "factor: L_I is the coordinate subspace on the path support")
+
+
 def _check_pruned_zero(cert: ClosedCertificate, time_limit: float) -> tuple[bool | None, str]:
     if cert.pattern.path_support().any():
         return False, "some path reaches the output: L_I is not {0}"
@@ -384,6 +411,7 @@ CLOSED_RULES: dict[str, ClosedRule] = {
     "pruned-qe": _check_pruned_qe,
     "pruned-zero": _check_pruned_zero,
     "deep-collapse": _check_deep_collapse,
+    "routing-cover": _check_routing_cover,
 }
 
 

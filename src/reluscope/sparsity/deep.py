@@ -38,7 +38,7 @@ from .pattern import SparsityPattern
 from .peeling import full_space
 from .terms import prune_deep, support_terms
 
-__all__ = ["Collapse", "collapse", "restrict", "embed_family", "path_product", "LIFTABLE"]
+__all__ = ["Collapse", "collapse", "restrict", "embed_family", "path_product", "routing_cover", "LIFTABLE"]
 
 #: Collapse rules with an explicit section (families lift through them).
 LIFTABLE = ("single-output", "single-input", "subspace-units")
@@ -312,3 +312,91 @@ def embed_family(pattern: SparsityPattern, rows: Sequence[int], cols: Sequence[i
         WL[i] = out[-1][a]
     out[-1] = WL
     return out
+
+
+# ---------------------------------------------------------------------------------- routing covers
+def _out_forest(masks: Sequence[np.ndarray], rng: np.random.Generator) -> list[np.ndarray] | None:
+    """A sub-pattern in which every hidden unit keeps ONE outgoing weight (a forest routing
+    each first-layer unit to one output) and whose path support is the pattern's, found
+    greedily; ``None`` when the greedy cover leaves an entry of the path support uncovered."""
+    L = len(masks)
+    support = path_product(masks)
+    todo = support.copy()
+    succ: list[dict[int, int]] = [dict() for _ in range(L)]  # succ[l][unit of layer l] (l = 1..L-1)
+    colour: list[dict[int, int]] = [dict() for _ in range(L)]
+    first = masks[0]
+    gains = first.sum(axis=1)
+    for u in np.argsort(-gains + rng.random(len(gains)) * 0.5):
+        if not todo.any():
+            break
+        inputs = first[u]
+        if not inputs.any():
+            continue
+        # outputs ordered by how many still-uncovered entries u would cover
+        order = np.argsort(-(todo[:, inputs].sum(axis=1)))
+        for i in order:
+            if not todo[i, inputs].any():
+                break
+            path = _route(masks, succ, colour, int(u), int(i))
+            if path is None:
+                continue
+            for l, unit in enumerate(path[:-1], start=1):
+                succ[l][unit] = path[l]
+                colour[l][unit] = int(i)
+            todo[i, inputs] = False
+            break
+    if todo.any():
+        return None
+    sub = [np.array(m) for m in masks]
+    for l in range(1, L):
+        keep = np.zeros_like(sub[l])
+        for unit, nxt in succ[l].items():
+            keep[nxt, unit] = True
+        sub[l] = sub[l] & keep
+    return sub
+
+
+def _route(masks: Sequence[np.ndarray], succ: list[dict[int, int]], colour: list[dict[int, int]],
+           u: int, i: int) -> list[int] | None:
+    """A path from first-layer unit ``u`` to output ``i`` through units that are unrouted or
+    already routed towards ``i`` (following their fixed successor), or ``None``."""
+    L = len(masks)
+    # backwards: which units of each layer can still reach output i
+    can: list[np.ndarray | None] = [None] * (L + 1)
+    can[L] = np.zeros(masks[-1].shape[0], bool)
+    can[L][i] = True
+    for l in range(L - 1, 0, -1):
+        ok = np.zeros(masks[l].shape[1], bool)
+        for v in range(masks[l].shape[1]):
+            if v in succ[l]:
+                ok[v] = colour[l][v] == i and can[l + 1][succ[l][v]]
+            else:
+                ok[v] = bool((masks[l][:, v] & can[l + 1]).any())
+        can[l] = ok
+    if not can[1][u]:
+        return None
+    path = [u]
+    for l in range(1, L):
+        v = path[-1]
+        nxt = succ[l][v] if v in succ[l] else int(np.nonzero(masks[l][:, v] & can[l + 1])[0][0])
+        path.append(nxt)
+    return path
+
+
+def routing_cover(pattern: SparsityPattern, seed: int = 0, tries: int = 2) -> SparsityPattern | None:
+    """A sub-pattern ``J ⊆ I`` with the same path support ``S`` whose routing collapses to one
+    factor (every hidden unit keeps one outgoing weight, or — on the transposed pattern — one
+    incoming weight). Then ``R^S = L_J ⊆ L_I ⊆ R^S``: ``L_I`` is the coordinate subspace
+    ``R^S``, closed (Lemma D6). ``None`` when the greedy search finds no such ``J``."""
+    rng = np.random.default_rng(seed)
+    full = [np.array(m) for m in pattern.masks]
+    for _ in range(tries):
+        for transposed in (False, True):
+            ms = [m.T for m in reversed(full)] if transposed else full
+            sub = _out_forest(ms, rng)
+            if sub is None:
+                continue
+            if transposed:
+                sub = [m.T for m in reversed(sub)]
+            return SparsityPattern(sub)
+    return None

@@ -25,7 +25,7 @@ import numpy as np
 from .._budget import Budget
 from .._results import ResultMixin
 from .certificates import ClosedCertificate, ClosednessVerdict, NotClosedCertificate
-from .deep import Collapse, collapse, embed_family, restrict
+from .deep import Collapse, collapse, embed_family, restrict, routing_cover
 from .pattern import SparsityPattern
 from .qe import decide_qe
 from .two_factor import decide_two_factor
@@ -38,6 +38,9 @@ PEEL_PAIR_SECONDS = 0.3
 PEEL_SHARE = 0.25
 #: Share of what is left for the block-defect search before quantifier elimination.
 DEFECT_SHARE = 0.5
+#: Collapsed patterns with more allowed weights than this skip quantifier elimination (the
+#: time goes to the block-defect search instead): Z3 does not answer on them in minutes.
+QE_MAX_WEIGHTS = 40
 #: Seconds at most for the two-factor decision of one block.
 BLOCK_SECONDS = 0.5
 
@@ -181,6 +184,19 @@ def decide_deep(pattern: SparsityPattern, budget: Budget, seed: int, use_qe: boo
     if not col.pruned.path_support().any():
         cert = ClosedCertificate(pattern, "pruned-zero", {"pruned": col.pruned.to_text()})
         return ClosednessVerdict(True, "reductions", time.perf_counter() - start, cert, "no path: L_I = {0}"), ""
+    if col.collapsed.n_factors >= 2:
+        with budget.phase("routing cover"):
+            cover = routing_cover(pattern, seed=seed)
+            sub_col = collapse(cover) if cover is not None else None
+        if sub_col is not None and sub_col.collapsed.n_factors == 1:
+            part = _wrap_closed(cover, sub_col, ClosedCertificate(sub_col.collapsed, "single-factor"))
+            cert = ClosedCertificate(pattern, "routing-cover", {"sub": cover.to_text()}, (part,))
+            return ClosednessVerdict(
+                True, "reductions", time.perf_counter() - start, cert,
+                f"{_describe(col)}; a routing sub-pattern ({cover.n_allowed} of {pattern.n_allowed} weights: every "
+                "hidden unit keeps one outgoing or one incoming weight) has the same path support and collapses to "
+                "one factor, so L_I is the coordinate subspace on the path support"), ""
+        tried.append("routing cover: the greedy search left entries of the path support uncovered")
     if col.collapsed.n_factors > 2:
         with budget.phase("collapse (whole-space peeling)"):
             peeled = collapse(pattern, peel=PEEL_PAIR_SECONDS, budget=budget.share(PEEL_SHARE))
@@ -209,8 +225,9 @@ def decide_deep(pattern: SparsityPattern, budget: Budget, seed: int, use_qe: boo
             + ("; family lifted to every factor" if lifted is not None
                else "; no explicit family on the original factors (a collapse step has no section)")), ""
     # still deep: localized defects, then quantifier elimination on the collapsed pattern
+    qe_worth = use_qe and collapsed.n_allowed <= QE_MAX_WEIGHTS
     with budget.phase("block defects"):
-        defects, n_blocks, exhausted = find_defects(col.pruned, budget.share(DEFECT_SHARE if use_qe else 1.0),
+        defects, n_blocks, exhausted = find_defects(col.pruned, budget.share(DEFECT_SHARE if qe_worth else 1.0),
                                                     seed=seed)
     if defects:
         d = defects[0]
@@ -219,7 +236,10 @@ def decide_deep(pattern: SparsityPattern, budget: Budget, seed: int, use_qe: boo
                                  f"{_describe(col)}; {d} (after {n_blocks} blocks): A is not in L_I"), ""
     tried.append(f"block-defect search: {n_blocks} blocks, none defective"
                  + (" (all blocks of sizes 2x2, 2x3, 3x2)" if exhausted else " (stopped by the time limit)"))
-    if use_qe and budget.remaining() > 0.05:
+    if use_qe and not qe_worth:
+        tried.append(f"quantifier elimination skipped: {collapsed.n_allowed} weights after the collapse "
+                     f"(it answers within minutes only up to about {QE_MAX_WEIGHTS})")
+    if qe_worth and budget.remaining() > 0.05:
         with budget.phase("quantifier elimination"):
             closed, _, message = decide_qe(collapsed, time_limit=None, budget=budget)
         if closed is True:
