@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ._lazy import lazy_exports
 
-from .domain import Box, PointSet
+from .domain import Box, Boxes, PointSet
 from .errors import (
     InvalidArgument,
     InvalidData,
@@ -47,6 +47,7 @@ _LAZY: dict[str, str] = {
     "sup_distance": "distance",
     "sobolev_distance": "distance",
     "lipschitz_constant": "distance",
+    "epsilon_equivalent": "distance", "top1_agreement": "distance",
     "parameter_distance": "symmetry", "ParameterDistance": "symmetry",
 }
 
@@ -54,6 +55,7 @@ __all__ = [
     "ReLUNetwork",
     "Box",
     "PointSet",
+    "Boxes",
     "ReluscopeError",
     "InvalidArgument",
     "InvalidNetwork",

@@ -1,4 +1,5 @@
-"""Input domains: an axis-aligned :class:`Box` and a finite :class:`PointSet`."""
+"""Input domains: an axis-aligned :class:`Box`, a finite :class:`PointSet`, and a union of
+boxes :class:`Boxes` (for example the L-inf neighbourhoods of data points)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .errors import InvalidArgument, InvalidDomain
 
-__all__ = ["Box", "PointSet", "Domain", "as_domain"]
+__all__ = ["Box", "PointSet", "Boxes", "Domain", "as_domain"]
 
 
 class Box:
@@ -206,19 +207,120 @@ class PointSet:
     def __repr__(self) -> str:
         return f"PointSet(n={len(self)}, d={self.dim})"
 
+    def neighbourhood(self, eps: float, within: Box | None = None) -> Boxes:
+        """The union of the L-inf balls of radius ``eps`` around the points (each clipped
+        to ``within`` when given): the region that robustness and differential
+        verification tools check."""
+        eps_f = float(eps) if isinstance(eps, (int, float, np.floating, np.integer)) and not isinstance(eps, bool) else np.nan
+        if not (np.isfinite(eps_f) and eps_f > 0):
+            raise InvalidArgument(f"radius must be a positive, finite number; got {eps!r}")
+        lo, hi = self._X - eps_f, self._X + eps_f
+        if within is not None:
+            wlo, whi = within.bounds(self.dim)
+            lo, hi = np.maximum(lo, wlo), np.minimum(hi, whi)
+        return Boxes(lo, hi, centres=self._X)
+
     def to_dict(self) -> dict:
         return {"type": "points", "n": len(self), "d": self.dim}
+
+
+class Boxes:
+    """A union of ``m`` axis-aligned boxes ``[lo[i], hi[i]]`` in ``d`` dimensions.
+
+    ``centres`` (optional) records the points the boxes were built around
+    (:meth:`PointSet.neighbourhood`). The analyses that accept a union of boxes take the
+    maximum over its boxes and report per-box results.
+    """
+
+    __slots__ = ("_lo", "_hi", "_centres")
+
+    def __init__(self, lo: ArrayLike, hi: ArrayLike, centres: ArrayLike | None = None) -> None:
+        try:
+            lo_arr = np.array(lo, dtype=np.float64, copy=True)
+            hi_arr = np.array(hi, dtype=np.float64, copy=True)
+        except (TypeError, ValueError) as exc:
+            raise InvalidDomain(f"boxes need numeric bounds: {exc}") from None
+        if lo_arr.ndim != 2 or lo_arr.shape != hi_arr.shape or 0 in lo_arr.shape:
+            raise InvalidDomain(f"boxes need lo and hi of one shape (m, d) with m, d >= 1; got {lo_arr.shape} and {hi_arr.shape}")
+        if not (np.isfinite(lo_arr).all() and np.isfinite(hi_arr).all()):
+            raise InvalidDomain("boxes need finite bounds")
+        bad = np.argwhere(~(lo_arr < hi_arr))
+        if bad.size:
+            i, j = (int(k) for k in bad[0])
+            raise InvalidDomain(f"box {i} needs lo < hi in every coordinate; coordinate {j} has lo={lo_arr[i, j]} >= hi={hi_arr[i, j]}")
+        c = None if centres is None else np.array(centres, dtype=np.float64, copy=True)
+        for arr in (lo_arr, hi_arr) + (() if c is None else (c,)):
+            arr.setflags(write=False)
+        object.__setattr__(self, "_lo", lo_arr)
+        object.__setattr__(self, "_hi", hi_arr)
+        object.__setattr__(self, "_centres", c)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Boxes is immutable")
+
+    def __reduce__(self):
+        return (Boxes, (self._lo, self._hi, self._centres))
+
+    @property
+    def lo(self) -> NDArray[np.float64]:
+        return self._lo
+
+    @property
+    def hi(self) -> NDArray[np.float64]:
+        return self._hi
+
+    @property
+    def centres(self) -> NDArray[np.float64]:
+        """The points the boxes surround (the boxes' midpoints when none were given)."""
+        return 0.5 * (self._lo + self._hi) if self._centres is None else self._centres
+
+    @property
+    def dim(self) -> int:
+        return int(self._lo.shape[1])
+
+    def __len__(self) -> int:
+        return int(self._lo.shape[0])
+
+    def box(self, i: int) -> Box:
+        return Box(self._lo[i], self._hi[i])
+
+    def __iter__(self):
+        return (self.box(i) for i in range(len(self)))
+
+    def check(self, dim: int) -> Boxes:
+        if dim != self.dim:
+            raise InvalidDomain(f"boxes have {self.dim} coordinates but the network takes {dim} inputs")
+        return self
+
+    def bounding_box(self) -> Box:
+        return Box(self._lo.min(axis=0), self._hi.max(axis=0))
+
+    def __repr__(self) -> str:
+        return f"Boxes(m={len(self)}, d={self.dim})"
+
+    def to_dict(self) -> dict:
+        width = self._hi - self._lo
+        return {"type": "boxes", "m": len(self), "d": self.dim,
+                "max_width": float(width.max()), "min_width": float(width.min())}
 
 
 Domain = Union[Box, PointSet]
 
 
-def as_domain(domain: Domain | ArrayLike | str | None, dim: int) -> Domain:
+def as_domain(domain: Domain | Boxes | ArrayLike | str | None, dim: int, *,
+              allow_boxes: bool = False) -> Domain | Boxes:
     """Normalize user input into a validated domain for ``dim`` inputs.
 
     ``None`` gives the project's default ``[-1, 1]^dim``; a string is parsed by
-    :meth:`Box.parse`; an array is a :class:`PointSet`.
+    :meth:`Box.parse`; an array is a :class:`PointSet`. A :class:`Boxes` union is accepted
+    only by the analyses that say so (``allow_boxes=True``); the others refuse it with a
+    clear error instead of misreading it.
     """
+    if isinstance(domain, Boxes):
+        if not allow_boxes:
+            raise InvalidDomain("this analysis takes a Box or a PointSet; a union of boxes is accepted by "
+                                "sup_distance, sobolev_distance, lipschitz_constant, epsilon_equivalent and top1_agreement")
+        return domain.check(dim)
     if domain is None:
         return Box(-1.0, 1.0).check(dim)
     if isinstance(domain, str):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._results import ResultMixin
-from .._validation import check_pair
+from .._validation import check_choice, check_pair
 from ..domain import Box
 from ..network import ReLUNetwork
 from .layers import ROUNDING_PAD, affine_range, _box, layer_bounds, relu_relaxation
@@ -172,12 +172,13 @@ def _symbolic_difference(f: ReLUNetwork, g: ReLUNetwork, layer: int, lo_x: np.nd
     return out[0], out[1]
 
 
-def _differential(f: ReLUNetwork, g: ReLUNetwork, lo_x: np.ndarray, hi_x: np.ndarray
+def _differential(f: ReLUNetwork, g: ReLUNetwork, lo_x: np.ndarray, hi_x: np.ndarray, tier: str
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Bounds on ``f - g`` by propagating ``Δz`` layer by layer (same widths required):
-    the interval step and the symbolic back-substitution, intersected per layer."""
-    bf = layer_bounds(f, Box(lo_x, hi_x))
-    bg = layer_bounds(g, Box(lo_x, hi_x))
+    the interval step and (``tier="linear"``) the symbolic back-substitution, intersected
+    per layer."""
+    bf = layer_bounds(f, Box(lo_x, hi_x), method=tier)
+    bg = layer_bounds(g, Box(lo_x, hi_x), method=tier)
     Wf, Wg = f.weights, g.weights
     dz_lo, dz_hi = affine_range(Wf[0] - Wg[0], f.biases[0] - g.biases[0], lo_x, hi_x)
     diff_relax: list = []
@@ -199,27 +200,31 @@ def _differential(f: ReLUNetwork, g: ReLUNetwork, lo_x: np.ndarray, hi_x: np.nda
         dz_lo, dz_hi = p_lo + q_lo, p_hi + q_hi
         mag = np.maximum(np.abs(dz_lo), np.abs(dz_hi))
         dz_lo, dz_hi = dz_lo - ROUNDING_PAD * mag, dz_hi + ROUNDING_PAD * mag
-        s_lo, s_hi = _symbolic_difference(f, g, layer, lo_x, hi_x, diff_relax, g_relax)
-        dz_lo, dz_hi = np.maximum(dz_lo, s_lo), np.minimum(dz_hi, s_hi)
+        if tier == "linear":
+            s_lo, s_hi = _symbolic_difference(f, g, layer, lo_x, hi_x, diff_relax, g_relax)
+            dz_lo, dz_hi = np.maximum(dz_lo, s_lo), np.minimum(dz_hi, s_hi)
     fo, go = bf.output, bg.output
     return np.maximum(dz_lo, fo[0] - go[1]), np.minimum(dz_hi, fo[1] - go[0])
 
 
-def difference_bounds(f: ReLUNetwork, g: ReLUNetwork, domain: Box | str | None = None
-                      ) -> DifferenceBounds:
+def difference_bounds(f: ReLUNetwork, g: ReLUNetwork, domain: Box | str | None = None, *,
+                      tier: str = "linear") -> DifferenceBounds:
     """Bounds on ``f(x) - g(x)`` for every ``x`` in a box.
 
     Uses the joint network always, and the differential route too when ``f`` and ``g``
     have the same widths (their neurons are taken to correspond); the result is the
-    intersection, ``method`` says which routes ran.
+    intersection, ``method`` says which routes ran. ``tier="interval"`` is the cheap tier
+    (interval arithmetic only, several times faster), ``"linear"`` adds the
+    back-substitution steps.
     """
     check_pair(f, g)
+    check_choice(tier, ("interval", "linear"), "tier")
     lo_x, hi_x = _box(f, domain)
-    joint = layer_bounds(joint_difference_network(f, g), Box(lo_x, hi_x))
+    joint = layer_bounds(joint_difference_network(f, g), Box(lo_x, hi_x), method=tier)
     lower, upper = joint.output
-    method = "joint"
+    method = f"joint ({tier})"
     if f.widths == g.widths:
-        dl, dh = _differential(f, g, lo_x, hi_x)
+        dl, dh = _differential(f, g, lo_x, hi_x, tier)
         lower, upper = np.maximum(lower, dl), np.minimum(upper, dh)
-        method = "joint+differential"
+        method = f"joint+differential ({tier})"
     return DifferenceBounds(lower, upper, method)

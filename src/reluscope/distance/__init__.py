@@ -4,7 +4,12 @@
 * :func:`sobolev_distance` -- the ``W^{1,∞}`` distance ``max(sup|f - g|, ess sup |∇(f - g)|)``
   with the gradient measured by its largest absolute entry (over outputs and inputs);
 * :func:`lipschitz_constant` -- ``ess sup max_{k,j} |∂f_k/∂x_j|`` (the case ``g = 0``);
-* :func:`split_lp_bound` -- an upper bound on ``max sign (f - g)_k`` by input-domain splitting.
+* :func:`split_lp_bound` -- an upper bound on ``max sign (f - g)_k`` by input-domain splitting;
+* :func:`epsilon_equivalent`, :func:`top1_agreement` -- differential questions for a network
+  and its compressed copy, proved / refuted / undecided per box.
+
+The first three also accept a union of boxes (:class:`~reluscope.Boxes`, e.g. the
+neighbourhoods ``PointSet(X).neighbourhood(eps)`` of data points).
 
 Exact answers come from mixed-integer linear programs solved by HiGHS through
 :func:`scipy.optimize.milp` (encodings in :mod:`reluscope.milp`). Every result carries a
@@ -24,13 +29,17 @@ Submodules, one purpose each:
 * :mod:`~reluscope.distance.enumeration` -- the region-enumeration route (low dimension);
 * :mod:`~reluscope.distance.lower` -- sampling and local ascent (lower bounds, witnesses);
 * :mod:`~reluscope.distance.pointwise` -- values and Jacobians of ``f - g`` at points;
-* :mod:`~reluscope.distance.control` -- option checks, cutoffs, HiGHS retries.
+* :mod:`~reluscope.distance.control` -- option checks, cutoffs, HiGHS retries;
+* :mod:`~reluscope.distance.neighbourhoods` -- unions of boxes: engine bounds per box at
+  once, the largest ones tightened by the single-box method;
+* :mod:`~reluscope.distance.differential` -- :func:`epsilon_equivalent`, :func:`top1_agreement`.
 
 The parameter distance moved to :func:`reluscope.symmetry.parameter_distance`.
 """
 
 from __future__ import annotations
 
+from .differential import DifferentialVerdict, epsilon_equivalent, top1_agreement
 from .gradient import lipschitz_constant, sobolev_distance
 from .relax import split_lp_bound
 from .results import DistanceResult, SobolevResult
@@ -43,4 +52,7 @@ __all__ = [
     "sobolev_distance",
     "lipschitz_constant",
     "split_lp_bound",
+    "DifferentialVerdict",
+    "epsilon_equivalent",
+    "top1_agreement",
 ]

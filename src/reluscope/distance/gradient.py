@@ -15,7 +15,7 @@ from scipy.optimize import linprog
 from .._budget import Budget
 from .._validation import check_choice, check_pair, check_tol
 from ..bounds import LayerwiseBounds, jacobian_bounds
-from ..domain import Box, PointSet, as_domain
+from ..domain import Box, Boxes, PointSet, as_domain
 from ..errors import SolverError
 from ..milp import MILPBuilder, encode_jacobian_column, encode_network
 from ..network import ReLUNetwork
@@ -30,6 +30,7 @@ from .control import (
 )
 from .enumeration import _AUTO_ENUMERATE_GRADIENT_DIM, _enumerated_gradient, _enumeration_share, _limit_status
 from .lower import _Best, _offer_realized_gradient
+from .neighbourhoods import boxes_result
 from .pointwise import Terms, _jacobian_diff, _points_result, _terms
 from .results import DistanceResult, SobolevResult
 from .sup import sup_distance
@@ -263,10 +264,15 @@ def _gradient_distance(f: ReLUNetwork, g: ReLUNetwork | None, domain, method: st
     region_margin = check_tol(region_margin, "region_margin", positive=True)
     check_choice(bound_method, BOUND_METHODS, "bound_method")
     budget = Budget.of(time_limit, budget)
-    dom = as_domain(domain, f.input_dim)
+    dom = as_domain(domain, f.input_dim, allow_boxes=True)
     terms = _terms(f, g)
     if isinstance(dom, PointSet):
         return _points_result(terms, dom, budget.elapsed(), norm)
+    if isinstance(dom, Boxes):
+        def one_box(box: Box, box_budget: Budget) -> DistanceResult:
+            return _gradient_distance(f, g, box, method, time_limit, mip_gap, seed, n_samples, tol,
+                                      region_margin, bound_method, norm, max_regions, box_budget)
+        return boxes_result(terms, dom, norm, one_box, budget, seed=seed, tol=max(tol, 2 * mip_gap))
     lo, hi = dom.bounds(f.input_dim)
     share = _enumeration_share(method, f.input_dim, _AUTO_ENUMERATE_GRADIENT_DIM)
     if share:

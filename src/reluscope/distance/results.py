@@ -37,7 +37,8 @@ class DistanceResult(ResultMixin):
         ``upper - lower`` is within the solver tolerance.
     status:
         ``"optimal"``, ``"time_limit"``, ``"sampled"`` (no upper bound computed),
-        ``"points"`` (exact maximum over a finite point set), ``"region_limit"`` (region
+        ``"points"`` (exact maximum over a finite point set), ``"unresolved"`` (a union of
+        boxes whose boxes were all tried without closing the gap), ``"region_limit"`` (region
         enumeration stopped at ``max_regions``) or ``"solver_error"`` (HiGHS failed on a
         MILP even after retries; the bounds stay valid).
     seconds:
@@ -60,6 +61,9 @@ class DistanceResult(ResultMixin):
         two coincide except for degenerate networks whose patterns on lower-dimensional
         sets (e.g. two neurons with opposite hyperplanes) would give larger gradients.
         For the sup norm, ``upper`` itself is certified and this is ``None``.
+    per_box:
+        For a union of boxes (:class:`~reluscope.Boxes`): ``(lower, upper)`` for each box;
+        the result's ``lower`` and ``upper`` are their maxima.
     """
 
     lower: float
@@ -73,6 +77,7 @@ class DistanceResult(ResultMixin):
     component: tuple[int, ...] | None = None
     n_binaries: int = 0
     certified_upper: float | None = None
+    per_box: tuple[tuple[float, float], ...] | None = None
 
     @property
     def value(self) -> float | None:
@@ -83,7 +88,9 @@ class DistanceResult(ResultMixin):
         name = {"sup": "sup distance", "gradient": "gradient distance",
                 "lipschitz": "Lipschitz constant"}.get(self.norm, self.norm)
         head = _bounds_text(name, self.lower, self.upper, self.exact)
-        w = "" if self.witness is None else f"; witness {np.array2string(self.witness, precision=4)}"
+        w = "" if self.witness is None else (
+            f"; witness {np.array2string(self.witness, precision=4)}" if self.witness.size <= 10
+            else f"; witness: a point in {self.witness.size} dimensions (.witness)")
         return f"{head} [{self.method}, {self.status}, {self.seconds:.2f}s{w}]"
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._budget import Budget
 from .._validation import check_choice, check_pair
-from ..domain import Box, PointSet, as_domain
+from ..domain import Box, Boxes, PointSet, as_domain
 from ..errors import SolverError
 from ..milp import MILPBuilder, encode_network
 from ..network import ReLUNetwork
@@ -29,6 +29,7 @@ from .control import (
 )
 from .enumeration import _AUTO_ENUMERATE_SUP_DIM, _enumerated_sup, _enumeration_share, _limit_status
 from .lower import _Best, _local_ascent, _sup_candidates
+from .neighbourhoods import boxes_result
 from .pointwise import Terms, _points_result, _terms, _values
 from .relax import (
     _coupled_lp_bounds,
@@ -175,7 +176,7 @@ def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, budget: Budget, mip
     return upper, status, n_bin
 
 
-def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | None = None,
+def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | Boxes | PointSet | str | None = None,
                  *, method: Literal["auto", "exact", "sampled", "enumerate"] = "auto",
                  time_limit: float = 30.0, mip_gap: float = 1e-6, seed: int = 0, n_samples: int = 2000,
                  tol: float = 1e-6, bound_method: Literal["interval", "lp", "milp"] = "lp",
@@ -188,7 +189,11 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
         Networks with the same input and output dimensions.
     domain:
         A :class:`~reluscope.Box` (``None``: ``[-1, 1]^d``; a string ``"LO,HI"`` is parsed) or a
-        :class:`~reluscope.PointSet` (then the answer is the exact maximum over the points).
+        :class:`~reluscope.PointSet` (then the answer is the exact maximum over the points), or a
+        union of boxes :class:`~reluscope.Boxes` (e.g. ``PointSet(X).neighbourhood(eps)``):
+        each box gets an upper bound from the bound engine and a lower bound from a batched
+        gradient ascent at once; the remaining time tightens the boxes with the largest upper
+        bounds one by one with the single-box method (``per_box`` in the result).
     method:
         ``"exact"``: MILP (HiGHS) for each output ``k`` and sign, maximizing ``±(f - g)_k``
         on a shared input, started from a small sampled lower bound. ``"sampled"``: random
@@ -248,10 +253,16 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | 
     time_limit = check_distance_options(method, time_limit, mip_gap, seed, n_samples, tol, max_regions)
     check_choice(bound_method, BOUND_METHODS, "bound_method")
     budget = Budget.of(time_limit, budget)
-    dom = as_domain(domain, f.input_dim)
+    dom = as_domain(domain, f.input_dim, allow_boxes=True)
     terms = _terms(f, g)
     if isinstance(dom, PointSet):
         return _points_result(terms, dom, budget.elapsed(), "sup")
+    if isinstance(dom, Boxes):
+        def one_box(box: Box, box_budget: Budget) -> DistanceResult:
+            return sup_distance(f, g, box, method=method, time_limit=time_limit, mip_gap=mip_gap, seed=seed,
+                                n_samples=n_samples, tol=tol, bound_method=bound_method,
+                                max_regions=max_regions, budget=box_budget)
+        return boxes_result(terms, dom, "sup", one_box, budget, seed=seed, tol=max(tol, 2 * mip_gap))
     lo, hi = dom.bounds(f.input_dim)
     best = _Best()
     rng = np.random.default_rng(seed)

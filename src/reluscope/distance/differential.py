@@ -1,0 +1,226 @@
+"""Differential questions for a network and its compressed (pruned, quantized, fine-tuned)
+copy on a domain: is ``|f - g| <= eps`` everywhere (:func:`epsilon_equivalent`)? do the two
+always pick the same class (:func:`top1_agreement`)?
+
+Each answer is *proved* (by the bound engine, or by a MILP on a box where the engine's
+bounds were not enough), *refuted* (with a counterexample evaluated on the real networks),
+or *undecided* when the time runs out. For a union of boxes every box gets its own status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._budget import Budget
+from .._results import ResultMixin
+from .._validation import check_pair, check_seed, check_time_limit, check_tol
+from ..bounds import layer_bounds
+from ..domain import Box, Boxes, PointSet, as_domain
+from ..milp import neuron_range
+from ..network import ReLUNetwork
+from .neighbourhoods import boxes_bounds, refine_boxes
+from .pointwise import _terms, _values
+from .results import DistanceResult
+from .sup import sup_distance
+
+__all__ = ["DifferentialVerdict", "epsilon_equivalent", "top1_agreement"]
+
+
+@dataclass(frozen=True)
+class DifferentialVerdict(ResultMixin):
+    """The answer to a differential question on a domain.
+
+    Attributes
+    ----------
+    question:
+        ``"epsilon-equivalence"`` or ``"top-1 agreement"``.
+    status:
+        ``"proved"``, ``"refuted"`` (``counterexample`` shows it) or ``"undecided"``.
+    counterexample:
+        A point where the property fails, checked with the real networks.
+    box_status:
+        One status per box of the domain (one entry for a single box or a point set).
+    seconds:
+        Wall-clock time.
+    epsilon:
+        The tolerance of an epsilon-equivalence question.
+    bounds:
+        Epsilon-equivalence: ``(lower, upper)`` on ``sup |f - g|`` over the domain.
+    """
+
+    question: str
+    status: str
+    counterexample: np.ndarray | None
+    box_status: tuple[str, ...]
+    seconds: float
+    epsilon: float | None = None
+    bounds: tuple[float, float] | None = None
+
+    @property
+    def holds(self) -> bool | None:
+        """``True`` (proved), ``False`` (refuted) or ``None`` (undecided)."""
+        return {"proved": True, "refuted": False}.get(self.status)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many boxes are proved, refuted and undecided."""
+        return {s: self.box_status.count(s) for s in ("proved", "refuted", "undecided")}
+
+    def __str__(self) -> str:
+        head = f"{self.question}: {self.status}"
+        if self.epsilon is not None:
+            head += f" (epsilon {self.epsilon:.6g}"
+            head += "" if self.bounds is None else f"; sup |f - g| in [{self.bounds[0]:.6g}, {self.bounds[1]:.6g}]"
+            head += ")"
+        if len(self.box_status) > 1:
+            c = self.counts
+            head += f"; boxes: {c['proved']} proved, {c['refuted']} refuted, {c['undecided']} undecided"
+        return f"{head} [{self.seconds:.2f}s]"
+
+
+def _overall(statuses: list[str]) -> str:
+    if "refuted" in statuses:
+        return "refuted"
+    return "proved" if all(s == "proved" for s in statuses) else "undecided"
+
+
+def _as_boxes(domain, dim: int) -> Boxes | PointSet:
+    dom = as_domain(domain, dim, allow_boxes=True)
+    if isinstance(dom, Box):
+        lo, hi = dom.bounds(dim)
+        return Boxes(lo[None, :], hi[None, :])
+    return dom
+
+
+def epsilon_equivalent(f: ReLUNetwork, g: ReLUNetwork, domain: Box | Boxes | PointSet | str | None,
+                       eps: float, *, time_limit: float = 30.0, seed: int = 0,
+                       budget: Budget | None = None) -> DifferentialVerdict:
+    """Decide whether ``max_k |f_k(x) - g_k(x)| <= eps`` for every ``x`` in the domain.
+
+    Each box is *proved* when an upper bound on ``sup |f - g|`` over it (the bound engine's,
+    or the MILP's of :func:`sup_distance` on that box) is at most ``eps``, *refuted* when a
+    point with ``|f - g| > eps`` is found (gradient ascent, then the MILP's incumbent), and
+    *undecided* otherwise. The domain is refuted if one box is, proved if all are.
+    """
+    check_pair(f, g)
+    eps = check_tol(eps, "eps")
+    time_limit = check_time_limit(time_limit)
+    rng = check_seed(seed)
+    budget = Budget.of(time_limit, budget)
+    dom = _as_boxes(domain, f.input_dim)
+    terms = _terms(f, g)
+    if isinstance(dom, PointSet):
+        D = np.abs(_values(terms, dom.points)).max(axis=1)
+        bad = D > eps
+        statuses = tuple(np.where(bad, "refuted", "proved").tolist())
+        cx = dom.points[int(np.argmax(D))].copy() if bad.any() else None
+        return DifferentialVerdict("epsilon-equivalence", _overall(list(statuses)), cx, statuses,
+                                   budget.elapsed(), eps, (float(D.max()), float(D.max())))
+    state = boxes_bounds(terms, dom, "sup", budget.share(0.6), rng)
+
+    def status(i: int) -> str:
+        if state.lower[i] > eps:
+            return "refuted"
+        return "proved" if state.upper[i] <= eps else "undecided"
+
+    def settled(_s) -> bool:
+        st = [status(i) for i in range(len(dom))]
+        return "refuted" in st or "undecided" not in st
+
+    def pick(s) -> int | None:
+        open_ = [i for i in range(len(dom)) if status(i) == "undecided" and not s.refined[i]]
+        return max(open_, key=lambda i: s.upper[i]) if open_ else None
+
+    def one_box(box: Box, box_budget: Budget) -> DistanceResult:
+        return sup_distance(f, g, box, time_limit=time_limit, seed=seed, budget=box_budget)
+
+    refine_boxes(state, dom, one_box, budget, settled, pick)
+    statuses = [status(i) for i in range(len(dom))]
+    refuted = [i for i, s in enumerate(statuses) if s == "refuted"]
+    cx = state.witness[refuted[0]].copy() if refuted else None
+    return DifferentialVerdict("epsilon-equivalence", _overall(statuses), cx, tuple(statuses),
+                               budget.elapsed(), eps, (float(state.lower.max()), float(state.upper.max())))
+
+
+def _margin_network(net: ReLUNetwork, c: int) -> ReLUNetwork:
+    """The network whose outputs are ``net_c - net_j`` for every ``j != c``."""
+    W, b = net.weights[-1], net.biases[-1]
+    others = [j for j in range(net.output_dim) if j != c]
+    return ReLUNetwork(list(net.weights[:-1]) + [W[c][None, :] - W[others]],
+                       list(net.biases[:-1]) + [b[c] - b[others]])
+
+
+def _disagreement(f: ReLUNetwork, g: ReLUNetwork, X: np.ndarray) -> int | None:
+    """Index of a row of ``X`` where the two networks' top classes differ."""
+    bad = np.nonzero(np.argmax(f(X), axis=1) != np.argmax(g(X), axis=1))[0]
+    return int(bad[0]) if bad.size else None
+
+
+def _margin_positive(net: ReLUNetwork, c: int, box: Box, budget: Budget) -> tuple[bool | None, np.ndarray | None]:
+    """Is class ``c`` the strict top class of ``net`` on the whole box? ``True`` proved by
+    the engine or by MILPs, ``False`` with a point where it is not, ``None`` out of time."""
+    m = _margin_network(net, c)
+    lo = layer_bounds(m, box).output[0]
+    if np.all(lo > 0):
+        return True, None
+    for j in np.nonzero(lo <= 0)[0]:
+        if budget.expired():
+            return None, None
+        r = neuron_range(m, box, m.depth, int(j), budget=budget.share(0.5))
+        if r.exact_lower and r.lower <= 0:
+            return False, r.witness_min
+        if not r.lower > 0:
+            return None, None
+    return True, None
+
+
+def top1_agreement(f: ReLUNetwork, g: ReLUNetwork, domain: Box | Boxes | PointSet | str | None, *,
+                   time_limit: float = 30.0, seed: int = 0, n_samples: int = 64,
+                   budget: Budget | None = None) -> DifferentialVerdict:
+    """Decide whether ``argmax_k f_k(x) == argmax_k g_k(x)`` for every ``x`` in the domain.
+
+    A box is *refuted* by a point where the top classes differ (box centre, random points,
+    MILP minimizers of the margins); *proved* when one class ``c`` is the strict top class
+    of both networks on the whole box (every margin ``net_c - net_j`` has a positive lower
+    bound, from the bound engine or, where that is not enough, an exact MILP); otherwise
+    *undecided* (for instance when both networks change class inside the box at the same
+    place, which this test does not prove). Ties count as disagreement only where
+    ``numpy.argmax`` differs.
+    """
+    check_pair(f, g)
+    time_limit = check_time_limit(time_limit)
+    rng = check_seed(seed)
+    budget = Budget.of(time_limit, budget)
+    dom = _as_boxes(domain, f.input_dim)
+    if isinstance(dom, PointSet):
+        bad = np.argmax(f(dom.points), axis=1) != np.argmax(g(dom.points), axis=1)
+        statuses = tuple(np.where(bad, "refuted", "proved").tolist())
+        cx = dom.points[int(np.argmax(bad))].copy() if bad.any() else None
+        return DifferentialVerdict("top-1 agreement", _overall(list(statuses)), cx, statuses, budget.elapsed())
+    statuses = ["undecided"] * len(dom)
+    cx = None
+    for i, box in enumerate(dom):
+        lo, hi = box.bounds(f.input_dim)
+        X = np.vstack([0.5 * (lo + hi), lo + (hi - lo) * rng.random((n_samples, lo.size))])
+        k = _disagreement(f, g, X)
+        if k is not None:
+            statuses[i], cx = "refuted", (X[k].copy() if cx is None else cx)
+    for i, box in enumerate(dom):
+        if statuses[i] != "undecided":
+            continue
+        if budget.expired():
+            break
+        lo, hi = box.bounds(f.input_dim)
+        c = int(np.argmax(f((0.5 * (lo + hi))[None, :])[0]))
+        answers = []
+        for net in (f, g):
+            ok, point = _margin_positive(net, c, box, budget)
+            if ok is False and point is not None and _disagreement(f, g, point[None, :]) is not None:
+                statuses[i], cx = "refuted", (point.copy() if cx is None else cx)
+                break
+            answers.append(ok)
+        if statuses[i] == "undecided" and answers == [True, True]:
+            statuses[i] = "proved"
+    return DifferentialVerdict("top-1 agreement", _overall(statuses), cx, tuple(statuses), budget.elapsed())

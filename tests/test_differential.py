@@ -1,0 +1,115 @@
+"""Unions of boxes and the differential questions: every bound contains sampled values,
+every "proved" survives dense sampling, every "refuted" comes with a real counterexample."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import reluscope as rs
+from reluscope import Box, Boxes, PointSet, ReLUNetwork
+from reluscope.errors import InvalidArgument, InvalidDomain
+
+
+def _pair(seed: int, d: int = 6, k: int = 3, prune: float = 0.05):
+    f = ReLUNetwork.random((d, 16, 16, k), seed=seed)
+    g = ReLUNetwork([W * (np.abs(W) > prune) for W in f.weights], f.biases)
+    return f, g
+
+
+def _dense(boxes: Boxes, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.vstack([b.sample(n, seed=rng) for b in boxes])
+
+
+def test_neighbourhood_builds_clipped_boxes_and_checks_radius():
+    X = np.array([[0.0, 0.5], [1.0, 0.2]])
+    B = PointSet(X).neighbourhood(0.1, within=Box(0, 1))
+    assert len(B) == 2 and B.dim == 2
+    np.testing.assert_allclose(B.lo, [[0.0, 0.4], [0.9, 0.1]])
+    np.testing.assert_allclose(B.hi, [[0.1, 0.6], [1.0, 0.3]])
+    np.testing.assert_allclose(B.centres, X)
+    for bad in (0, -1, float("nan"), float("inf"), "a"):
+        with pytest.raises(InvalidArgument, match="radius"):
+            PointSet(X).neighbourhood(bad)
+    with pytest.raises(InvalidDomain, match="lo < hi"):
+        Boxes([[0.0, 1.0]], [[1.0, 1.0]])
+
+
+def test_analyses_without_union_support_refuse_boxes_clearly():
+    net = ReLUNetwork.random((2, 3, 1), seed=0)
+    B = PointSet(np.zeros((2, 2))).neighbourhood(0.1)
+    with pytest.raises(InvalidDomain, match="union of boxes"):
+        rs.degeneracies(net, B)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sup_and_lipschitz_over_boxes_bracket_sampled_values(seed):
+    f, g = _pair(seed)
+    rng = np.random.default_rng(seed)
+    B = PointSet(rng.uniform(-1, 1, (6, 6))).neighbourhood(0.05)
+    r = rs.sup_distance(f, g, B, time_limit=10)
+    Xd = _dense(B, 500, seed)
+    sampled = np.abs(f(Xd) - g(Xd)).max()
+    assert r.lower <= r.upper and sampled <= r.upper + 1e-12
+    assert len(r.per_box) == len(B) and max(u for _, u in r.per_box) == pytest.approx(r.upper)
+    # the witness lies in one of the boxes and attains the lower bound
+    w = r.witness
+    assert np.any(np.all((B.lo - 1e-12 <= w) & (w <= B.hi + 1e-12), axis=1))
+    assert np.abs(f(w[None]) - g(w[None])).max() == pytest.approx(r.lower, rel=1e-9)
+    lip = rs.lipschitz_constant(f, B, time_limit=10)
+    J = np.stack([f.local_affine(x)[0] for x in Xd[::10]])
+    assert np.abs(J).max() <= lip.upper + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_epsilon_equivalence_agrees_with_the_exact_distance(seed):
+    f, g = _pair(10 + seed)
+    rng = np.random.default_rng(seed)
+    B = PointSet(rng.uniform(-1, 1, (5, 6))).neighbourhood(0.05)
+    exact = rs.sup_distance(f, g, B, time_limit=20)
+    assert exact.exact
+    above = rs.epsilon_equivalent(f, g, B, exact.upper * 1.01 + 1e-9, time_limit=20)
+    assert above.status == "proved" and above.holds is True and above.counterexample is None
+    below = rs.epsilon_equivalent(f, g, B, exact.lower * 0.9, time_limit=20)
+    assert below.status == "refuted" and below.holds is False
+    cx = below.counterexample
+    assert np.abs(f(cx[None]) - g(cx[None])).max() > exact.lower * 0.9
+    assert np.any(np.all((B.lo <= cx) & (cx <= B.hi), axis=1))
+    assert below.counts["refuted"] >= 1
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_top1_verdicts_are_sound(seed):
+    f, g = _pair(20 + seed, prune=0.15)
+    rng = np.random.default_rng(seed)
+    B = PointSet(rng.uniform(-1, 1, (8, 6))).neighbourhood(0.02)
+    v = rs.top1_agreement(f, g, B, time_limit=20)
+    Xd = _dense(B, 300, seed)
+    per_box = np.repeat(np.arange(len(B)), 300)
+    disagree = np.argmax(f(Xd), 1) != np.argmax(g(Xd), 1)
+    for i, status in enumerate(v.box_status):
+        if status == "proved":
+            assert not disagree[per_box == i].any()
+    if v.status == "refuted":
+        cx = v.counterexample
+        assert np.argmax(f(cx[None])[0]) != np.argmax(g(cx[None])[0])
+    if disagree.any():
+        assert v.status != "proved"
+
+
+def test_top1_of_a_network_with_itself_is_never_refuted_and_mostly_proved():
+    f = ReLUNetwork.random((4, 8, 3), seed=3)
+    B = PointSet(np.random.default_rng(3).uniform(-1, 1, (10, 4))).neighbourhood(0.01)
+    v = rs.top1_agreement(f, f, B, time_limit=10)
+    assert "refuted" not in v.box_status
+    assert v.counts["proved"] >= 8
+
+
+def test_point_sets_are_decided_exactly():
+    f, g = _pair(1)
+    X = np.random.default_rng(1).uniform(-1, 1, (50, 6))
+    D = np.abs(f(X) - g(X)).max(axis=1)
+    v = rs.epsilon_equivalent(f, g, X, float(np.median(D)))
+    assert v.status == "refuted" and v.counts["refuted"] == int((D > np.median(D)).sum())
+    assert rs.epsilon_equivalent(f, g, X, float(D.max())).status == "proved"
