@@ -77,7 +77,7 @@ def _source_blocks(name: str) -> list[Any]:
         return [Paragraph("Source: not declared.")]
     blocks: list[Any] = [Paragraph(f"Source: {source.paper.cite()}. Reproduces: {source.part}.")]
     if source.note:
-        blocks.append(Paragraph(f"Note: {source.note}."))
+        blocks.append(Paragraph(f"Note: {source.note.rstrip('.')}."))
     return blocks
 
 
