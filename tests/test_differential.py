@@ -113,3 +113,38 @@ def test_point_sets_are_decided_exactly():
     v = rs.epsilon_equivalent(f, g, X, float(np.median(D)))
     assert v.status == "refuted" and v.counts["refuted"] == int((D > np.median(D)).sum())
     assert rs.epsilon_equivalent(f, g, X, float(D.max())).status == "proved"
+
+
+def test_cli_distance_with_data_neighbourhoods_and_verdicts(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from reluscope.cli import app
+
+    f, g = _pair(2)
+    rs.save(f, tmp_path / "a.safetensors")
+    rs.save(g, tmp_path / "b.safetensors")
+    X = np.random.default_rng(2).uniform(-1, 1, (6, 6))
+    csv = tmp_path / "d.csv"
+    np.savetxt(csv, np.c_[X, np.arange(6) % 3], delimiter=",", header="a,b,c,d,e,f,label", comments="")
+    base = ["distance", str(tmp_path / "a.safetensors"), str(tmp_path / "b.safetensors"),
+            "--data", str(csv), "--radius", "0.05", "--time-limit", "10", "--json"]
+    res = CliRunner().invoke(app, base)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    api = rs.sup_distance(f, g, PointSet(X).neighbourhood(0.05), time_limit=10)
+    assert out["domain"]["type"] == "boxes" and out["domain"]["m"] == 6
+    assert out["upper"] >= api.lower - 1e-9 and out["lower"] <= api.upper + 1e-9
+    res = CliRunner().invoke(app, base + ["--epsilon", str(api.upper * 2), "--top1"])
+    assert res.exit_code == 0, res.output
+    verdicts = json.loads(res.output)["verdicts"]
+    assert verdicts[0]["question"] == "epsilon-equivalence" and verdicts[0]["status"] == "proved"
+    assert verdicts[1]["question"] == "top-1 agreement"
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-m", "reluscope", *base[:-1], "--radius", "-1"],
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and "radius" in p.stderr and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
@@ -33,18 +33,49 @@ def register(app: typer.Typer) -> None:
         time_limit: Annotated[float, time_limit_option("Seconds for the whole computation.")] = 30.0,
         method: Annotated[str, typer.Option("--method", help="auto, exact, sampled or enumerate (list the linear regions; for low input dimensions).")] = "auto",
         seed: Annotated[int, typer.Option("--seed", help="Seed of the sampling phase.")] = 0,
+        data: Annotated[Optional[Path], typer.Option(
+            "--data", help="CSV of data points (header row; a label column is ignored): the domain becomes "
+                           "the union of L-inf boxes of radius --radius around them, clipped to --domain "
+                           "if given explicitly.")] = None,
+        label_column: Annotated[Optional[str], typer.Option(
+            "--label-column", help="Label column of --data (default: a column named label/target/class/y, else the last).")] = None,
+        radius: Annotated[float, typer.Option("--radius", help="Radius of the boxes around the --data points.")] = 0.02,
+        epsilon: Annotated[Optional[float], typer.Option(
+            "--epsilon", help="Decide whether |A - B| <= EPSILON everywhere on the domain (proved / refuted / undecided).")] = None,
+        top1: Annotated[bool, typer.Option("--top1", help="Decide whether A and B pick the same class everywhere on the domain.")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     ) -> None:
         """Distance between two networks as functions on a box: max over the box and over
         outputs of |A(x) - B(x)| (and, for --norm sobolev, of the Jacobian entries of A - B).
-        Prints bounds [lower, upper] (exact when equal up to solver tolerance) and a witness."""
-        from ..distance import sobolev_distance, sup_distance
-        from ..domain import Box
+        Prints bounds [lower, upper] (exact when equal up to solver tolerance) and a witness.
+        With --data the domain is the union of boxes around the data points; --epsilon and
+        --top1 ask the differential questions instead (per box counts)."""
+        from ..distance import epsilon_equivalent, sobolev_distance, sup_distance, top1_agreement
+        from ..domain import Box, PointSet
         from ..io import load
+        from ..report.data import load_csv
 
         check_choice(norm, ("sup", "sobolev"), "--norm")
         f, g = load(a), load(b)
         box = Box.parse(domain)
+        if data is not None:
+            X, _, _ = load_csv(data, label_column)
+            within = box if domain != "-1,1" else None
+            box = PointSet(X).neighbourhood(radius, within=within)
+            domain = f"{len(box)} boxes of radius {radius:g} around {data.name}"
+        if epsilon is not None or top1:
+            verdicts = []
+            if epsilon is not None:
+                verdicts.append(epsilon_equivalent(f, g, box, epsilon, time_limit=time_limit, seed=seed))
+            if top1:
+                verdicts.append(top1_agreement(f, g, box, time_limit=time_limit, seed=seed))
+            if as_json:
+                print_json({"a": str(a), "b": str(b), "domain": box.to_dict(),
+                            "verdicts": [v.to_dict() for v in verdicts]})
+                return
+            for v in verdicts:
+                console.print(escape(str(v)))
+            return
         if norm == "sup":
             res = sup_distance(f, g, box, method=method, time_limit=time_limit, seed=seed)
             parts = [("sup", res)]
