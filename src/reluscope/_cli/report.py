@@ -7,41 +7,38 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..errors import InvalidData
+from ..errors import InvalidArgument, InvalidData
 from ..report.analysis import SECTION_KEYS
 from .common import console, time_limit_option
 
 
-def _example() -> tuple[Any, str]:
-    """The bundled example model and how the report names it, from reluscope.io."""
+def _example(name: str) -> tuple[Any, str]:
+    """A bundled example model and how the report names it, from reluscope.io."""
     from ..io import example_info, load_example
 
-    description = example_info().get("description", "")
-    return load_example(), "the bundled example pruned_mlp" + (f" ({description})" if description else "")
+    description = example_info(name).get("description", "")
+    return load_example(name), f"the bundled example {name}" + (f" ({description})" if description else "")
 
 
-def _example_test_rows(y: Any) -> Any:
-    """Boolean mask of the bundled example's test rows: its recorded train/test split, redone."""
-    import numpy as np
-    from sklearn.model_selection import train_test_split
+def _list_examples() -> None:
+    from ..io import example_info, example_names
 
-    from ..io import example_info
-
-    split = example_info()["dataset"]["split"]
-    index = np.arange(len(y))
-    _, test = train_test_split(index, test_size=split["test_size"], random_state=split["random_state"],
-                               stratify=y if split.get("stratify") else None)
-    mask = np.zeros(len(y), dtype=bool)
-    mask[test] = True
-    return mask
+    for name in example_names():
+        console.print(f"{name}: {example_info(name).get('description', '')}", markup=False, highlight=False,
+                      soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
     @app.command("analyze")
     def analyze_command(
         model: Annotated[Optional[Path], typer.Argument(
-            help="Model file (.safetensors, .npz, .pt/.pth). Default: the bundled example "
-                 "(a pruned MLP trained on a scikit-learn dataset), analyzed with its dataset.")] = None,
+            help="Model file (.safetensors, .npz, .pt/.pth, .onnx, .skops). Default: the bundled example "
+                 "pruned_mlp (a pruned MLP trained on a scikit-learn dataset), analyzed with its dataset.")] = None,
+        example: Annotated[Optional[str], typer.Option(
+            "--example", help="Analyze a bundled example (with its dataset) instead of a file; "
+                              "see --list-examples.")] = None,
+        list_examples: Annotated[bool, typer.Option(
+            "--list-examples", help="List the bundled examples and exit.")] = False,
         data: Annotated[Optional[Path], typer.Option(
             "--data", help="CSV file with a header row: features plus a label column.")] = None,
         label_column: Annotated[Optional[str], typer.Option(
@@ -67,14 +64,20 @@ def register(app: typer.Typer) -> None:
         from ..report import analyze
         from ..report.data import load_csv
 
+        if list_examples:
+            _list_examples()
+            return
+        if model is not None and example is not None:
+            raise InvalidArgument("give a MODEL file or --example NAME, not both")
         X = y = held_out = None
+        name = example or "pruned_mlp"
         if model is None:
-            from ..io import example_dataset
+            from ..io import example_dataset, example_test_mask
 
-            net, source = _example()
+            net, source = _example(name)
             if data is None:
-                X, y = example_dataset()
-                held_out = _example_test_rows(y)
+                X, y = example_dataset(name)
+                held_out = example_test_mask(name)
         else:
             from ..io import load
 
@@ -84,7 +87,7 @@ def register(app: typer.Typer) -> None:
         elif label_column:
             raise InvalidData("--label-column given without --data")
         dom = Box.parse(domain) if domain else None
-        title = f"reluscope analysis of {'the bundled example (pruned_mlp)' if model is None else model.name}"
+        title = f"reluscope analysis of {f'the bundled example ({name})' if model is None else model.name}"
         keys = None if sections is None else tuple(k.strip() for k in sections.split(",") if k.strip())
         report = analyze(net, out, domain=dom, X=X, y=y, held_out=held_out, time_limit=time_limit, seed=seed, title=title,
                          source=source, sections=keys, data_source=None if data is None else str(data))

@@ -1,7 +1,9 @@
-"""Model files: :func:`load` and :func:`save` for ``.npz``, ``.safetensors`` and PyTorch ``.pt``.
+"""Model files: :func:`load` and :func:`save` for ``.npz``, ``.safetensors``, PyTorch ``.pt``
+and ONNX; :func:`load` also reads scikit-learn MLPs saved with skops.
 
 Modules: :mod:`~reluscope.io.formats` (detection, readers, writers, load/save),
-:mod:`~reluscope.io.tensors` (the tensor scheme and the one mask check),
+:mod:`~reluscope.io.tensors` (the tensor scheme, the one mask check, the layer order of a
+state dict), :mod:`~reluscope.io.onnx_format` (ONNX graphs),
 :mod:`~reluscope.io.examples` (bundled example models).
 
 File formats
@@ -11,6 +13,10 @@ The format of a file is detected from its **content** (the suffix is only used b
 
 * ``npz`` -- a zip archive of ``.npy`` members (written by :func:`numpy.savez`);
 * ``safetensors`` -- an 8-byte little-endian header length followed by a JSON header;
+* ``onnx`` -- a serialized ONNX ``ModelProto`` (see :mod:`reluscope.io.onnx_format`);
+* ``skops`` -- a zip archive with ``schema.json`` written by ``skops.io.dump``: a fitted
+  ``MLPClassifier`` / ``MLPRegressor`` (see :mod:`reluscope.sklearn_interop`), loaded with
+  only those types trusted;
 * ``torch`` -- a ``torch.save`` zip archive (members ``<name>/data.pkl``, ...) or a legacy
   ``torch.save`` pickle. It is always read with ``torch.load(weights_only=True)``: only
   tensors, state dicts and an ``nn.Sequential`` of ``Linear`` / ``ReLU`` / ``Identity`` /
@@ -34,8 +40,15 @@ what ``torch.nn.utils.prune`` produces, so ``model.load_state_dict`` accepts it.
 
 :func:`load` also reads files without the marker, in PyTorch ``state_dict`` style: keys
 ``<module path>.weight`` / ``.bias`` (bias optional: zero), pruned
-``.weight_orig`` + ``.weight_mask``, or ``.mask``; layers are ordered by their module path
-(``net.2`` before ``net.10``) and a ReLU is assumed between consecutive Linear layers.
+``.weight_orig`` + ``.weight_mask``, or ``.mask`` (also inside a training checkpoint, and
+with DataParallel's ``module.`` prefix). A state dict stores neither activations nor
+wiring, so the architecture is inferred and the network's
+:attr:`~reluscope.ReLUNetwork.provenance` says so: the layers are taken in the file's
+stored order (a PyTorch state dict keeps registration order; numbered children such as
+``net.2``, ``net.10`` in index order; for safetensors, whose header is sorted by name, the
+unique order in which the shapes chain), checked against the shape chain, with a ReLU
+assumed between consecutive Linear layers. When the order cannot be established the error
+says how to supply it (load the module, or ``load(path, order=[...])``).
 
 Every round trip is exact: float64 values are stored and read bit for bit, masks are
 preserved. Every problem raises :class:`~reluscope.errors.ModelFileError` (or
@@ -60,6 +73,9 @@ _LAZY = {
     "load_example": "examples",
     "example_info": "examples",
     "example_dataset": "examples",
+    "example_names": "examples",
+    "example_test_mask": "examples",
+    "read_onnx": "onnx_format",
 }
 
 __all__ = list(_LAZY)
