@@ -7,7 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import ModelFileError, UnsupportedLayer
+import numpy as np
+
+from ..errors import InvalidArgument, ModelFileError, UnsupportedLayer
 from .common import console, print_json, time_limit_option
 
 __all__ = ["register", "read_pattern"]
@@ -63,16 +65,58 @@ def read_pattern(source: str) -> tuple[Any, str]:
     return SparsityPattern([w != 0 for w in net.weights]), f"{path} (nonzero weights; no masks in file)"
 
 
+def _repair(source: str, pattern: Any, described: str, time_limit: float, output: str | None, json_output: bool) -> None:
+    from ..sparsity import repair, verify
+
+    result = repair(pattern, time_limit=time_limit)
+    written = None
+    if output is not None:
+        if not Path(source).exists():
+            raise InvalidArgument(f"--output needs a model file as INPUT, got the text pattern {source!r}")
+        from ..io import load, save
+        from ..network import ReLUNetwork
+
+        net = load(source)
+        if net.widths != tuple(pattern.widths):
+            raise InvalidArgument(f"{source}: model widths {net.widths} do not match the pattern {pattern.widths}")
+        save(ReLUNetwork(net.weights, net.biases, masks=[np.array(m) for m in result.pattern.masks]), output)
+        written = output
+    valid = None if result.verdict.certificate is None else verify(result.verdict.certificate).valid
+    if json_output:
+        print_json({"input": described, "added": [list(e) for e in result.added], "cost": result.cost,
+                    "closed_before": result.original.closed, "closed_after": result.verdict.closed,
+                    "certificate_valid": valid, "seconds": result.seconds, "note": result.note,
+                    "output": written, "pattern": result.pattern.to_text() if result.pattern.n_allowed < 2000 else None})
+        return
+    console.print(f"[bold]pattern[/bold] widths {'x'.join(map(str, pattern.widths))} ({described})", highlight=False)
+    console.print(str(result), highlight=False, markup=False)
+    console.print(f"  repaired pattern: {result.verdict.reasoning}", highlight=False, markup=False)
+    if valid is not None:
+        console.print(f"  certificate verified independently: {valid}", highlight=False)
+    if written:
+        console.print(f"  wrote the repaired masks into a copy of the model: {written} (new weights start at 0)",
+                      highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("check-pattern", help=_HELP)
     def check_pattern(
         input: Annotated[str, typer.Argument(help="Model file, .npz of masks, or text notation like '10/11;11/01'.")],
         time_limit: Annotated[float, time_limit_option("Seconds for the closedness decision.")] = 30.0,
         json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+        repair: Annotated[bool, typer.Option("--repair", help="Add mask entries until L_I is certified closed; print them.")] = False,
+        output: Annotated[
+            str | None, typer.Option("--output", help="With --repair: write a copy of the model with the repaired masks.")
+        ] = None,
     ) -> None:
         from ..sparsity import optimum_exists
 
         pattern, described = read_pattern(input)
+        if output is not None and not repair:
+            raise InvalidArgument("--output needs --repair")
+        if repair:
+            _repair(input, pattern, described, time_limit, output, json_output)
+            return
         result = optimum_exists(pattern, time_limit=time_limit)
         closedness = result.closedness
         if json_output:

@@ -47,5 +47,6 @@ __all__ = [
 # Sweeps over random patterns (issue 8): ``reluscope.sparsity.sweep(...)`` is the function;
 # the module stays importable with ``from reluscope.sparsity.sweep import SweepResult``.
 from .sweep import sweep  # noqa: E402
+from .repair import RepairResult, repair  # noqa: E402
 
-__all__ += ["sweep"]
+__all__ += ["sweep", "repair", "RepairResult"]

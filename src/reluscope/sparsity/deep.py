@@ -315,10 +315,11 @@ def embed_family(pattern: SparsityPattern, rows: Sequence[int], cols: Sequence[i
 
 
 # ---------------------------------------------------------------------------------- routing covers
-def _out_forest(masks: Sequence[np.ndarray], rng: np.random.Generator) -> list[np.ndarray] | None:
+def out_forest(masks: Sequence[np.ndarray], rng: np.random.Generator) -> tuple[list[np.ndarray] | None, np.ndarray, dict[int, int]]:
     """A sub-pattern in which every hidden unit keeps ONE outgoing weight (a forest routing
     each first-layer unit to one output) and whose path support is the pattern's, found
-    greedily; ``None`` when the greedy cover leaves an entry of the path support uncovered."""
+    greedily; ``None`` when the greedy cover leaves an entry of the path support uncovered.
+    Also returns the uncovered entries and the output each routed first-layer unit feeds."""
     L = len(masks)
     support = path_product(masks)
     todo = support.copy()
@@ -346,14 +347,14 @@ def _out_forest(masks: Sequence[np.ndarray], rng: np.random.Generator) -> list[n
             todo[i, inputs] = False
             break
     if todo.any():
-        return None
+        return None, todo, colour[1]
     sub = [np.array(m) for m in masks]
     for l in range(1, L):
         keep = np.zeros_like(sub[l])
         for unit, nxt in succ[l].items():
             keep[nxt, unit] = True
         sub[l] = sub[l] & keep
-    return sub
+    return sub, todo, colour[1]
 
 
 def _route(masks: Sequence[np.ndarray], succ: list[dict[int, int]], colour: list[dict[int, int]],
@@ -393,7 +394,7 @@ def routing_cover(pattern: SparsityPattern, seed: int = 0, tries: int = 2) -> Sp
     for _ in range(tries):
         for transposed in (False, True):
             ms = [m.T for m in reversed(full)] if transposed else full
-            sub = _out_forest(ms, rng)
+            sub, _, _ = out_forest(ms, rng)
             if sub is None:
                 continue
             if transposed:

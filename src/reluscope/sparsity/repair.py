@@ -1,0 +1,140 @@
+"""Mask repair: :func:`repair` adds a few mask entries after which the pattern is certified
+closed (so the defects found are gone), and reports the cost.
+
+The repair completes a *routing cover* (Lemma D6 of ``docs/background/deep-patterns.md``):
+the greedy cover routes every first-layer unit to one output; an entry ``(i, j)`` of the path
+support it cannot cover is covered by allowing the weight from input ``j`` into a first-layer
+unit already routed to output ``i``. New entries may enlarge the path support, so the cover
+is searched again on the repaired pattern (a few rounds). The verdict of the repaired
+pattern comes from :func:`~reluscope.sparsity.is_closed`, with its own certificate — the
+repair is never taken on trust.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import numpy as np
+
+from .._budget import Budget
+from .._results import ResultMixin
+from .._validation import check_int, check_time_limit
+from .certificates import ClosednessVerdict
+from .decide import is_closed
+from .deep import out_forest
+from .pattern import SparsityPattern, as_pattern
+
+__all__ = ["RepairResult", "repair"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RepairResult(ResultMixin):
+    """The repaired pattern, the mask entries added (``(layer, row, col)``, ``layer``
+    1-based, ``W_layer[row, col]``), the verdict on the repaired pattern and on the original.
+
+    ``cost`` is the number of entries added; ``seconds`` the wall-clock time.
+    """
+
+    pattern: SparsityPattern
+    added: tuple[tuple[int, int, int], ...]
+    verdict: ClosednessVerdict
+    original: ClosednessVerdict
+    removed: tuple[tuple[int, int, int], ...] = ()
+    seconds: float = 0.0
+    note: str = ""
+
+    @property
+    def cost(self) -> int:
+        return len(self.added) + len(self.removed)
+
+    def __str__(self) -> str:
+        state = {True: "closed", False: "NOT closed", None: "undecided"}
+        lines = [f"repair: {len(self.added)} mask entries added "
+                 f"({self.pattern.n_allowed - len(self.added)} -> {self.pattern.n_allowed} allowed weights), "
+                 f"L_I {state[self.original.closed]} -> {state[self.verdict.closed]} ({self.seconds:.3g} s)"]
+        if self.added:
+            shown = ", ".join(f"W_{l}[{i},{j}]" for l, i, j in self.added[:12])
+            lines.append(f"  added: {shown}" + (f" ... (+{len(self.added) - 12})" if len(self.added) > 12 else ""))
+        if self.note:
+            lines.append(f"  {self.note}")
+        return "\n".join(lines)
+
+
+def _cover_additions(masks: list[np.ndarray], rng: np.random.Generator) -> list[tuple[int, int, int]] | None:
+    """Entries of ``W_1`` completing the greedy routing cover (``[]`` when it is complete;
+    ``None`` when an uncovered output has no routed first-layer unit to receive them)."""
+    sub, todo, routed = out_forest(masks, rng)
+    if sub is not None:
+        return []
+    added = []
+    by_output: dict[int, list[int]] = {}
+    for u, i in routed.items():
+        by_output.setdefault(i, []).append(u)
+    for i, j in zip(*np.nonzero(todo)):
+        units = by_output.get(int(i))
+        if not units:
+            return None
+        added.append((1, int(units[0]), int(j)))
+    return added
+
+
+def repair(pattern: SparsityPattern | Any, *, time_limit: float = 30.0, max_rounds: int = 20,
+           seed: int = 0) -> RepairResult:
+    """Add mask entries so that ``L_I`` is certified closed.
+
+    Parameters
+    ----------
+    pattern:
+        The pattern (or masks / text notation / a network with masks).
+    time_limit:
+        Seconds for the whole repair: the decision on the original, the cover rounds and the
+        decision on the repaired pattern.
+    max_rounds:
+        Cover rounds at most (each may add entries).
+    seed:
+        Seed of the greedy cover.
+
+    Returns
+    -------
+    RepairResult
+        ``.pattern`` (repaired), ``.added`` (entries), ``.verdict`` (on the repaired pattern,
+        with a certificate :func:`~reluscope.sparsity.verify` re-checks), ``.original``.
+        Nothing is added when the original is already closed; when the cover cannot be
+        completed the result says so and ``.verdict`` is whatever the decision proves.
+    """
+    time_limit = check_time_limit(time_limit)
+    max_rounds = check_int(max_rounds, "max_rounds", minimum=1)
+    pattern = as_pattern(pattern)
+    budget = Budget(time_limit)
+    start = time.perf_counter()
+    original = is_closed(pattern, time_limit=max(0.4 * time_limit, 1e-3), seed=seed, budget=budget)
+    if original.closed is True:
+        return RepairResult(pattern, (), original, original, seconds=time.perf_counter() - start,
+                            note="already closed: nothing to add")
+    if pattern.n_factors < 2:
+        return RepairResult(pattern, (), original, original, seconds=time.perf_counter() - start)
+    masks = [np.array(m) for m in pattern.masks]
+    added: list[tuple[int, int, int]] = []
+    note = ""
+    for _ in range(max_rounds):
+        if budget.expired():
+            note = "out of time while completing the routing cover"
+            break
+        # the same seed every round: a complete cover here is the one routing_cover finds first
+        extra = _cover_additions(masks, np.random.default_rng(seed))
+        if extra is None:
+            note = "the routing cover cannot be completed by first-layer entries"
+            break
+        if not extra:
+            break
+        for l, i, j in extra:
+            if not masks[l - 1][i, j]:
+                masks[l - 1][i, j] = True
+                added.append((l, i, j))
+    repaired = SparsityPattern(masks)
+    verdict = is_closed(repaired, time_limit=max(budget.remaining(), 1e-3), seed=seed, budget=budget)
+    if verdict.closed is not True and not note:
+        note = "the repaired pattern was not certified closed within the time limit"
+    return RepairResult(repaired, tuple(added), verdict, original, seconds=time.perf_counter() - start, note=note)

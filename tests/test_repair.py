@@ -1,0 +1,73 @@
+"""Mask repair: added entries, a certified closed verdict afterwards, the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from reluscope.cli import app
+from reluscope.sparsity import SparsityPattern, is_closed, repair, verify
+
+
+def _defective() -> SparsityPattern:
+    # LU block on inputs {0, 1} x outputs {0, 1} inside a 5-4-4-3 pattern
+    w1 = np.zeros((4, 5), bool)
+    w1[0, 0] = w1[1, 0] = w1[1, 1] = True
+    w1[2:, 2:] = True
+    w2 = np.eye(4, dtype=bool)
+    w2[2:, 2:] = True
+    w3 = np.zeros((3, 4), bool)
+    w3[0, 0] = w3[0, 1] = w3[1, 1] = True
+    w3[1:, 2:] = True
+    return SparsityPattern([w1, w2, w3])
+
+
+def test_repair_makes_a_defective_pattern_certified_closed() -> None:
+    p = _defective()
+    assert is_closed(p, time_limit=10).closed is False
+    r = repair(p, time_limit=20)
+    assert r.original.closed is False and r.verdict.closed is True
+    assert verify(r.verdict.certificate).valid is True
+    assert r.added and r.cost == len(r.added)
+    for l, i, j in r.added:  # only additions, each a new entry
+        assert not p.masks[l - 1][i, j] and r.pattern.masks[l - 1][i, j]
+    assert r.pattern.n_allowed == p.n_allowed + len(r.added)
+    assert all((a <= b).all() for a, b in zip(p.masks, r.pattern.masks))
+
+
+def test_repair_of_a_closed_pattern_adds_nothing() -> None:
+    p = SparsityPattern.from_text("11/11;10;0/1/1")
+    r = repair(p, time_limit=5)
+    assert r.added == () and r.verdict.closed is True and r.pattern == p
+
+
+def test_cli_repair_writes_a_copy(tmp_path) -> None:
+    from reluscope import ReLUNetwork, load, save
+
+    p = _defective()
+    rng = np.random.default_rng(0)
+    net = ReLUNetwork([rng.normal(size=m.shape) * m for m in p.masks], [np.zeros(m.shape[0]) for m in p.masks],
+                      masks=list(p.masks))
+    src, out = tmp_path / "m.npz", tmp_path / "fixed.npz"
+    save(net, src)
+    before = src.read_bytes()
+    res = CliRunner().invoke(app, ["check-pattern", str(src), "--repair", "--output", str(out), "--time-limit", "20"])
+    assert res.exit_code == 0, res.output
+    assert "mask entries added" in res.output and "closed" in res.output
+    assert src.read_bytes() == before  # the user's model is not touched
+    fixed = load(out)
+    assert is_closed(SparsityPattern.from_network(fixed), time_limit=10).closed is True
+    assert np.allclose(fixed.weights[0], net.weights[0])
+
+
+@pytest.mark.parametrize("args", [["--output", "x.npz"], ["--repair", "--output", "x.npz"]])
+def test_cli_output_without_model_is_one_line_error(args, tmp_path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "reluscope", "check-pattern", "10/11;11/01", *args],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "--output" in proc.stderr
+    assert not (tmp_path / "x.npz").exists()
