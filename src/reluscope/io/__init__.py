@@ -19,7 +19,7 @@ The format of a file is detected from its **content** (the suffix is only used b
   only those types trusted;
 * ``torch`` -- a ``torch.save`` zip archive (members ``<name>/data.pkl``, ...) or a legacy
   ``torch.save`` pickle. It is always read with ``torch.load(weights_only=True)``: only
-  tensors, state dicts and an ``nn.Sequential`` of ``Linear`` / ``ReLU`` / ``Identity`` /
+  tensors, state dicts and an ``nn.Sequential`` of ``Linear`` / ``ReLU`` / ``BatchNorm1d`` / ``Identity`` /
   ``Flatten`` / ``Dropout`` (plus ``torch.nn.utils.prune`` bookkeeping objects) are ever
   unpickled; nothing else is executed.
 

@@ -164,7 +164,7 @@ def _torch_float64() -> Any:
     return _import_torch().float64
 
 
-_SAFE_SEQUENTIAL_NAMES = ("Sequential", "Linear", "ReLU", "Identity", "Flatten", "Dropout")
+_SAFE_SEQUENTIAL_NAMES = ("Sequential", "Linear", "ReLU", "Identity", "Flatten", "Dropout", "BatchNorm1d")
 _SAFE_PRUNE_NAMES = (
     "Identity",
     "L1Unstructured",
@@ -193,7 +193,8 @@ def _read_torch(path: Path, order: list[str] | None = None) -> ReLUNetwork:
         if m and m.group(1).startswith("torch.nn."):
             raise UnsupportedLayer(
                 f"{path}: contains {m.group(1)}, which is not part of a Linear/ReLU stack (not unpickled; "
-                "only tensors, state dicts and nn.Sequential of Linear/ReLU/Identity/Flatten/Dropout are loaded)"
+                "only tensors, state dicts and nn.Sequential of Linear/ReLU/BatchNorm1d/Identity/Flatten/Dropout "
+                "are loaded; for other modules export to ONNX or call reluscope.from_torch(model))"
             ) from None
         if m:
             raise fail(path, f"refers to {m.group(1)}, which the safe loader refuses to unpickle (not executed)")

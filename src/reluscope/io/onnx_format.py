@@ -16,6 +16,7 @@ last ReLU's output (or of the input), so
   ``x -> scale * (x - mean) / sqrt(var + eps) + B`` and is folded into the neighbouring
   affine layer (the preceding one when it comes before the ReLU, the following one after);
   the fold is exact in real arithmetic and rounds once in float64;
+* skl2onnx's ``Scaler`` (``ai.onnx.ml``, a fitted scaler in a pipeline) is affine too;
 * ``Relu`` ends a layer; ``Identity``, ``Dropout``, ``Cast`` to a float type, ``Flatten``
   (``axis=1``) and ``Reshape`` to ``(batch, features)`` are no-ops on the data;
 * shape arithmetic on constants (``Shape``, ``Gather``, ``Unsqueeze``, ``Concat``, ...,
@@ -145,6 +146,9 @@ class _Reader:
         op = node.op_type
         if node.domain not in ("", "ai.onnx"):
             if node.domain == "ai.onnx.ml" and op in ("ArrayFeatureExtractor", "ZipMap") and self.after_map(node):
+                return
+            if node.domain == "ai.onnx.ml" and op == "Scaler" and isinstance(self.values.get(node.input[0]), _Data):
+                self.values[node.output[0]] = self.scaler(node, self.values[node.input[0]])
                 return
             raise self.err(node, f"from domain '{node.domain}' is not supported")
         if op == "Constant":
@@ -308,6 +312,17 @@ class _Reader:
         if not first:
             raise self.err(node, "divides a constant by a computed tensor (not affine)")
         return x.then(np.diag(1.0 / k), None, x.features)
+
+    def scaler(self, node: Any, x: _Data) -> _Data:
+        """skl2onnx's ``Scaler`` (a fitted ``StandardScaler`` and friends): ``(x - offset) * scale``."""
+        if x.output_map or len(x.features) != 1:
+            raise self.err(node, "is applied to something other than flat features")
+        a = self.attrs(node)
+        n = x.features[0]
+        scale = self.vector(node, np.array(a.get("scale", [1.0])), n)
+        offset = self.vector(node, np.array(a.get("offset", [0.0])), n)
+        self.notes.append(f"Scaler '{node.name or node.output[0]}' folded into the following affine layer")
+        return x.then(np.diag(scale), -scale * offset, x.features)
 
     def batchnorm(self, node: Any, ins: list[Any], x: _Data, a: dict[str, Any]) -> _Data:
         if a.get("training_mode", 0) or len(node.output) > 1 and any(node.output[1:]):
