@@ -24,9 +24,13 @@ from .._validation import check_int, check_time_limit
 from .certificates import ClosednessVerdict
 from .decide import is_closed
 from .deep import out_forest
+from .terms import prune_deep
 from .pattern import SparsityPattern, as_pattern
 
 __all__ = ["RepairResult", "repair"]
+
+#: The single-entry fallback tries at most this many missing entries.
+MAX_SINGLE_CANDIDATES = 200
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +82,38 @@ def _cover_additions(masks: list[np.ndarray], rng: np.random.Generator) -> list[
             return None
         added.append((1, int(units[0]), int(j)))
     return added
+
+
+def _single_entries(pattern: SparsityPattern, budget: Budget, seed: int, rounds: int,
+                   note: str) -> tuple[SparsityPattern, list[tuple[int, int, int]], str]:
+    """Greedy fallback for small patterns: try each missing entry of the pruned units (the
+    units on some path) and keep the first whose pattern is decided closed; repeat while the
+    pattern is not closed. The decisions use a small share of the budget each."""
+    added: list[tuple[int, int, int]] = []
+    for _ in range(rounds):
+        current = is_closed(pattern, time_limit=max(min(1.0, budget.remaining()), 1e-3), seed=seed, budget=budget)
+        if current.closed is True:
+            return pattern, added, ""
+        alive = [np.ones(w, bool) for w in pattern.widths]
+        kept = prune_deep(pattern)[1]
+        for l in range(1, len(alive) - 1):
+            alive[l][:] = False
+            alive[l][list(kept[l])] = True
+        candidates = [(l + 1, i, j) for l, m in enumerate(pattern.masks) for i, j in zip(*np.nonzero(~m))
+                      if alive[l + 1][i] and alive[l][j]]
+        if len(candidates) > MAX_SINGLE_CANDIDATES:
+            return pattern, added, note + f"; {len(candidates)} missing entries: too many to try one by one"
+        for l, i, j in candidates:
+            if budget.expired():
+                return pattern, added, note + "; out of time trying single entries"
+            masks = [np.array(m) for m in pattern.masks]
+            masks[l - 1][i, j] = True
+            trial = SparsityPattern(masks)
+            v = is_closed(trial, time_limit=max(min(0.5, budget.remaining()), 1e-3), seed=seed, budget=budget)
+            if v.closed is True:
+                return trial, added + [(l, int(i), int(j))], ""
+        return pattern, added, note + "; no single missing entry makes the pattern certified closed"
+    return pattern, added, note
 
 
 def repair(pattern: SparsityPattern | Any, *, time_limit: float = 30.0, max_rounds: int = 20,
@@ -134,6 +170,9 @@ def repair(pattern: SparsityPattern | Any, *, time_limit: float = 30.0, max_roun
                 masks[l - 1][i, j] = True
                 added.append((l, i, j))
     repaired = SparsityPattern(masks)
+    if note:  # the cover cannot be completed: single entries that make the pattern closed
+        repaired, extra, note = _single_entries(repaired, budget, seed, max_rounds, note)
+        added += extra
     verdict = is_closed(repaired, time_limit=max(budget.remaining(), 1e-3), seed=seed, budget=budget)
     if verdict.closed is not True and not note:
         note = "the repaired pattern was not certified closed within the time limit"
