@@ -169,3 +169,22 @@ def test_too_many_points_needed_still_checks_numerically() -> None:
     losses = [row[1] for row in result.sequence]
     assert len(losses) == 4 and all(b < a for a, b in zip(losses, losses[1:]))
     assert "25 points" in result.reasoning  # 2^3 * 3 + 1
+
+
+def test_finite_training_set_keyword_X() -> None:
+    from reluscope.sparsity import SparsityPattern, optimum_exists
+    from reluscope.sparsity.existence import NO_OPTIMUM, UNDECIDED, moment_curve_points
+
+    lu = SparsityPattern.lu(2)
+    X = moment_curve_points(9, 2)  # 2^H N_0 + 1 = 9 points in general position
+    v = optimum_exists(lu, X=X, time_limit=10)
+    assert v.status == NO_OPTIMUM
+    A = v.closedness.certificate.limit_array()
+    assert np.allclose(v.training_labels, X @ A.T)
+    losses = [loss for _, loss, _ in v.sequence]
+    norms = [n for _, _, n in v.sequence]
+    assert all(b < a for a, b in zip(losses, losses[1:])) and all(b > a for a, b in zip(norms, norms[1:]))
+    few = optimum_exists(lu, X=X[:5], time_limit=10)
+    assert few.status == UNDECIDED and "not more than" in few.reasoning
+    with pytest.raises(ValueError):
+        optimum_exists(lu, domain=X, X=X)

@@ -28,6 +28,7 @@ import numpy as np
 
 from .._results import ResultMixin
 from .._validation import check_time_limit
+from ..errors import InvalidArgument
 from ..domain import Box, PointSet, as_domain
 from ..network import ReLUNetwork
 from .certificates import ClosednessVerdict, NotClosedCertificate
@@ -163,6 +164,8 @@ def optimum_exists(
     epsilons: Sequence[float] = (1e-1, 1e-2, 1e-3, 1e-4),
     max_points: int = 20_000,
     verify_time_limit: float = 10.0,
+    *,
+    X: np.ndarray | None = None,
 ) -> ExistenceVerdict:
     """Three-valued verdict on the existence of an optimum for the sparse ReLU training problem.
 
@@ -184,6 +187,13 @@ def optimum_exists(
         Largest training set built for a box domain.
     verify_time_limit:
         Seconds for re-verifying the non-closedness certificate with Z3.
+    X:
+        A finite training set (array ``(n, N_0)``), the same as ``domain=PointSet(X)``: the
+        verdict says whether the no-optimum construction applies to these inputs (more than
+        ``2^H N_0`` points in general position, so that for every parameter some activation
+        region holds ``N_0 + 1`` affinely independent points) and, when it does, returns the
+        labels ``A x_i`` on them (``training_labels``) with the numerically checked sequence of
+        losses tending to 0 and norms growing without bound.
 
     Returns
     -------
@@ -194,6 +204,10 @@ def optimum_exists(
     pattern = as_pattern(pattern_or_network)
     text = pattern.to_text()
     n_in = pattern.input_dim
+    if X is not None:
+        if domain is not None:
+            raise InvalidArgument("give either domain= or X=, not both")
+        domain = PointSet(X)
     dom = as_domain(domain, n_in)
     if pattern.n_factors == 2 and pattern.output_dim == 1:
         return ExistenceVerdict(
