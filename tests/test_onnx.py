@@ -206,3 +206,37 @@ def test_conv_export_is_refused(tmp_path):
         torch.onnx.export(module, (torch.randn(2, 1, 10),), str(path), dynamo=False)
     with pytest.raises(UnsupportedLayer, match=r"\(Conv\) is not supported"):
         load(path)
+
+
+@pytest.mark.slow
+def test_every_format_goes_through_analyze(tmp_path):
+    """ONNX from torch and skl2onnx, a skops estimator and a DataParallel checkpoint: the
+    `analyze` command reads each and states in the report how it was read."""
+    skl2onnx = pytest.importorskip("skl2onnx")
+    sio = pytest.importorskip("skops.io")
+    from typer.testing import CliRunner
+    from sklearn.datasets import load_wine
+    from sklearn.neural_network import MLPClassifier
+
+    from reluscope.cli import app
+
+    X, y = load_wine(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = MLPClassifier(hidden_layer_sizes=(6,), max_iter=100, random_state=0).fit(X, y)
+        onx = skl2onnx.to_onnx(est, X[:1].astype(np.float32), options={id(est): {"zipmap": False}})
+    (tmp_path / "sk.onnx").write_bytes(onx.SerializeToString())
+    sio.dump(est, tmp_path / "est.skops")
+    _export(_randomize_bn(nn.Sequential(nn.Linear(13, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 3))),
+            tmp_path / "torch.onnx", 13)
+    dp = nn.DataParallel(nn.Sequential(nn.Linear(13, 6), nn.ReLU(), nn.Linear(6, 3)))
+    torch.save({"model_state_dict": dp.state_dict(), "epoch": 1}, tmp_path / "ckpt.pt")
+    expected = {"sk.onnx": "output map Softmax", "est.skops": "skops", "torch.onnx": "BatchNormalization",
+                "ckpt.pt": "architecture inferred from a state dict"}
+    for name, needle in expected.items():
+        out = tmp_path / f"report-{name}"
+        result = CliRunner().invoke(app, ["analyze", str(tmp_path / name), "--time-limit", "1", "--sections",
+                                          "network,degeneracies", "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        assert needle in (out / "report.md").read_text()
