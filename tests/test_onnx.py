@@ -240,3 +240,28 @@ def test_every_format_goes_through_analyze(tmp_path):
                                           "network,degeneracies", "-o", str(out)])
         assert result.exit_code == 0, result.output
         assert needle in (out / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_default_dynamo_exporter_with_external_data(tmp_path, monkeypatch):
+    """torch.onnx.export's default (torch.export-based) exporter writes the weights to an
+    external data file beside the model; reluscope reads it from any working directory."""
+    pytest.importorskip("onnxscript")
+    import logging
+
+    module = _randomize_bn(_Custom())
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, (torch.randn(4, 12),), str(tmp_path / "dyn.onnx"), input_names=["x"],
+                              dynamic_shapes={"x": {0: torch.export.Dim("n")}}, verbose=False)
+    finally:
+        logging.disable(logging.NOTSET)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    net = load(tmp_path / "dyn.onnx")
+    X = np.random.default_rng(2).normal(size=(100, 12)).astype(np.float32)
+    ref = _run(tmp_path / "dyn.onnx", X)[0]
+    assert np.abs(net(X) - ref).max() <= 1e-5 * max(1.0, np.abs(ref).max())

@@ -378,9 +378,15 @@ def read_onnx(path: Path, data: bytes | None = None) -> ReLUNetwork:
     """The network computed by the ONNX model in ``path`` (see the module docstring)."""
     onnx = _import_onnx()
     try:
-        model = onnx.load_model_from_string(path.read_bytes() if data is None else data)
+        if data is None:
+            # weights may live in an external data file beside the model (torch.onnx.export's
+            # default); onnx resolves it relative to the model's folder and refuses paths outside it
+            model = onnx.load(str(path), load_external_data=True)
+        else:
+            model = onnx.load_model_from_string(data)
     except Exception as exc:
-        raise fail(path, f"corrupted ONNX file ({type(exc).__name__}: {str(exc)[:160]})") from None
+        raise fail(path, f"corrupted ONNX file or missing external data ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0][:160] if str(exc) else ''})") from None
     return _Reader(path, model, onnx).run()
 
 
