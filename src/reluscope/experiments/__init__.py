@@ -32,6 +32,7 @@ _MODULES: list[str] = [
     "restricted_vs_unrestricted",
     "local_minima_width",
     "sparse_divergence",
+    "sparse_divergence_real",
     "constructive_vs_gradient",
     "random_support_closedness",
 ]

@@ -164,6 +164,13 @@ SOURCES: dict[str, Source] = {
         "the two-layer LU-pattern training experiment (n = 100 in the paper; figure number not identified)",
         note="the paper's curves are qualitative here: no number from them is recorded",
     ),
+    "sparse-divergence-real": Source(
+        LE,
+        "the divergence of training on a pattern without optimum (the paper's LU experiment), carried to a "
+        "magnitude-pruned 64-128-64-10 mask with a certified block defect and its repaired mask; the project's own "
+        "experiment",
+        note="no published number: the paper has no pruned-MLP experiment",
+    ),
 }
 
 
