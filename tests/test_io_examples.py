@@ -90,3 +90,24 @@ def test_make_example_is_byte_reproducible(tmp_path):
                     "--only", "digits_mlp"], check=True, capture_output=True, timeout=600)
     for suffix in (".safetensors", ".json"):
         assert (tmp_path / f"digits_mlp{suffix}").read_bytes() == example_path("digits_mlp").with_suffix(suffix).read_bytes()
+
+
+def test_report_compares_each_network_by_its_own_loss(tmp_path):
+    """The constructive section reports the model's cross-entropy (the loss of a classifier
+    with one logit per class), not a squared error of its logits against one-hot targets."""
+    from sklearn.metrics import log_loss
+
+    from reluscope.report import analyze
+
+    net = load_example("pruned_mlp")
+    X, y = example_dataset("pruned_mlp")
+    report = analyze(net, tmp_path / "r", X=X, y=y, held_out=example_test_mask("pruned_mlp"), time_limit=1,
+                     sections=("constructive",), quiet=True)
+    logits = net(X)
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    assert report.sections["constructive"]["model_cross_entropy"] == pytest.approx(log_loss(y, p), rel=1e-9)
+    text = report.markdown.read_text()
+    assert "cross-entropy of the softmax of the outputs" in text
+    row = next(line for line in text.splitlines() if line.startswith("| mean squared error against one-hot"))
+    assert row.split("|")[2].strip() == "—"  # no squared error of the model's logits

@@ -32,6 +32,13 @@ def _balanced_cost(outputs: np.ndarray, y: np.ndarray, classes: np.ndarray) -> t
     return training_costs(outputs, np.eye(len(classes)), index, counts)
 
 
+def _cross_entropy(logits: np.ndarray, y: np.ndarray, classes: np.ndarray) -> float:
+    """Mean cross-entropy of ``softmax(logits)`` against the labels (classes in sorted order)."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-log_p[np.arange(len(y)), np.searchsorted(classes, y)].mean())
+
+
 def build(ctx: Context) -> SectionContent:
     if ctx.X is None or ctx.y is None:
         raise NotComputed("no data given (use --data DATA.csv [--label-column NAME])")
@@ -113,9 +120,15 @@ def build(ctx: Context) -> SectionContent:
             (f"accuracy on a random 30 % ({len(test)} rows) held out from the constructive fit (the model's "
              "training split is unknown: it may have trained on them)", held.get("model"), held.get("constructive")),
         ]
+    # like with like: each network's own loss. The constructive network is fitted to one-hot targets
+    # (its balanced cost and mean squared error); a model with one logit per class is a softmax
+    # classifier, whose loss is the cross-entropy -- its logits are not fitted to one-hot vectors.
+    model_ce = _cross_entropy(ctx.net(X), y, classes) if model_pred is not None else None
+    data["model_cross_entropy"] = model_ce
     rows += [
-        ("balanced cost against one-hot targets", model_cost[0], result.balanced_cost),
-        ("mean squared error against one-hot targets", model_cost[1], result.mean_cost),
+        ("cross-entropy of the softmax of the outputs (a classifier's loss)", model_ce, None),
+        ("balanced cost against one-hot targets (the constructive network's loss)", None, result.balanced_cost),
+        ("mean squared error against one-hot targets (the constructive network's loss)", None, result.mean_cost),
         ("parameters", ctx.net.n_parameters, network.n_parameters),
         ("widths", "-".join(map(str, ctx.net.widths)), "-".join(map(str, network.widths))),
     ]
@@ -123,9 +136,10 @@ def build(ctx: Context) -> SectionContent:
         Paragraph("The constructive network (explicit shallow construction of width Q, no gradient "
                   "descent) fitted to the same data, against the model. The model's decision is the "
                   "argmax of its outputs (one output per class, classes in sorted order); the "
-                  "constructive network's decision is the nearest one-hot target. Costs use the "
-                  "constructive network's one-hot targets, which the model was not necessarily "
-                  "trained for." + affine_note
+                  "constructive network's decision is the nearest one-hot target. Each network's loss is "
+                  "its own: the cross-entropy for the model's logits, the cost against one-hot targets "
+                  "for the constructive network (logits are not fitted to one-hot vectors, so a squared "
+                  "error of logits would not compare like with like)." + affine_note
                   + ("" if model_pred is not None else
                      f" The model has {ctx.net.output_dim} outputs for {len(classes)} classes, so its "
                      "accuracy and cost are not computed.")),
