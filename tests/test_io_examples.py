@@ -111,3 +111,18 @@ def test_report_compares_each_network_by_its_own_loss(tmp_path):
     assert "cross-entropy of the softmax of the outputs" in text
     row = next(line for line in text.splitlines() if line.startswith("| mean squared error against one-hot"))
     assert row.split("|")[2].strip() == "—"  # no squared error of the model's logits
+
+
+@pytest.mark.parametrize("how", ["data", "given", "default"])
+def test_report_states_why_its_domain_was_chosen(tmp_path, how):
+    from reluscope import Box
+    from reluscope.report import analyze
+
+    net = load_example("pruned_mlp")
+    X, y = example_dataset("pruned_mlp")
+    kwargs = {"data": {"X": X, "y": y}, "given": {"domain": Box(-2 * np.ones(30), 2 * np.ones(30))},
+              "default": {}}[how]
+    report = analyze(net, tmp_path / "r", time_limit=1, sections=("network",), quiet=True, **kwargs)
+    reason = report.sections["network"]["domain_reason"]
+    expected = {"data": "bounding box of the given data", "given": "given by the caller", "default": "[-1, 1]^d"}[how]
+    assert expected in reason and reason in report.markdown.read_text()

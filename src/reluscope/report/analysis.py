@@ -221,14 +221,18 @@ def analyze(
                                   f"got shape {h.shape}, dtype {h.dtype}")
     if domain is None and Xa is not None:
         dom, _, domain_note = data_box(Xa)
+        domain_reason = "the bounding box of the given data, where the model is used"
     else:
         dom = as_domain(domain, network.input_dim)
+        domain_reason = ("the default box [-1, 1]^d, since neither data nor a domain was given" if domain is None
+                         else "the domain given by the caller")
     keys = SECTION_KEYS if sections is None else tuple(sections)
     unknown = [k for k in keys if k not in _SECTIONS]
     if unknown:
         raise InvalidArgument(f"unknown report section(s) {unknown}; known: {', '.join(SECTION_KEYS)}")
     out = make_out_dir(out_dir)
-    ctx = Context(network, dom, Xa, ya, out, time_limit, seed, int(n_samples), held_out=mask)
+    ctx = Context(network, dom, Xa, ya, out, time_limit, seed, int(n_samples), held_out=mask,
+                  domain_reason=domain_reason)
     per_section = section_timeout if section_timeout is not None else 4 * time_limit + 30
     run = Budget.of(per_section * len(keys), budget)
 

@@ -32,6 +32,7 @@ class Context:
     seed: int
     n_samples: int
     held_out: np.ndarray | None = None  # boolean mask of the rows of X the model did not train on
+    domain_reason: str = ""  # why this domain: the data's bounding box, the caller's, or the default
     budget: Budget = dataclasses.field(default_factory=Budget)
     figures: list[Path] = dataclasses.field(default_factory=list)
 

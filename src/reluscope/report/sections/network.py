@@ -30,6 +30,7 @@ def build(ctx: Context) -> SectionContent:
         "n_free_parameters": net.n_free_parameters,
         "masked": net.masks is not None,
         "domain": domain_text(ctx.domain, net.input_dim),
+        "domain_reason": ctx.domain_reason,
         "layers": [dict(zip(("layer", "shape", "parameters", "mask_entries", "nonzero_weights",
                              "weight_density", "max_abs_weight"), r)) for r in rows],
     }
@@ -38,7 +39,10 @@ def build(ctx: Context) -> SectionContent:
                   f"{net.depth} affine layers, {net.n_parameters} parameters, "
                   f"{net.n_free_parameters} free (inside the masks). "
                   + ("The network carries sparsity masks." if net.masks is not None else "The network is dense (no masks).")),
-        Paragraph(f"Analyses below use the domain {domain_text(ctx.domain, net.input_dim)}."),
+        Paragraph(f"Analyses below use the domain {domain_text(ctx.domain, net.input_dim)}"
+                  + (f": {ctx.domain_reason}." if ctx.domain_reason else ".")
+                  + " Every statement about dead, always-active or degenerate neurons, distances and "
+                    "Lipschitz constants holds on this domain only."),
         Table(("layer", "weight shape", "parameters (with bias)", "mask entries", "nonzero weights",
                "weight density", "max |w|"), tuple(rows)),
         Figure(path.name, "Weight magnitudes per layer (log10 |w|); grey entries are zero or outside the mask."),
