@@ -92,11 +92,22 @@ def _sup_candidates(terms: Terms, lo: np.ndarray, hi: np.ndarray, n_samples: int
     rng = np.random.default_rng(seed)
     d = lo.size
     box = Box(lo, hi)
-    pts = [box.sample(n_samples, d, seed=rng), ((lo + hi) / 2)[None, :]]
+    pts = [((lo + hi) / 2)[None, :]]
     if d <= 10:
         pts.append(box.vertices(d, max_vertices=1024))
+    pts = [np.vstack(pts)]
+    vals = [_values(terms, pts[0])]
+    # random points in chunks, each evaluated before the next is drawn, so that a short
+    # budget ends the sampling (wide inputs are costly)
+    chunk = max(1, min(n_samples, 2_000_000 // max(d, 1)))
+    drawn = 0
+    while drawn < n_samples and not budget.expired():
+        m = min(chunk, n_samples - drawn)
+        pts.append(box.sample(m, d, seed=rng))
+        vals.append(_values(terms, pts[-1]))
+        drawn += m
     X = np.vstack(pts)
-    D = _values(terms, X)  # (n, k)
+    D = np.vstack(vals)  # (n, k)
     k = D.shape[1]
     per_target = np.empty((k, 2))
     for kk in range(k):

@@ -13,6 +13,7 @@ import numpy as np
 
 from .._budget import Budget
 from .._validation import check_choice, check_pair
+from ..bounds import difference_bounds
 from ..domain import Box, Boxes, PointSet, as_domain
 from ..errors import SolverError
 from ..milp import MILPBuilder, encode_network
@@ -75,6 +76,11 @@ def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, budget: Budget, mip
     out_lo = sum(np.where(s > 0, b[-1].lower, -b[-1].upper) for _, s, b in encs)
     out_hi = sum(np.where(s > 0, b[-1].upper, -b[-1].lower) for _, s, b in encs)
     target_upper = np.stack([out_hi, -out_lo], axis=1)  # (k, 2)
+    if len(terms) == 2:  # the bound engine's bounds on f - g directly (joint and differential)
+        (f, sf), (g, _) = terms
+        diff = difference_bounds(f, g, Box(lo, hi))
+        d_lo, d_hi = (diff.lower, diff.upper) if sf > 0 else (-diff.upper, -diff.lower)
+        target_upper = np.minimum(target_upper, np.stack([d_hi, -d_lo], axis=1))
     status = "optimal"
 
     def objective(kk: int, sign: float) -> tuple[np.ndarray, np.ndarray]:
