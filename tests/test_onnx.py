@@ -265,3 +265,45 @@ def test_default_dynamo_exporter_with_external_data(tmp_path, monkeypatch):
     X = np.random.default_rng(2).normal(size=(100, 12)).astype(np.float32)
     ref = _run(tmp_path / "dyn.onnx", X)[0]
     assert np.abs(net(X) - ref).max() <= 1e-5 * max(1.0, np.abs(ref).max())
+
+
+def test_corrupted_and_hostile_onnx_files(tmp_path):
+    from reluscope import ModelFileError
+
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x08\x07\x12\x05hello" + bytes(range(256)))
+    with pytest.raises(ModelFileError, match="junk.onnx: corrupted ONNX file"):
+        load(junk)
+    net = ReLUNetwork.random((3, 4, 2), seed=0)
+    save(net, tmp_path / "ok.onnx")
+    model = onnx.load(str(tmp_path / "ok.onnx"))
+    w = onnx.numpy_helper.to_array(model.graph.initializer[0]).copy()
+    w[1, 2] = np.nan
+    model.graph.initializer[0].CopyFrom(onnx.numpy_helper.from_array(w, model.graph.initializer[0].name))
+    onnx.save(model, str(tmp_path / "nan.onnx"))
+    with pytest.raises(ModelFileError, match=r"nan.onnx: layer 1 weight .* non-finite value nan at index \(1, 2\)"):
+        load(tmp_path / "nan.onnx")
+    h = onnx.helper
+    two = _graph([h.make_node("Add", ["x", "x2"], ["y"])], {})
+    two.graph.input.append(h.make_tensor_value_info("x2", onnx.TensorProto.DOUBLE, ["N", 3]))
+    onnx.save(two, str(tmp_path / "two.onnx"))
+    with pytest.raises(ModelFileError, match="exactly one data input"):
+        load(tmp_path / "two.onnx")
+
+
+def test_skl2onnx_default_zipmap_and_regressor(tmp_path):
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from sklearn.datasets import load_iris
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    X, y = load_iris(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=50, random_state=0).fit(X, y)
+        reg = MLPRegressor(hidden_layer_sizes=(5,), max_iter=50, random_state=0).fit(X, X[:, 0])
+        (tmp_path / "clf.onnx").write_bytes(skl2onnx.to_onnx(clf, X[:1].astype(np.float32)).SerializeToString())
+        (tmp_path / "reg.onnx").write_bytes(skl2onnx.to_onnx(reg, X[:1].astype(np.float32)).SerializeToString())
+    assert np.abs(load(tmp_path / "clf.onnx")(X) - from_sklearn(clf)(X)).max() <= 1e-5 * np.abs(from_sklearn(clf)(X)).max()
+    out = load(tmp_path / "reg.onnx")(X.astype(np.float32))[:, 0]
+    ref = _run(tmp_path / "reg.onnx", X.astype(np.float32))[0].ravel()
+    assert np.abs(out - ref).max() <= 1e-5 * max(1.0, np.abs(ref).max())

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ReluscopeError, UnsupportedLayer
+from ..errors import InvalidNetwork, ReluscopeError, UnsupportedLayer
 from ..network import Provenance, ReLUNetwork
 from .tensors import fail
 
@@ -356,7 +356,10 @@ class _Reader:
         A, c = x.affine()
         layers = [*x.layers, (A, c)]
         masks = self.masks([w.shape for w, _ in layers])
-        net = ReLUNetwork([w for w, _ in layers], [b for _, b in layers], masks)
+        try:
+            net = ReLUNetwork([w for w, _ in layers], [b for _, b in layers], masks)
+        except InvalidNetwork as exc:
+            raise fail(self.path, str(exc)) from None
         return net.with_provenance(Provenance("onnx", str(self.path), None, tuple(self.notes)))
 
     def masks(self, shapes: list[tuple[int, ...]]) -> list[np.ndarray] | None:
