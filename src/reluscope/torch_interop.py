@@ -3,15 +3,28 @@
 Accepted modules
 ----------------
 :func:`from_torch` reads an ``nn.Sequential`` (nested ``nn.Sequential`` too) or a single
-``nn.Linear`` whose leaves, in order, form ``Linear, ReLU, Linear, ReLU, ..., Linear``.
-The no-op layers ``nn.Identity``, ``nn.Flatten`` (``start_dim=1``, on flat input) and
-``nn.Dropout`` (the identity in evaluation mode, which is the function reluscope
-analyzes) may appear anywhere. Two consecutive ``ReLU`` are merged (``relu . relu = relu``
-exactly). Rules that raise :class:`~reluscope.errors.UnsupportedLayer` naming the layer
-path (e.g. ``layer '3' (GELU)``):
+``nn.Linear`` whose leaves, in order, form ``Linear, ReLU, Linear, ReLU, ..., Linear``;
+any other module (a custom class, ``nn.ModuleList`` / ``nn.ModuleDict`` used in
+``forward``, ``F.relu``, ``torch.flatten(x, 1)``, ``x.view(x.size(0), -1)``) is read by
+``torch.fx`` symbolic tracing of its ``forward`` (:mod:`reluscope.torch_trace`), which
+must be one chain of supported operations. ``nn.DataParallel`` /
+``DistributedDataParallel`` wrappers are unwrapped. The no-op layers ``nn.Identity``,
+``nn.Flatten`` (``start_dim=1``, on flat input) and ``nn.Dropout`` (the identity in
+evaluation mode, which is the function reluscope analyzes) may appear anywhere. Two
+consecutive ``ReLU`` are merged (``relu . relu = relu`` exactly). ``nn.BatchNorm1d`` in
+evaluation mode is the affine map ``x -> s * x + t`` with ``s = gamma / sqrt(var + eps)``
+and ``t = beta - s * mean``; it is folded into the preceding ``Linear`` when no ReLU lies
+between them (``W' = diag(s) W``, ``b' = s * b + t``), else into the following one
+(``W' = W diag(s)``, ``b' = W t + b``): the same function in real arithmetic, one rounding
+in float64; zeros of pruned weights stay zeros, so masks are kept. Each fold is recorded
+in ``net.provenance.notes``.
 
-* any other layer type (Conv2d, Sigmoid, GELU, BatchNorm1d, custom or residual modules,
-  subclasses of Linear/ReLU, ...);
+Rules that raise :class:`~reluscope.errors.UnsupportedLayer` naming the layer path
+(e.g. ``layer '3' (GELU)``) or the traced operation, and saying what is supported:
+
+* any other layer type or operation (Conv2d, Sigmoid, GELU, subclasses of Linear/ReLU,
+  arithmetic on computed tensors, ...), residual or branching connections;
+* ``BatchNorm1d`` in training mode or without running statistics (a function of the batch);
 * two ``Linear`` layers without a ``ReLU`` in between (reluscope does not compose them,
   since the composed weights would not be the user's parameters; compose them yourself);
 * a ``ReLU`` before the first or after the last ``Linear``;
