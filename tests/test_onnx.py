@@ -307,3 +307,71 @@ def test_skl2onnx_default_zipmap_and_regressor(tmp_path):
     out = load(tmp_path / "reg.onnx")(X.astype(np.float32))[:, 0]
     ref = _run(tmp_path / "reg.onnx", X.astype(np.float32))[0].ravel()
     assert np.abs(out - ref).max() <= 1e-5 * max(1.0, np.abs(ref).max())
+
+
+@pytest.mark.slow
+def test_random_affine_chains_agree_with_onnxruntime(tmp_path):
+    """Rule 1 of docs/background/model-import.md: random float64 graphs of affine operations
+    (Gemm, MatMul + Add, Sub, Mul, Div, BatchNormalization, constant - x) between Relus read
+    as the function onnxruntime computes."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    h = onnx.helper
+
+    @settings(max_examples=30, deadline=None)
+    @given(seed=st.integers(0, 2**31 - 1), depth=st.integers(1, 3), data=st.data())
+    def check(seed, depth, data):
+        rng = np.random.default_rng(seed)
+        d = int(rng.integers(1, 5))
+        nodes, inits, cur, n, count = [], {}, "x", d, [0]
+
+        def name(prefix):
+            count[0] += 1
+            return f"{prefix}{count[0]}"
+
+        def vec(size, positive=False):
+            key = name("c")
+            inits[key] = rng.random(size) + 0.5 if positive else rng.normal(size=size)
+            return key
+
+        def elementwise(cur, n):
+            op = data.draw(st.sampled_from(["Add", "Sub", "Mul", "Div", "RSub", "BN"]))
+            out = name("v")
+            if op == "BN":
+                args = [cur, vec(n), vec(n), vec(n), vec(n, positive=True)]
+                nodes.append(h.make_node("BatchNormalization", args, [out], epsilon=1e-3))
+            elif op == "RSub":
+                nodes.append(h.make_node("Sub", [vec(n), cur], [out]))
+            else:
+                nodes.append(h.make_node(op, [cur, vec(n, positive=op == "Div")], [out]))
+            return out
+
+        for layer in range(depth):
+            for _ in range(data.draw(st.integers(0, 2))):
+                cur = elementwise(cur, n)
+            m = int(rng.integers(1, 5))
+            out = name("v")
+            if data.draw(st.booleans()):
+                key = name("W")
+                inits[key] = rng.normal(size=(m, n))
+                nodes.append(h.make_node("Gemm", [cur, key, vec(m)], [out], transB=1, alpha=0.5, beta=2.0))
+            else:
+                key, mid = name("W"), name("v")
+                inits[key] = rng.normal(size=(n, m))
+                nodes += [h.make_node("MatMul", [cur, key], [mid]), h.make_node("Add", [mid, vec(m)], [out])]
+            cur, n = out, m
+            for _ in range(data.draw(st.integers(0, 1))):
+                cur = elementwise(cur, n)
+            if layer < depth - 1:
+                relu = name("v")
+                nodes.append(h.make_node("Relu", [cur], [relu]))
+                cur = relu
+        nodes.append(h.make_node("Identity", [cur], ["y"]))
+        path = tmp_path / f"chain{seed}.onnx"
+        onnx.save(_graph(nodes, inits, d=d, k=n), str(path))
+        X = rng.normal(size=(40, d))
+        ref = _run(path, X)[0]
+        assert np.abs(load(path)(X) - ref).max() <= 1e-9 * max(1.0, np.abs(ref).max())
+
+    check()

@@ -164,3 +164,44 @@ class Branch(nn.Module):
         h = F.relu(self.a(x))
         self.b(h)
         return self.b(F.relu(self.a(x)))
+
+
+@pytest.mark.slow
+def test_batchnorm_fold_on_random_stacks():
+    """Rules 2 and 3 of docs/background/model-import.md on random stacks: BatchNorm1d before
+    or after a ReLU, with or without affine parameters, at random widths."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=40, deadline=None)
+    @given(widths=st.lists(st.integers(1, 6), min_size=2, max_size=5), seed=st.integers(0, 2**31 - 1),
+           data=st.data())
+    def check(widths, seed, data):
+        g = torch.Generator().manual_seed(seed)
+        layers: list = []
+        if data.draw(st.booleans()):  # input normalization before the first Linear
+            layers.append(_bn(widths[0], g))
+        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+            layers.append(nn.Linear(a, b, dtype=torch.float64))
+            last = i == len(widths) - 2
+            where = data.draw(st.sampled_from(["none", "before"] if last else ["none", "before", "after"]))
+            if where == "before":
+                layers.append(_bn(b, g))
+            if not last:
+                layers.append(nn.ReLU())
+                if where == "after":
+                    bn = _bn(b, g)
+                    if data.draw(st.booleans()):
+                        bn = nn.BatchNorm1d(b, affine=False, dtype=torch.float64)
+                        with torch.no_grad():
+                            bn.running_var.uniform_(0.2, 3.0, generator=g)
+                    layers.append(bn)
+        module = nn.Sequential(*layers).eval()
+        net = from_torch(module)
+        assert net.widths == tuple(widths)
+        X = torch.randn(64, widths[0], generator=g, dtype=torch.float64)
+        with torch.no_grad():
+            ref = module(X).numpy()
+        assert np.abs(net(X.numpy()) - ref).max() <= 1e-10 * max(1.0, np.abs(ref).max())
+
+    check()
