@@ -160,7 +160,8 @@ def to_sklearn(net: ReLUNetwork, kind: str = "regressor", *, classes: Any = None
         Class labels of a classifier (default ``0, ..., k - 1``).
 
     The estimator is ready to ``predict`` (its training attributes are empty); ``fit``
-    would retrain it from scratch.
+    would retrain it from scratch. scikit-learn has no pruning masks: a masked network's
+    weights are kept (zeros included), its masks are not.
     """
     sk = _import_sklearn()
     from sklearn.preprocessing import LabelBinarizer

@@ -85,10 +85,14 @@ class _Data:
         return A, c
 
     def then(self, M: np.ndarray | None, v: np.ndarray | None, features: tuple[int, ...]) -> _Data:
-        """Compose ``x -> M x + v`` after this map (``M`` None: identity). Nothing is
+        """Compose ``x -> M x + v`` after this map (``M`` None: identity; 1-D: the diagonal
+        ``diag(M)``). Nothing is
         multiplied by an implicit identity, so values read as they are stored stay bit-exact."""
         A, c = self.A, self.c
-        if M is not None:
+        if M is not None and M.ndim == 1:  # a diagonal map, given by its diagonal
+            A = np.diag(M) if A is None else M[:, None] * A
+            c = None if c is None else M * c
+        elif M is not None:
             A = np.array(M, dtype=np.float64) if A is None else M @ A
             c = None if c is None else M @ c
         if v is not None:
@@ -306,12 +310,12 @@ class _Reader:
         if op == "Add":
             return x.then(None, k, x.features)
         if op == "Sub":
-            return x.then(None, -k, x.features) if first else x.then(-np.eye(n), k, x.features)
+            return x.then(None, -k, x.features) if first else x.then(-np.ones(n), k, x.features)
         if op == "Mul":
-            return x.then(np.diag(k), None, x.features)
+            return x.then(k, None, x.features)
         if not first:
             raise self.err(node, "divides a constant by a computed tensor (not affine)")
-        return x.then(np.diag(1.0 / k), None, x.features)
+        return x.then(1.0 / k, None, x.features)
 
     def scaler(self, node: Any, x: _Data) -> _Data:
         """skl2onnx's ``Scaler`` (a fitted ``StandardScaler`` and friends): ``(x - offset) * scale``."""
@@ -322,7 +326,7 @@ class _Reader:
         scale = self.vector(node, np.array(a.get("scale", [1.0])), n)
         offset = self.vector(node, np.array(a.get("offset", [0.0])), n)
         self.notes.append(f"Scaler '{node.name or node.output[0]}' folded into the following affine layer")
-        return x.then(np.diag(scale), -scale * offset, x.features)
+        return x.then(scale, -scale * offset, x.features)
 
     def batchnorm(self, node: Any, ins: list[Any], x: _Data, a: dict[str, Any]) -> _Data:
         if a.get("training_mode", 0) or len(node.output) > 1 and any(node.output[1:]):
@@ -335,7 +339,7 @@ class _Reader:
         s = scale / np.sqrt(var + float(a.get("epsilon", 1e-5)))
         where = "preceding" if x.matrix is not None else "following"
         self.notes.append(f"BatchNormalization '{node.name or node.output[0]}' folded into the {where} affine layer")
-        return x.then(np.diag(s), bias - s * mean, x.features)
+        return x.then(s, bias - s * mean, x.features)
 
     def finish(self, graph: Any) -> ReLUNetwork:
         outs = [self.values.get(o.name) for o in graph.output]
