@@ -317,71 +317,80 @@ def embed_family(pattern: SparsityPattern, rows: Sequence[int], cols: Sequence[i
 # ---------------------------------------------------------------------------------- routing covers
 def out_forest(masks: Sequence[np.ndarray], rng: np.random.Generator) -> tuple[list[np.ndarray] | None, np.ndarray, dict[int, int]]:
     """A sub-pattern in which every hidden unit keeps ONE outgoing weight (a forest routing
-    each first-layer unit to one output) and whose path support is the pattern's, found
-    greedily; ``None`` when the greedy cover leaves an entry of the path support uncovered.
-    Also returns the uncovered entries and the output each routed first-layer unit feeds."""
+    each first-layer unit to one output), found greedily to cover the path support. Returns
+    the forest's masks, the entries of the path support it leaves uncovered (none: a routing
+    cover) and the output each routed first-layer unit feeds.
+
+    Greedy, rarest input first: an uncovered entry ``(i, j)`` is covered by routing to output
+    ``i`` an unrouted first-layer unit that takes input ``j`` and can still reach ``i`` (through
+    unrouted units or units already routed to ``i``), the one covering most uncovered entries
+    of row ``i``; ties broken by ``rng``."""
     L = len(masks)
-    support = path_product(masks)
-    todo = support.copy()
-    succ: list[dict[int, int]] = [dict() for _ in range(L)]  # succ[l][unit of layer l] (l = 1..L-1)
-    colour: list[dict[int, int]] = [dict() for _ in range(L)]
+    masks = [np.asarray(m, dtype=bool) for m in masks]
+    todo = path_product(masks)
+    succ = [np.full(masks[l].shape[1], -1) for l in range(L)]  # succ[l][unit of layer l], l >= 1
+    colour = [np.full(masks[l].shape[1], -1) for l in range(L)]
+    cache: dict[int, list[np.ndarray]] = {}
+
+    def reach(i: int) -> list[np.ndarray]:
+        if i not in cache:
+            can: list[np.ndarray] = [np.zeros(0, bool)] * (L + 1)
+            can[L] = np.zeros(masks[-1].shape[0], bool)
+            can[L][i] = True
+            for l in range(L - 1, 0, -1):
+                free = masks[l][can[l + 1]].any(axis=0)
+                fixed = succ[l] >= 0
+                ok_fixed = (colour[l] == i) & can[l + 1][np.where(fixed, succ[l], 0)]
+                can[l] = np.where(fixed, ok_fixed, free)
+            cache[i] = can
+        return cache[i]
+
     first = masks[0]
-    gains = first.sum(axis=1)
-    for u in np.argsort(-gains + rng.random(len(gains)) * 0.5):
-        if not todo.any():
-            break
-        inputs = first[u]
-        if not inputs.any():
-            continue
-        # outputs ordered by how many still-uncovered entries u would cover
-        order = np.argsort(-(todo[:, inputs].sum(axis=1)))
-        for i in order:
-            if not todo[i, inputs].any():
-                break
-            path = _route(masks, succ, colour, int(u), int(i))
-            if path is None:
+    tie = rng.random(first.shape[0])
+    for j in np.argsort(first.sum(axis=0) + rng.random(first.shape[1]) * 0.5, kind="stable"):
+        for i in np.nonzero(todo[:, j])[0]:
+            if not todo[i, j]:
                 continue
-            for l, unit in enumerate(path[:-1], start=1):
-                succ[l][unit] = path[l]
-                colour[l][unit] = int(i)
-            todo[i, inputs] = False
-            break
-    if todo.any():
-        return None, todo, colour[1]
+            can = reach(int(i))
+            cands = np.nonzero(first[:, j] & can[1] & (succ[1] < 0))[0] if L > 1 else np.zeros(0, int)
+            if len(cands) == 0:
+                continue
+            gains = np.array([todo[i, first[u]].sum() for u in cands]) + tie[cands] * 0.5
+            u = int(cands[int(np.argmax(gains))])
+            v = u
+            for l in range(1, L):  # follow fixed successors, else pick one that can reach i
+                nxt = succ[l][v] if succ[l][v] >= 0 else int(np.nonzero(masks[l][:, v] & can[l + 1])[0][0])
+                succ[l][v], colour[l][v] = nxt, i
+                v = nxt
+            todo[i, first[u]] = False
+            cache.clear()
+    if todo.any() and L > 1:
+        # the rest of the first-layer units: each to the output it helps most (this never
+        # hurts the cover, and gives the repair a routed unit per output where possible)
+        for u in np.nonzero((succ[1] < 0) & first.any(axis=1))[0]:
+            best, gain = -1, -1.0
+            for i in range(masks[-1].shape[0]):
+                if reach(i)[1][u]:
+                    g = todo[i, first[u]].sum() - 1e-3 * (colour[1] == i).sum()
+                    if g > gain:
+                        best, gain = i, g
+            if best < 0:
+                continue
+            can, v = reach(best), int(u)
+            for l in range(1, L):
+                nxt = succ[l][v] if succ[l][v] >= 0 else int(np.nonzero(masks[l][:, v] & can[l + 1])[0][0])
+                succ[l][v], colour[l][v] = nxt, best
+                v = nxt
+            todo[best, first[u]] = False
+            cache.clear()
+    routed = {int(u): int(colour[1][u]) for u in np.nonzero(succ[1] >= 0)[0]} if L > 1 else {}
     sub = [np.array(m) for m in masks]
     for l in range(1, L):
         keep = np.zeros_like(sub[l])
-        for unit, nxt in succ[l].items():
-            keep[nxt, unit] = True
+        units = np.nonzero(succ[l] >= 0)[0]
+        keep[succ[l][units], units] = True
         sub[l] = sub[l] & keep
-    return sub, todo, colour[1]
-
-
-def _route(masks: Sequence[np.ndarray], succ: list[dict[int, int]], colour: list[dict[int, int]],
-           u: int, i: int) -> list[int] | None:
-    """A path from first-layer unit ``u`` to output ``i`` through units that are unrouted or
-    already routed towards ``i`` (following their fixed successor), or ``None``."""
-    L = len(masks)
-    # backwards: which units of each layer can still reach output i
-    can: list[np.ndarray | None] = [None] * (L + 1)
-    can[L] = np.zeros(masks[-1].shape[0], bool)
-    can[L][i] = True
-    for l in range(L - 1, 0, -1):
-        ok = np.zeros(masks[l].shape[1], bool)
-        for v in range(masks[l].shape[1]):
-            if v in succ[l]:
-                ok[v] = colour[l][v] == i and can[l + 1][succ[l][v]]
-            else:
-                ok[v] = bool((masks[l][:, v] & can[l + 1]).any())
-        can[l] = ok
-    if not can[1][u]:
-        return None
-    path = [u]
-    for l in range(1, L):
-        v = path[-1]
-        nxt = succ[l][v] if v in succ[l] else int(np.nonzero(masks[l][:, v] & can[l + 1])[0][0])
-        path.append(nxt)
-    return path
+    return sub, todo, routed
 
 
 def routing_cover(pattern: SparsityPattern, seed: int = 0, tries: int = 2) -> SparsityPattern | None:
@@ -394,8 +403,8 @@ def routing_cover(pattern: SparsityPattern, seed: int = 0, tries: int = 2) -> Sp
     for _ in range(tries):
         for transposed in (False, True):
             ms = [m.T for m in reversed(full)] if transposed else full
-            sub, _, _ = out_forest(ms, rng)
-            if sub is None:
+            sub, todo, _ = out_forest(ms, rng)
+            if todo.any():
                 continue
             if transposed:
                 sub = [m.T for m in reversed(sub)]

@@ -30,7 +30,7 @@ from .pattern import SparsityPattern
 from .qe import decide_qe
 from .two_factor import decide_two_factor
 
-__all__ = ["Defect", "decide_deep", "find_defects", "lift_certificate"]
+__all__ = ["Defect", "decide_deep", "find_defects", "lift_certificate", "routing_certificate"]
 
 #: Seconds at most for one pair's whole-space peeling while collapsing (closedness only).
 PEEL_PAIR_SECONDS = 0.3
@@ -57,6 +57,14 @@ def lift_certificate(col: Collapse, cert: NotClosedCertificate, note: str = "") 
 
 def _wrap_closed(pattern: SparsityPattern, col: Collapse, sub: ClosedCertificate) -> ClosedCertificate:
     return ClosedCertificate(pattern, "deep-collapse", col.to_dict(), (sub,))
+
+
+def routing_certificate(pattern: SparsityPattern, cover: SparsityPattern, cover_collapse: Collapse) -> ClosedCertificate:
+    """The ``routing-cover`` certificate (Lemma D6): the sub-pattern ``cover`` and its
+    collapse to one factor (the checker re-establishes containment, equal path supports and
+    the collapse)."""
+    part = _wrap_closed(cover, cover_collapse, ClosedCertificate(cover_collapse.collapsed, "single-factor"))
+    return ClosedCertificate(pattern, "routing-cover", {"sub": cover.to_text()}, (part,))
 
 
 def _describe(col: Collapse) -> str:
@@ -189,8 +197,7 @@ def decide_deep(pattern: SparsityPattern, budget: Budget, seed: int, use_qe: boo
             cover = routing_cover(pattern, seed=seed)
             sub_col = collapse(cover) if cover is not None else None
         if sub_col is not None and sub_col.collapsed.n_factors == 1:
-            part = _wrap_closed(cover, sub_col, ClosedCertificate(sub_col.collapsed, "single-factor"))
-            cert = ClosedCertificate(pattern, "routing-cover", {"sub": cover.to_text()}, (part,))
+            cert = routing_certificate(pattern, cover, sub_col)
             return ClosednessVerdict(
                 True, "reductions", time.perf_counter() - start, cert,
                 f"{_describe(col)}; a routing sub-pattern ({cover.n_allowed} of {pattern.n_allowed} weights: every "

@@ -2,12 +2,13 @@
 closed (so the defects found are gone), and reports the cost.
 
 The repair completes a *routing cover* (Lemma D6 of ``docs/background/deep-patterns.md``):
-the greedy cover routes every first-layer unit to one output; an entry ``(i, j)`` of the path
-support it cannot cover is covered by allowing the weight from input ``j`` into a first-layer
-unit already routed to output ``i``. New entries may enlarge the path support, so the cover
-is searched again on the repaired pattern (a few rounds). The verdict of the repaired
-pattern comes from :func:`~reluscope.sparsity.is_closed`, with its own certificate — the
-repair is never taken on trust.
+the greedy forest routes first-layer units to one output each; an entry ``(i, j)`` of the
+path support it leaves uncovered is covered by allowing the weight from input ``j`` into a
+first-layer unit already routed to output ``i`` (in the pattern and in the forest). The
+verdict of the repaired pattern carries the ``routing-cover`` certificate of the completed
+forest, which :func:`~reluscope.sparsity.verify` re-checks from scratch — the repair is
+never taken on trust. When no forest can be completed, single missing entries are tried on
+small patterns (each decided by :func:`~reluscope.sparsity.is_closed`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from .._results import ResultMixin
 from .._validation import check_int, check_time_limit
 from .certificates import ClosednessVerdict
 from .decide import is_closed
-from .deep import out_forest
+from .deep import collapse, out_forest, path_product
+from .deep_decide import routing_certificate
 from .terms import prune_deep
 from .pattern import SparsityPattern, as_pattern
 
@@ -66,22 +68,39 @@ class RepairResult(ResultMixin):
         return "\n".join(lines)
 
 
-def _cover_additions(masks: list[np.ndarray], rng: np.random.Generator) -> list[tuple[int, int, int]] | None:
-    """Entries of ``W_1`` completing the greedy routing cover (``[]`` when it is complete;
-    ``None`` when an uncovered output has no routed first-layer unit to receive them)."""
-    sub, todo, routed = out_forest(masks, rng)
-    if sub is not None:
-        return []
-    added = []
+def complete_cover(masks: list[np.ndarray], rng: np.random.Generator, rounds: int
+                   ) -> tuple[list[np.ndarray], list[np.ndarray], list[tuple[int, int, int]]] | None:
+    """Entries of ``W_1`` completing ONE greedy routing forest into a routing cover.
+
+    An uncovered entry ``(i, j)`` gets the weight from input ``j`` into a first-layer unit
+    routed to ``i`` (added to the pattern and to the forest), preferring a unit whose other
+    reachable outputs already have input ``j`` in their path support (then the path support
+    does not grow). Entries that do enlarge it are covered in the next round, with the same
+    forest. Returns ``(pattern masks, forest masks, added)``, or ``None`` when some output
+    has no routed first-layer unit or ``rounds`` do not suffice."""
+    forest, todo, routed = out_forest(masks, rng)
+    masks = [np.array(m) for m in masks]
     by_output: dict[int, list[int]] = {}
     for u, i in routed.items():
         by_output.setdefault(i, []).append(u)
-    for i, j in zip(*np.nonzero(todo)):
-        units = by_output.get(int(i))
-        if not units:
-            return None
-        added.append((1, int(units[0]), int(j)))
-    return added
+    added: list[tuple[int, int, int]] = []
+    reach_out = path_product(masks[1:])
+    for _ in range(rounds):
+        if not todo.any():
+            return masks, forest, added
+        support = path_product(masks)
+        for i, j in zip(*np.nonzero(todo)):
+            units = by_output.get(int(i))
+            if not units:
+                return None
+            quiet = [u for u in units if not (reach_out[:, u] & ~support[:, j]).any()]
+            u = int((quiet or units)[0])
+            if not masks[0][u, j]:
+                masks[0][u, j] = True
+                added.append((1, u, int(j)))
+            forest[0][u, j] = True
+        todo = path_product(masks) & ~path_product(forest)
+    return None
 
 
 def _single_entries(pattern: SparsityPattern, budget: Budget, seed: int, rounds: int,
@@ -154,26 +173,25 @@ def repair(pattern: SparsityPattern | Any, *, time_limit: float = 30.0, max_roun
     masks = [np.array(m) for m in pattern.masks]
     added: list[tuple[int, int, int]] = []
     note = ""
-    for _ in range(max_rounds):
-        if budget.expired():
-            note = "out of time while completing the routing cover"
-            break
-        # the same seed every round: a complete cover here is the one routing_cover finds first
-        extra = _cover_additions(masks, np.random.default_rng(seed))
-        if extra is None:
-            note = "the routing cover cannot be completed by first-layer entries"
-            break
-        if not extra:
-            break
-        for l, i, j in extra:
-            if not masks[l - 1][i, j]:
-                masks[l - 1][i, j] = True
-                added.append((l, i, j))
-    repaired = SparsityPattern(masks)
-    if note:  # the cover cannot be completed: single entries that make the pattern closed
-        repaired, extra, note = _single_entries(repaired, budget, seed, max_rounds, note)
-        added += extra
-    verdict = is_closed(repaired, time_limit=max(budget.remaining(), 1e-3), seed=seed, budget=budget)
+    completed = complete_cover(masks, np.random.default_rng(seed), max_rounds)
+    verdict = None
+    if completed is not None:
+        new_masks, forest, added = completed
+        repaired = SparsityPattern(new_masks)
+        cover = SparsityPattern(forest)
+        cover_col = collapse(cover)
+        if cover_col.collapsed.n_factors == 1 and np.array_equal(cover.path_support(), repaired.path_support()):
+            cert = routing_certificate(repaired, cover, cover_col)
+            verdict = ClosednessVerdict(
+                True, "reductions", time.perf_counter() - start, cert,
+                f"routing cover completed by {len(added)} added entries: a sub-pattern of {cover.n_allowed} weights "
+                "with the same path support collapses to one factor, so L_I is the coordinate subspace on it")
+    else:
+        repaired = pattern
+        note = "the routing cover cannot be completed by first-layer entries"
+        repaired, added, note = _single_entries(repaired, budget, seed, max_rounds, note)
+    if verdict is None:
+        verdict = is_closed(repaired, time_limit=max(budget.remaining(), 1e-3), seed=seed, budget=budget)
     if verdict.closed is not True and not note:
         note = "the repaired pattern was not certified closed within the time limit"
     return RepairResult(repaired, tuple(added), verdict, original, seconds=time.perf_counter() - start, note=note)
