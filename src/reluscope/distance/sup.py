@@ -33,7 +33,9 @@ from .lower import _Best, _local_ascent, _sup_candidates
 from .neighbourhoods import boxes_result
 from .pointwise import Terms, _points_result, _terms, _values
 from .relax import (
+    ENGINE_SPLIT_MAX_DIM,
     _coupled_lp_bounds,
+    _engine_split_bounds,
     _decoupled_bounds,
     _relaxable_binaries,
     _split_bounds,
@@ -54,6 +56,8 @@ _SPLIT_MIN_BINARIES = 96
 _SPLIT_RESERVE = 0.5
 # numbers of split coordinates tried, in turn (2^s sub-boxes each)
 _SPLIT_LEVELS = (2, 4, 6, 8)
+# share of that reserve for the engine's input-splitting search (low dimension only)
+_ENGINE_SPLIT_SHARE = 0.6
 # share of that reserve for the decoupled bound (each network alone), before the splitting
 _DECOUPLED_SHARE = 0.7
 
@@ -163,6 +167,11 @@ def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, budget: Budget, mip
 
     if milp_budget is not budget:
         net_bounds = [b for _, _, b in encs]
+        # low input dimension, two networks: branch and bound over input boxes with the
+        # engine's differential bounds first (BENCHMARKS.md "## bounds": tighter than the
+        # LP phases below on 10-D pairs)
+        if len(terms) == 2 and lo.size <= ENGINE_SPLIT_MAX_DIM:
+            tighten(lambda t: _engine_split_bounds(terms, lo, hi, t, budget.share(_ENGINE_SPLIT_SHARE), best, rng))
         # targets left open, first: each network alone (the decoupled bound)
         tighten(lambda t: _decoupled_bounds(terms, net_bounds, lo, hi, t, budget.share(_DECOUPLED_SHARE)))
         # pairs of equal widths: the LP with neuron-pair coupling rows (cheap: one LP each)
