@@ -121,7 +121,11 @@ def main(argv=None):
                         help=f"comparison seed (decided fractions use seed + 1); default {SEED}")
     parser.add_argument("--plain-limit", type=float, default=None,
                         help="hard limit of the plain encoding in seconds (default 30; --quick: 2)")
+    parser.add_argument("--factors", type=int, default=2, choices=(2, 3),
+                        help="3: random three-factor patterns and real pruned masks (benchmarks/_closedness_deep.py)")
     args = parser.parse_args(argv)
+    if args.factors == 3:
+        return _deep(args)
     if args.seed is not None:
         SEED = args.seed
     console = Console(stderr=True)
@@ -182,6 +186,24 @@ def main(argv=None):
     path = Path(__file__).resolve().parent / "results" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")
+    out.print(f"wrote {path} ({results['seconds']:.0f} s)")
+    return 0
+
+
+def _deep(args):
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _closedness_deep import main_deep
+
+    start = time.perf_counter()
+    results = {"quick": args.quick,
+               "machine": f"{platform.system()} {platform.machine()}, Python {platform.python_version()}"}
+    out = Console()
+    main_deep(args, out, results)
+    results["seconds"] = time.perf_counter() - start
+    name = "closedness_factors3" + ("_quick" if args.quick else "") + ".json"
+    path = Path(__file__).resolve().parent / "results" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
     out.print(f"wrote {path} ({results['seconds']:.0f} s)")
     return 0
 

@@ -203,3 +203,38 @@ def test_limits_are_exact_rationals() -> None:
     p = SparsityPattern.from_text("10/01;10/11;11/01;10/01")
     cert = is_closed(p, time_limit=10).certificate
     assert all(isinstance(x, Fraction) for r in cert.limit for x in r)
+
+
+def test_locate_defects_lists_distinct_certified_defects() -> None:
+    from reluscope.sparsity import locate_defects
+
+    w1 = np.zeros((4, 5), bool)
+    w1[0, 0] = w1[1, 0] = w1[1, 1] = True
+    w1[2:, 2:] = True
+    w2 = np.eye(4, dtype=bool)
+    w2[2:, 2:] = True
+    w3 = np.zeros((3, 4), bool)
+    w3[0, 0] = w3[0, 1] = w3[1, 1] = True
+    w3[1:, 2:] = True
+    p = SparsityPattern([w1, w2, w3])
+    found = locate_defects(p, time_limit=10, max_defects=3)
+    assert found.defects and "NOT closed" in str(found)
+    for d in found.defects:
+        assert verify(d.certificate).valid is True
+        # the family only uses allowed entries, and names them
+        assert all(p.masks[l - 1][i, j] for l, i, j in d.entries)
+    closed = locate_defects(SparsityPattern.from_text("11/11;10;0/1/1"), time_limit=2)
+    assert not closed.defects and "proves nothing" in str(closed)
+
+
+def test_undecided_message_reports_phases_and_a_fair_solver_share() -> None:
+    import re
+
+    t0 = time.perf_counter()
+    v = is_closed(SparsityPattern.from_text("110/111/110;111/110/011;111/011/011"), time_limit=3)
+    spent = time.perf_counter() - t0
+    assert v.closed is None and spent < 4.5
+    assert "block-defect search" in v.reasoning and "quantifier elimination" in v.reasoning
+    z3_seconds = float(re.search(r"no answer within ([0-9.]+) s", v.reasoning).group(1))
+    assert z3_seconds >= 1.0  # the solver got a real share of the 3 s, not a leftover
+    assert re.search(r"undecided after ([0-9.]+) s \(limit 3", v.reasoning)

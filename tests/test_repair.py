@@ -71,3 +71,16 @@ def test_cli_output_without_model_is_one_line_error(args, tmp_path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "--output" in proc.stderr
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_cli_defects_lists_certified_blocks(tmp_path) -> None:
+    from reluscope import ReLUNetwork, save
+
+    p = _defective()
+    net = ReLUNetwork([np.ones(m.shape) * m for m in p.masks], [np.zeros(m.shape[0]) for m in p.masks],
+                      masks=list(p.masks))
+    src = tmp_path / "m.npz"
+    save(net, src)
+    res = CliRunner().invoke(app, ["check-pattern", str(src), "--defects", "2", "--time-limit", "10"])
+    assert res.exit_code == 0, res.output
+    assert "defect on outputs" in res.output and "NOT closed" in res.output

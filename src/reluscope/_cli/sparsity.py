@@ -104,6 +104,9 @@ def register(app: typer.Typer) -> None:
         input: Annotated[str, typer.Argument(help="Model file, .npz of masks, or text notation like '10/11;11/01'.")],
         time_limit: Annotated[float, time_limit_option("Seconds for the closedness decision.")] = 30.0,
         json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+        defects: Annotated[
+            int, typer.Option("--defects", help="List up to N localized defects (blocks of outputs x inputs) with certificates.")
+        ] = 0,
         repair: Annotated[bool, typer.Option("--repair", help="Add mask entries until L_I is certified closed; print them.")] = False,
         output: Annotated[
             str | None, typer.Option("--output", help="With --repair: write a copy of the model with the repaired masks.")
@@ -116,6 +119,19 @@ def register(app: typer.Typer) -> None:
             raise InvalidArgument("--output needs --repair")
         if repair:
             _repair(input, pattern, described, time_limit, output, json_output)
+            return
+        if defects:
+            from ..sparsity import locate_defects
+
+            found = locate_defects(pattern, time_limit=time_limit, max_defects=defects)
+            if json_output:
+                print_json({"input": described, "blocks_tried": found.blocks_tried, "exhausted": found.exhausted,
+                            "seconds": found.seconds,
+                            "defects": [{"rows": list(d.rows), "cols": list(d.cols), "units": [list(u) for u in d.units],
+                                         "entries": [list(e) for e in d.entries],
+                                         "certificate": d.certificate.to_dict()} for d in found.defects]})
+            else:
+                console.print(str(found), highlight=False, markup=False)
             return
         result = optimum_exists(pattern, time_limit=time_limit)
         closedness = result.closedness

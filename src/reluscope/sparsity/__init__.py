@@ -48,5 +48,6 @@ __all__ = [
 # the module stays importable with ``from reluscope.sparsity.sweep import SweepResult``.
 from .sweep import sweep  # noqa: E402
 from .repair import RepairResult, repair  # noqa: E402
+from .deep_decide import Defect, DefectSearch, locate_defects  # noqa: E402
 
-__all__ += ["sweep", "repair", "RepairResult"]
+__all__ += ["sweep", "repair", "RepairResult", "locate_defects", "Defect", "DefectSearch"]

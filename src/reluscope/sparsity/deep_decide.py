@@ -22,15 +22,20 @@ from fractions import Fraction
 
 import numpy as np
 
+from typing import Any
+
 from .._budget import Budget
 from .._results import ResultMixin
+from .._validation import check_int, check_time_limit
 from .certificates import ClosedCertificate, ClosednessVerdict, NotClosedCertificate
 from .deep import Collapse, collapse, embed_family, restrict, routing_cover
-from .pattern import SparsityPattern
+from .pattern import SparsityPattern, as_pattern
 from .qe import decide_qe
+from .terms import prune_deep
 from .two_factor import decide_two_factor
 
-__all__ = ["Defect", "decide_deep", "find_defects", "lift_certificate", "routing_certificate"]
+__all__ = ["Defect", "DefectSearch", "decide_deep", "find_defects", "locate_defects", "lift_certificate",
+           "routing_certificate"]
 
 #: Seconds at most for one pair's whole-space peeling while collapsing (closedness only).
 PEEL_PAIR_SECONDS = 0.3
@@ -237,8 +242,8 @@ def decide_deep(pattern: SparsityPattern, budget: Budget, seed: int, use_qe: boo
         defects, n_blocks, exhausted = find_defects(col.pruned, budget.share(DEFECT_SHARE if qe_worth else 1.0),
                                                     seed=seed)
     if defects:
-        d = defects[0]
-        cert = _lift_pruned(col, d.certificate)
+        cert = _lift_pruned(col, defects[0].certificate)
+        d = _defect_of(pattern, defects[0].rows, defects[0].cols, cert, defects[0].seconds)
         return ClosednessVerdict(False, "reductions", time.perf_counter() - start, cert,
                                  f"{_describe(col)}; {d} (after {n_blocks} blocks): A is not in L_I"), ""
     tried.append(f"block-defect search: {n_blocks} blocks, none defective"
@@ -267,3 +272,48 @@ def _lift_pruned(col: Collapse, cert: NotClosedCertificate) -> NotClosedCertific
     limit = cert.limit
     return NotClosedCertificate(col.original, limit, tuple(tuple(tuple(r) for r in F) for F in lifted),
                                 rule=cert.rule, note=cert.note)
+
+
+# ---------------------------------------------------------------------------------- public search
+@dataclasses.dataclass(frozen=True)
+class DefectSearch(ResultMixin):
+    """The result of :func:`locate_defects`: the defects found (each with a certificate for the
+    WHOLE pattern), the number of blocks searched, whether every block of the sizes tried was
+    searched, and the seconds spent."""
+
+    defects: tuple[Defect, ...]
+    blocks_tried: int
+    exhausted: bool
+    seconds: float
+
+    def __str__(self) -> str:
+        lines = [f"{len(self.defects)} defect(s) after {self.blocks_tried} blocks ({self.seconds:.3g} s)"]
+        lines += [f"  {d}" for d in self.defects]
+        if self.defects:
+            lines.append("  each defect proves the whole pattern NOT closed (its limit A, zero outside the block, "
+                         "is a limit of supported products and not one)")
+        else:
+            lines.append("  no defect found: this proves nothing about closedness"
+                         + ("" if self.exhausted else " (the search stopped at the time limit)"))
+        return "\n".join(lines)
+
+
+def locate_defects(pattern: SparsityPattern | Any, *, time_limit: float = 30.0, max_defects: int = 10,
+                   seed: int = 0) -> DefectSearch:
+    """Localized defects of a pattern: blocks of 2-3 outputs x 2-3 inputs (all hidden units
+    kept, thinnest first) whose sub-pattern collapses to two factors and is not closed.
+
+    Each :class:`Defect` names the block, the hidden units and mask entries its family uses, and
+    carries a not-closed certificate for the whole pattern (Lemma D5 of the deep-patterns page)
+    that :func:`~reluscope.sparsity.verify` re-checks. Defects are reported at distinct places
+    (a block overlapping a found one is skipped).
+    """
+    time_limit = check_time_limit(time_limit)
+    max_defects = check_int(max_defects, "max_defects", minimum=1)
+    pattern = as_pattern(pattern)
+    start = time.perf_counter()
+    pruned, kept = prune_deep(pattern)
+    found, tried, exhausted = find_defects(pruned, Budget(time_limit), seed=seed, max_defects=max_defects)
+    col = Collapse(pattern, pruned, tuple(tuple(k) for k in kept), (), pruned, ())
+    placed = tuple(_defect_of(pattern, d.rows, d.cols, _lift_pruned(col, d.certificate), d.seconds) for d in found)
+    return DefectSearch(placed, tried, exhausted and len(found) < max_defects, time.perf_counter() - start)
