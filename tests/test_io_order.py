@@ -154,3 +154,26 @@ def test_files_that_state_their_architecture_are_not_marked(tmp_path):
     seq = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     torch.save(seq, tmp_path / "module.pt")
     assert load(tmp_path / "module.pt").provenance.inferred is None
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".npz", ".onnx"])
+def test_reluscope_files_keep_what_was_inferred_and_folded(tmp_path, suffix):
+    """A network read from a state dict (inferred) or with BatchNorm folded keeps saying so
+    after reluscope.save / load, once, however often it is saved again."""
+    from reluscope import save
+
+    torch.manual_seed(0)
+    torch.save(Named().state_dict(), tmp_path / "named.pt")
+    inferred = load(tmp_path / "named.pt")
+    save(inferred, tmp_path / f"a{suffix}")
+    again = load(tmp_path / f"a{suffix}")
+    assert again == inferred and again.provenance.inferred == INFERRED
+    assert again.provenance.notes[0] == "originally read as torch"
+    bn = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 1)).eval()
+    save(from_torch(bn), tmp_path / f"b{suffix}")
+    save(load(tmp_path / f"b{suffix}"), tmp_path / f"c{suffix}")
+    assert (tmp_path / f"b{suffix}").read_bytes() == (tmp_path / f"c{suffix}").read_bytes()
+    notes = load(tmp_path / f"c{suffix}").provenance.notes
+    assert notes == ("originally read as torch module", "BatchNorm1d '1' folded into the preceding Linear '0'")
+    result = CliRunner().invoke(app, ["info", str(tmp_path / f"c{suffix}")])
+    assert "BatchNorm1d '1' folded" in result.output

@@ -31,8 +31,11 @@ Tensor names
 ``layers.{i}.mask`` (bool). npz files also hold a marker ``__reluscope__``; safetensors
 files carry the metadata key ``reluscope`` whose value is the JSON object
 ``{"format": "reluscope-model-1", "widths": [...], "sha256": ...}`` (the checksum of the
-tensor bytes, verified on load, so flipped data bytes are detected). Files are
-byte-for-byte deterministic.
+tensor bytes, verified on load, so flipped data bytes are detected). A network whose
+:attr:`~reluscope.ReLUNetwork.provenance` records an inference or a fold keeps it: under
+the key ``provenance`` of that JSON object (npz: the string array ``__provenance__``;
+ONNX: the metadata key ``reluscope.provenance``), as ``{"inferred": ..., "notes":
+["originally read as <format>", ...]}``. Files are byte-for-byte deterministic.
 A ``.pt`` file is written as the ``state_dict`` of the equivalent
 ``nn.Sequential(Linear, ReLU, ..., Linear)``: keys ``0.weight``, ``0.bias``,
 ``2.weight``, ...; masked layers as ``{j}.weight_orig`` + ``{j}.weight_mask``, exactly

@@ -21,7 +21,17 @@ from ..network import Provenance, ReLUNetwork
 from ..sklearn_interop import read_skops
 from ..torch_interop import _import_torch, from_torch
 from .onnx_format import onnx_bytes, read_onnx
-from .tensors import MARKER, MARKER_VALUE, digest, fail, mask_array, network_from_tensors, network_to_tensors
+from .tensors import (
+    MARKER,
+    MARKER_VALUE,
+    PROVENANCE_KEY,
+    digest,
+    fail,
+    mask_array,
+    network_from_tensors,
+    network_to_tensors,
+    provenance_record,
+)
 
 __all__ = ["load", "save", "detect_format", "read_mask_arrays", "FORMATS"]
 
@@ -157,6 +167,8 @@ def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
             got = digest({k: v for k, v in tensors.items() if k != MARKER})
             if got != expected:
                 raise fail(path, "corrupted bytes: tensor data does not match the sha256 checksum in the header")
+        if "provenance" in info:
+            tensors[PROVENANCE_KEY] = np.array(json.dumps(info["provenance"]))
     return tensors
 
 
@@ -392,6 +404,7 @@ def save(net: ReLUNetwork, path: str | os.PathLike[str], format: str | None = No
     if not p.parent.exists():
         raise fail(p, f"directory {p.parent} does not exist")
     tensors = network_to_tensors(net)
+    record = provenance_record(net)
     try:
         fd, tmp = tempfile.mkstemp(prefix=".reluscope-", dir=p.parent)
     except OSError as exc:
@@ -399,16 +412,19 @@ def save(net: ReLUNetwork, path: str | os.PathLike[str], format: str | None = No
     try:
         with os.fdopen(fd, "wb") as fh:
             if fmt == "npz":
-                np.savez(fh, **tensors, **{MARKER: np.array(MARKER_VALUE)})
+                extra = {} if record is None else {PROVENANCE_KEY: np.array(json.dumps(record, sort_keys=True))}
+                np.savez(fh, **tensors, **{MARKER: np.array(MARKER_VALUE)}, **extra)
             elif fmt == "safetensors":
                 import safetensors.numpy as stn
 
                 # one metadata key (safetensors does not keep the order of several keys)
                 info = {"format": MARKER_VALUE, "widths": list(net.widths), "sha256": digest(tensors)}
+                if record is not None:
+                    info["provenance"] = record
                 meta = {"reluscope": json.dumps(info, sort_keys=True)}
                 fh.write(stn.save(tensors, metadata=meta))
             elif fmt == "onnx":
-                fh.write(onnx_bytes(net))
+                fh.write(onnx_bytes(net, record))
             else:
                 _import_torch().save(_torch_state_dict(net), fh)
         os.replace(tmp, p)

@@ -43,7 +43,7 @@ import numpy as np
 
 from ..errors import InvalidNetwork, ReluscopeError, UnsupportedLayer
 from ..network import Provenance, ReLUNetwork
-from .tensors import fail
+from .tensors import fail, provenance_from_record
 
 __all__ = ["read_onnx", "onnx_bytes", "OUTPUT_MAPS"]
 
@@ -364,6 +364,11 @@ class _Reader:
             net = ReLUNetwork([w for w, _ in layers], [b for _, b in layers], masks)
         except InvalidNetwork as exc:
             raise fail(self.path, str(exc)) from None
+        meta = {p.key: p.value for p in self.model.metadata_props}
+        if "reluscope.provenance" in meta:  # written by reluscope: what was inferred or folded before
+            stored = provenance_from_record(self.path, meta["reluscope.provenance"])
+            return net.with_provenance(Provenance("onnx", str(self.path), stored.inferred,
+                                                  (*stored.notes, *self.notes)))
         return net.with_provenance(Provenance("onnx", str(self.path), None, tuple(self.notes)))
 
     def masks(self, shapes: list[tuple[int, ...]]) -> list[np.ndarray] | None:
@@ -397,7 +402,7 @@ def read_onnx(path: Path, data: bytes | None = None) -> ReLUNetwork:
     return _Reader(path, model, onnx).run()
 
 
-def onnx_bytes(net: ReLUNetwork) -> bytes:
+def onnx_bytes(net: ReLUNetwork, provenance: dict[str, Any] | None = None) -> bytes:
     """The ONNX model of ``net``: input ``input`` (float64, ``(N, d)``), ``Gemm`` (``transB=1``,
     weights ``layers.{i}.weight`` as stored, ``(out, in)``) and ``Relu`` nodes, output
     ``output``; masks in the metadata key ``reluscope.masks`` (packed bits, base64). float64
@@ -430,5 +435,7 @@ def onnx_bytes(net: ReLUNetwork) -> bytes:
         meta["reluscope.masks"] = json.dumps(
             [base64.b64encode(np.packbits(m.ravel()).tobytes()).decode("ascii") for m in net.masks]
         )
+    if provenance is not None:
+        meta["reluscope.provenance"] = json.dumps(provenance, sort_keys=True)
     helper.set_model_props(model, meta)
     return model.SerializeToString(deterministic=True)

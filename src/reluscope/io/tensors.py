@@ -10,6 +10,7 @@ check that an array is a pruning mask. The scheme itself is described in
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,10 +21,13 @@ import numpy as np
 from ..errors import InvalidNetwork, ModelFileError, ReluscopeError, UnsupportedLayer
 from ..network import Provenance, ReLUNetwork
 
-__all__ = ["network_from_tensors", "network_to_tensors", "mask_array", "INFERRED"]
+__all__ = ["network_from_tensors", "network_to_tensors", "mask_array", "INFERRED", "provenance_record"]
 
 MARKER = "__reluscope__"
 MARKER_VALUE = "reluscope-model-1"
+#: reluscope files keep what was inferred or folded when their network was first read
+PROVENANCE_KEY = "__provenance__"
+_ORIGIN = "originally read as "
 _SCHEME = re.compile(r"^layers\.(\d+)\.(weight|bias|mask)$")
 _PARAM_NAMES = {"weight", "bias", "weight_orig", "weight_mask", "bias_orig", "bias_mask", "mask"}
 
@@ -37,6 +41,34 @@ INFERRED = "architecture inferred from a state dict: Linear layers in stored ord
 
 _HOW = ("load the module itself (reluscope.from_torch(model), or torch.save(model) of an nn.Sequential) "
         "or pass the layer order: reluscope.load(path, order=[...])")
+
+
+def provenance_record(net: ReLUNetwork) -> dict[str, Any] | None:
+    """What a reluscope file keeps of ``net.provenance``: the inferred-architecture
+    statement and the notes, led by ``"originally read as <format>"`` (kept, not repeated,
+    when the network is saved again). ``None`` when there is nothing to keep."""
+    prov = net.provenance
+    if prov is None or (prov.inferred is None and not prov.notes):
+        return None
+    notes = list(prov.notes)
+    if not (notes and notes[0].startswith(_ORIGIN)) and prov.format:
+        notes.insert(0, f"{_ORIGIN}{prov.format}")
+    return {"inferred": prov.inferred, "notes": notes}
+
+
+def provenance_from_record(path: str | Path, record: Any) -> Provenance:
+    """The provenance stored by :func:`provenance_record` (a dict or its JSON text)."""
+    try:
+        data = json.loads(record) if isinstance(record, str) else record
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        inferred = data.get("inferred")
+        notes = data.get("notes", [])
+        if not (inferred is None or isinstance(inferred, str)) or not all(isinstance(n, str) for n in notes):
+            raise ValueError("unexpected value types")
+    except (TypeError, ValueError) as exc:
+        raise fail(path, f"corrupted provenance record ({exc})") from None
+    return Provenance(inferred=inferred, notes=tuple(notes))
 
 
 def _weight_shape(g: dict[str, tuple[str, np.ndarray]]) -> tuple[int, ...]:
@@ -210,6 +242,7 @@ def network_from_tensors(
     tensors = dict(tensors)
     strict = MARKER in tensors
     tensors.pop(MARKER, None)
+    record = tensors.pop(PROVENANCE_KEY, None) if strict else None
     if not tensors:
         raise fail(path, "contains no tensors")
     groups: dict[str, dict[str, tuple[str, np.ndarray]]] = {}
@@ -307,7 +340,10 @@ def network_from_tensors(
         weights.append(w)
         biases.append(b)
         masks.append(mask)
-    provenance = None if strict else Provenance(inferred=INFERRED.replace("in stored order", how_ordered))
+    if strict:
+        provenance = None if record is None else provenance_from_record(path, str(np.asarray(record)))
+    else:
+        provenance = Provenance(inferred=INFERRED.replace("in stored order", how_ordered))
     try:
         return ReLUNetwork(weights, biases, masks if any_mask else None, provenance)
     except InvalidNetwork as exc:  # pragma: no cover - all checks above come first
