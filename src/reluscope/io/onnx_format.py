@@ -244,7 +244,7 @@ class _Reader:
         if op == "Flatten":
             if a.get("axis", 1) != 1:
                 raise self.err(node, f"has axis={a.get('axis')}; only Flatten(axis=1) is supported")
-            return _Data((x.width(),), x.A, x.c, x.matrix, None, x.layers)
+            return _Data((x.width() if min(x.features, default=1) > 0 else -1,), x.A, x.c, x.matrix, None, x.layers)
         if op == "Reshape":
             return self.reshape(node, ins, x)
         if op == "Relu":
@@ -288,6 +288,8 @@ class _Reader:
             if W.ndim != 2:
                 raise self.err(node, f"multiplies by a constant of shape {W.shape}; a 2-D weight is needed")
             M = W.T
+        if x.features[0] < 0 and x.A is None and x.c is None and M.ndim == 2:
+            x = _Data((M.shape[1],), layers=x.layers)  # the input's width was not declared: the weight's
         if M.ndim != 2 or M.shape[1] != x.features[0]:
             raise self.err(node, f"has a weight of shape {W.shape} for {x.features[0]} input features")
         if x.matrix is not None:
