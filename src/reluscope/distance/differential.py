@@ -118,7 +118,7 @@ def epsilon_equivalent(f: ReLUNetwork, g: ReLUNetwork, domain: Box | Boxes | Poi
         cx = dom.points[int(np.argmax(D))].copy() if bad.any() else None
         return DifferentialVerdict("epsilon-equivalence", _overall(list(statuses)), cx, statuses,
                                    budget.elapsed(), eps, (float(D.max()), float(D.max())))
-    state = boxes_bounds(terms, dom, "sup", budget.share(0.6), rng)
+    state = boxes_bounds(terms, dom, "sup", budget.share(0.8), rng)
 
     def status(i: int) -> str:
         if state.lower[i] > eps:
@@ -158,13 +158,17 @@ def _disagreement(f: ReLUNetwork, g: ReLUNetwork, X: np.ndarray) -> int | None:
     return int(bad[0]) if bad.size else None
 
 
-def _margin_positive(net: ReLUNetwork, c: int, box: Box, budget: Budget) -> tuple[bool | None, np.ndarray | None]:
-    """Is class ``c`` the strict top class of ``net`` on the whole box? ``True`` proved by
-    the engine or by MILPs, ``False`` with a point where it is not, ``None`` out of time."""
+def _margin_positive(net: ReLUNetwork, c: int, box: Box, budget: Budget | None
+                     ) -> tuple[bool | None, np.ndarray | None]:
+    """Is class ``c`` the strict top class of ``net`` on the whole box? ``True`` when proved
+    (by the engine, or by MILPs when ``budget`` is given), ``False`` with a point where it
+    is not, ``None`` when not settled (no budget, or out of time)."""
     m = _margin_network(net, c)
     lo = layer_bounds(m, box).output[0]
     if np.all(lo > 0):
         return True, None
+    if budget is None:
+        return None, None
     for j in np.nonzero(lo <= 0)[0]:
         if budget.expired():
             return None, None
@@ -207,20 +211,24 @@ def top1_agreement(f: ReLUNetwork, g: ReLUNetwork, domain: Box | Boxes | PointSe
         k = _disagreement(f, g, X)
         if k is not None:
             statuses[i], cx = "refuted", (X[k].copy() if cx is None else cx)
-    for i, box in enumerate(dom):
-        if statuses[i] != "undecided":
-            continue
-        if budget.expired():
-            break
-        lo, hi = box.bounds(f.input_dim)
-        c = int(np.argmax(f((0.5 * (lo + hi))[None, :])[0]))
-        answers = []
-        for net in (f, g):
-            ok, point = _margin_positive(net, c, box, budget)
-            if ok is False and point is not None and _disagreement(f, g, point[None, :]) is not None:
-                statuses[i], cx = "refuted", (point.copy() if cx is None else cx)
+    # the engine first on every box (cheap), then MILPs on the boxes it leaves open
+    for exact in (False, True):
+        for i, box in enumerate(dom):
+            if statuses[i] != "undecided":
+                continue
+            if budget.expired():
                 break
-            answers.append(ok)
-        if statuses[i] == "undecided" and answers == [True, True]:
-            statuses[i] = "proved"
+            lo, hi = box.bounds(f.input_dim)
+            c = int(np.argmax(f((0.5 * (lo + hi))[None, :])[0]))
+            answers = []
+            for net in (f, g):
+                ok, point = _margin_positive(net, c, box, budget if exact else None)
+                if ok is False and point is not None and _disagreement(f, g, point[None, :]) is not None:
+                    statuses[i], cx = "refuted", (point.copy() if cx is None else cx)
+                    break
+                answers.append(ok)
+                if ok is not True:
+                    break
+            if statuses[i] == "undecided" and answers == [True, True]:
+                statuses[i] = "proved"
     return DifferentialVerdict("top-1 agreement", _overall(statuses), cx, tuple(statuses), budget.elapsed())

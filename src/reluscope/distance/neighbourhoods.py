@@ -110,15 +110,15 @@ def boxes_bounds(terms: Terms, boxes: Boxes, norm: str, budget: Budget,
                  rng: np.random.Generator) -> BoxIntervals:
     """The per-box interval, valid at every stage: one engine bound over the bounding box of
     the union for all boxes at once, then per box the interval tier and the linear tier
-    (largest upper bounds first, within half the budget), and lower bounds from a batched
-    ascent / sampling (a fifth of the budget)."""
+    (largest upper bounds first, within 80 % of what the ascent leaves), and lower bounds
+    from a batched ascent / sampling (a tenth of the budget)."""
     lo, hi = boxes.lo, boxes.hi
     if norm == "sup":
-        lower, witness, comp = _ascent_sup(terms, lo, hi, budget.share(0.2), rng)
+        lower, witness, comp = _ascent_sup(terms, lo, hi, budget.share(0.1), rng)
     else:
-        lower, witness, comp = _sampled_gradients(terms, lo, hi, budget.share(0.2), rng)
+        lower, witness, comp = _sampled_gradients(terms, lo, hi, budget.share(0.1), rng)
     upper = np.full(len(boxes), _box_upper(terms, norm, boxes.bounding_box(), "interval"))
-    phase = budget.share(0.5)
+    phase = budget.share(0.8)
     for tier in ("interval", "linear"):
         for i in np.argsort(-upper):
             if phase.expired():
