@@ -409,7 +409,9 @@ def test_reduction_dropping_only_zero_contributions_is_exact_without_milp(tmp_pa
     rng = np.random.default_rng(3)
     W1, W2 = rng.normal(size=(5, 3)), rng.normal(size=(2, 5))
     W2[:, 2] = 0.0  # neuron 2 has zero outgoing weights
-    net = ReLUNetwork([W1, W2], [rng.normal(size=5), rng.normal(size=2)])
+    W1z = W1.copy()
+    W1z[4] = 0.0  # neuron 4 is the constant relu(b_4): folded into the next bias
+    net = ReLUNetwork([W1z, W2], [np.abs(rng.normal(size=5)) + 0.5, rng.normal(size=2)])
     import reluscope.distance
 
     def no_milp(*args, **kwargs):
@@ -418,10 +420,11 @@ def test_reduction_dropping_only_zero_contributions_is_exact_without_milp(tmp_pa
     monkeypatch.setattr(reluscope.distance, "sup_distance", no_milp)
     rep = analyze(net, tmp_path, domain=Box(-1, 1), time_limit=5, quiet=True, sections=("reduction",))
     info = rep.sections["reduction"]
-    assert info["status"] == "ok" and info["widths_after"][1] < 5
+    assert info["status"] == "ok" and info["widths_after"][1] == 3
+    assert any("zero outgoing" in a for a in info["actions"]) and any("zero incoming" in a for a in info["actions"])
     assert info["sup_distance"] == {"lower": 0.0, "upper": 0.0, "exact": True,
-                                    "status": "exact: zero contributions dropped"}
-    assert "sup distance exactly 0 (no MILP needed)" in rep.markdown.read_text()
+                                    "status": "exact: rules 1-3 only"}
+    assert "sup distance exactly 0 (no MILP needed" in rep.markdown.read_text()
     # nothing to reduce: identical, distance exactly 0
     dense = ReLUNetwork([W1, rng.normal(size=(2, 5))], [np.zeros(5), np.zeros(2)])  # every neuron crosses 0
     rep = analyze(dense, tmp_path / "b", domain=Box(-1, 1), time_limit=5, quiet=True, sections=("reduction",))
