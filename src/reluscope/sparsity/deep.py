@@ -410,3 +410,30 @@ def routing_cover(pattern: SparsityPattern, seed: int = 0, tries: int = 2) -> Sp
                 sub = [m.T for m in reversed(sub)]
             return SparsityPattern(sub)
     return None
+
+
+def thinned_cover(pattern: SparsityPattern, budget: Budget, seed: int = 0, max_weights: int = 60) -> SparsityPattern | None:
+    """A sub-pattern ``J ⊆ I`` with the same path support that collapses to one factor, found
+    by removing allowed weights in random orders (each removal kept only if the path support
+    is unchanged) until the rules of :func:`collapse` reduce ``J`` to one factor (then
+    ``L_I = R^S`` by Lemma D6). For small patterns (at most ``max_weights`` allowed weights);
+    ``None`` when none is found before the budget runs out."""
+    if pattern.n_allowed > max_weights:
+        return None
+    rng = np.random.default_rng(seed)
+    S = pattern.path_support()
+    entries = [(l, int(i), int(j)) for l, m in enumerate(pattern.masks) for i, j in zip(*np.nonzero(m))]
+    while not budget.expired():
+        masks = [np.array(m) for m in pattern.masks]
+        for k in rng.permutation(len(entries)):
+            if budget.expired():
+                return None
+            l, i, j = entries[k]
+            masks[l][i, j] = False
+            if not np.array_equal(path_product(masks), S):
+                masks[l][i, j] = True
+                continue
+            candidate = SparsityPattern(masks)
+            if collapse(candidate).collapsed.n_factors == 1:
+                return candidate
+    return None

@@ -28,7 +28,7 @@ from .._budget import Budget
 from .._results import ResultMixin
 from .._validation import check_int, check_time_limit
 from .certificates import ClosedCertificate, ClosednessVerdict, NotClosedCertificate
-from .deep import Collapse, collapse, embed_family, restrict, routing_cover
+from .deep import Collapse, collapse, embed_family, restrict, routing_cover, thinned_cover
 from .pattern import SparsityPattern, as_pattern
 from .qe import decide_qe
 from .terms import prune_deep
@@ -41,6 +41,8 @@ __all__ = ["Defect", "DefectSearch", "decide_deep", "find_defects", "locate_defe
 PEEL_PAIR_SECONDS = 0.3
 #: Share of the deep step's budget for the collapse with whole-space peeling.
 PEEL_SHARE = 0.25
+#: Share of the remaining budget for the thinned routing cover of small patterns.
+THIN_SHARE = 0.3
 #: Share of what is left for the block-defect search before quantifier elimination.
 DEFECT_SHARE = 0.5
 #: Collapsed patterns with more allowed weights than this skip quantifier elimination (the
@@ -221,22 +223,38 @@ def decide_deep(pattern: SparsityPattern, budget: Budget, seed: int, use_qe: boo
         return ClosednessVerdict(True, "reductions", time.perf_counter() - start, _wrap_closed(pattern, col, sub),
                                  _describe(col) + ": L_I is a coordinate subspace"), ""
     if collapsed.n_factors == 2:
-        verdict = decide_two_factor(collapsed, budget, seed, use_qe)
+        verdict = decide_two_factor(collapsed, budget.share(1.0 - THIN_SHARE), seed, use_qe)
         if verdict is None:
-            return None, "; ".join(tried) + "; the collapsed two-factor pattern stayed undecided"
+            verdict = _thinned(pattern, col, budget, seed, start)
+            if verdict is not None:
+                return verdict, ""
+            return None, "; ".join(tried) + "; the collapsed two-factor pattern stayed undecided; no thinned routing cover"
         if verdict.closed:
             cert = _wrap_closed(pattern, col, verdict.certificate)
             return ClosednessVerdict(True, verdict.method, time.perf_counter() - start, cert,
                                      _describe(col) + "; " + verdict.reasoning), ""
         lifted = None
+        how = "; family lifted to every factor"
         if isinstance(verdict.certificate, NotClosedCertificate):
             lifted = lift_certificate(col, verdict.certificate)
+        if lifted is None and budget.remaining() > 0.01:
+            # a collapse step without a section: look for the defect in a block instead
+            with budget.phase("block defects"):
+                defects, _, _ = find_defects(col.pruned, budget, seed=seed)
+            if defects:
+                lifted = _lift_pruned(col, defects[0].certificate)
+                how = (f"; explicit family from the defect on outputs {list(defects[0].rows)} x inputs "
+                       f"{list(defects[0].cols)}, placed on every factor")
         return ClosednessVerdict(
             False, verdict.method, time.perf_counter() - start, lifted,
             _describe(col) + " (same L_I); " + verdict.reasoning
-            + ("; family lifted to every factor" if lifted is not None
+            + (how if lifted is not None
                else "; no explicit family on the original factors (a collapse step has no section)")), ""
-    # still deep: localized defects, then quantifier elimination on the collapsed pattern
+    # still deep: a thinned routing sub-pattern (small patterns), localized defects, then
+    # quantifier elimination on the collapsed pattern
+    verdict = _thinned(pattern, col, budget.share(THIN_SHARE), seed, start)
+    if verdict is not None:
+        return verdict, ""
     qe_worth = use_qe and collapsed.n_allowed <= QE_MAX_WEIGHTS
     with budget.phase("block defects"):
         defects, n_blocks, exhausted = find_defects(col.pruned, budget.share(DEFECT_SHARE if qe_worth else 1.0),
@@ -263,6 +281,18 @@ def decide_deep(pattern: SparsityPattern, budget: Budget, seed: int, use_qe: boo
                                      _describe(col) + f" (same L_I); {message}; no explicit family"), ""
         tried.append(f"quantifier elimination on the collapsed pattern: {message}")
     return None, "; ".join(tried)
+
+
+def _thinned(pattern: SparsityPattern, col: Collapse, budget: Budget, seed: int, start: float) -> ClosednessVerdict | None:
+    with budget.phase("thinned cover"):
+        cover = thinned_cover(pattern, budget, seed)
+    if cover is None:
+        return None
+    cover_col = collapse(cover)
+    return ClosednessVerdict(
+        True, "reductions", time.perf_counter() - start, routing_certificate(pattern, cover, cover_col),
+        f"{_describe(col)}; a sub-pattern of {cover.n_allowed} of {pattern.n_allowed} weights with the same path "
+        "support collapses to one factor, so L_I is the coordinate subspace on the path support")
 
 
 def _lift_pruned(col: Collapse, cert: NotClosedCertificate) -> NotClosedCertificate:
