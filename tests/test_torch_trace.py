@@ -113,6 +113,10 @@ def test_dataparallel_and_checkpoints(tmp_path):
     assert loaded.provenance.inferred.startswith("architecture inferred from a state dict")
     torch.save({"ema": inner.state_dict(), "step": 10}, tmp_path / "other.pt")
     assert load(tmp_path / "other.pt") == net
+    compiled = torch.compile(inner)
+    assert from_torch(compiled) == net and "torch.compile wrapper unwrapped" in from_torch(compiled).provenance.notes
+    torch.save(compiled.state_dict(), tmp_path / "compiled.pt")  # keys prefixed by _orig_mod.
+    assert load(tmp_path / "compiled.pt") == net
 
 
 @pytest.mark.parametrize("module, needle", [

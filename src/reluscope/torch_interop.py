@@ -219,9 +219,15 @@ def from_torch(module: Any) -> ReLUNetwork:
         raise UnsupportedLayer(f"from_torch expects a torch.nn.Module; got {type(module).__name__}")
     notes: list[str] = []
     source = type(module).__name__
-    while isinstance(module, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
-        notes.append(f"{type(module).__name__} wrapper unwrapped")
-        module = module.module
+    while True:
+        if isinstance(module, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+            notes.append(f"{type(module).__name__} wrapper unwrapped")
+            module = module.module
+        elif type(module).__name__ == "OptimizedModule" and isinstance(getattr(module, "_orig_mod", None), nn.Module):
+            notes.append("torch.compile wrapper unwrapped")
+            module = module._orig_mod
+        else:
+            break
     leaves: list[tuple[str, Any]] = []
     _leaves(module, "", torch, leaves)
     custom = [leaf for _, leaf in leaves
