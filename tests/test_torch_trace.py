@@ -113,10 +113,21 @@ def test_dataparallel_and_checkpoints(tmp_path):
     assert loaded.provenance.inferred.startswith("architecture inferred from a state dict")
     torch.save({"ema": inner.state_dict(), "step": 10}, tmp_path / "other.pt")
     assert load(tmp_path / "other.pt") == net
-    compiled = torch.compile(inner)
-    assert from_torch(compiled) == net and "torch.compile wrapper unwrapped" in from_torch(compiled).provenance.notes
-    torch.save(compiled.state_dict(), tmp_path / "compiled.pt")  # keys prefixed by _orig_mod.
+    # a torch.compile'd module's state dict: every key prefixed by _orig_mod.
+    torch.save({f"_orig_mod.{k}": v for k, v in inner.state_dict().items()}, tmp_path / "compiled.pt")
     assert load(tmp_path / "compiled.pt") == net
+
+
+@pytest.mark.slow
+def test_torch_compile_wrapper_is_unwrapped():
+    inner = nn.Sequential(nn.Linear(3, 4, dtype=torch.float64), nn.ReLU(), nn.Linear(4, 2, dtype=torch.float64))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        compiled = torch.compile(inner)
+    net = from_torch(compiled)
+    assert net == from_torch(inner) and "torch.compile wrapper unwrapped" in net.provenance.notes
 
 
 @pytest.mark.parametrize("module, needle", [
