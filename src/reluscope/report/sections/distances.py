@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ...domain import PointSet
+from ...domain import Box, Boxes, PointSet
 from ...network import ReLUNetwork
 from .._runner import SectionContent
 from ..document import Paragraph, Table, format_value
@@ -33,13 +33,34 @@ def _pruned_further(net: ReLUNetwork, fraction: float) -> ReLUNetwork:
     return net.replace(weights=weights, masks=masks)
 
 
+#: radius of the boxes around data points, as a fraction of each feature's range on the data
+_RADIUS = 0.02
+#: data points whose neighbourhoods are checked (the first ones)
+_MAX_BOXES = 100
+
+
+def _data_neighbourhoods(ctx: Context) -> Boxes:
+    """L-inf boxes around the first data points, radius 2 % of each feature's range (a
+    constant feature keeps a tiny width), clipped to the analysis box: the region near the
+    data, where a pruned network is actually used (the domain box's corners are far from it)."""
+    X = ctx.X[:_MAX_BOXES]
+    span = ctx.X.max(axis=0) - ctx.X.min(axis=0)
+    r = np.maximum(_RADIUS * span, 1e-6 * np.maximum(1.0, np.abs(X).max(axis=0)))
+    lo, hi = X - r, X + r
+    if isinstance(ctx.domain, Box):
+        dlo, dhi = ctx.domain.bounds(ctx.net.input_dim)
+        lo, hi = np.maximum(lo, dlo), np.minimum(hi, dhi)
+        hi = np.maximum(hi, lo + 1e-12)
+    return Boxes(lo, hi, centres=X)
+
+
 def _closed(lower: float, upper: float) -> bool:
     return upper - lower <= 1e-9 * max(1.0, abs(upper))
 
 
 def build(ctx: Context) -> SectionContent:
     """Sup and Sobolev distances between the network and the network pruned 10 % further."""
-    from ...distance import sobolev_distance, sup_distance
+    from ...distance import sobolev_distance, sup_distance, top1_agreement
 
     fraction = 0.1
     pruned = _pruned_further(ctx.net, fraction)
@@ -80,6 +101,17 @@ def build(ctx: Context) -> SectionContent:
         data["sup_on_data"] = float(on_data.upper)
         rows.append((f"max |f - g| over the {len(ctx.X)} data points", on_data.lower, on_data.upper,
                      rel(float(on_data.lower)), rel(float(on_data.upper)), "exact"))
+        boxes = _data_neighbourhoods(ctx)
+        near = sup_distance(ctx.net, pruned, boxes, time_limit=ctx.solver_limit(), seed=ctx.seed)
+        top1 = top1_agreement(ctx.net, pruned, boxes, time_limit=ctx.solver_limit(), seed=ctx.seed)
+        data["sup_near_data"] = {"lower": near.lower, "upper": near.upper, "exact": near.exact,
+                                 "boxes": len(boxes), "radius_fraction": _RADIUS}
+        data["top1_near_data"] = top1.counts
+        rows.append((f"sup |f - g| on the boxes around {len(boxes)} data points (radius {_RADIUS:.0%} of each "
+                     "feature's range)", near.lower, near.upper, rel(near.lower), rel(near.upper),
+                     "exact" if near.exact else "bounds (time limit)"))
+        rows.append((f"same top class on those boxes: {top1.counts['proved']} proved, {top1.counts['refuted']} "
+                     f"refuted, {top1.counts['undecided']} undecided", None, None, None, None, top1.status))
     blocks: list[Any] = [
         Paragraph(f"How much does the function move if pruning goes further? g is the network with the "
                   f"{fraction:.0%} smallest-magnitude remaining weights of each layer removed "
