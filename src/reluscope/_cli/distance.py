@@ -22,7 +22,7 @@ def _fmt(x: float) -> str:
 def register(app: typer.Typer) -> None:
     @app.command("distance")
     def distance(
-        a: Annotated[Path, typer.Argument(help="First model file (.npz, .safetensors, .pt/.pth).")],
+        a: Annotated[Path, typer.Argument(help="First model file (.npz, .safetensors, .pt/.pth, .onnx, .skops).")],
         b: Annotated[Path, typer.Argument(help="Second model file.")],
         domain: Annotated[
             str, typer.Option("--domain", help="Box LO,HI (same bounds per input) or LO1:HI1,LO2:HI2,...")

@@ -19,7 +19,7 @@ __all__ = ["register"]
 def register(app: typer.Typer) -> None:
     @app.command("inspect")
     def inspect(
-        model: Annotated[Path, typer.Argument(help="Model file (.npz, .safetensors, .pt/.pth).")],
+        model: Annotated[Path, typer.Argument(help="Model file (.npz, .safetensors, .pt/.pth, .onnx, .skops).")],
         domain: Annotated[
             str, typer.Option("--domain", help="Box LO,HI (same bounds per input) or LO1:HI1,LO2:HI2,...")
         ] = "-1,1",
@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("canonicalize")
     def canonicalize(
-        model: Annotated[Path, typer.Argument(help="Model file (.npz, .safetensors, .pt/.pth).")],
+        model: Annotated[Path, typer.Argument(help="Model file (.npz, .safetensors, .pt/.pth, .onnx, .skops).")],
         output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the canonical form.")],
         as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     ) -> None:
