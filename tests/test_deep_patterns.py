@@ -238,3 +238,20 @@ def test_undecided_message_reports_phases_and_a_fair_solver_share() -> None:
     z3_seconds = float(re.search(r"no answer within ([0-9.]+) s", v.reasoning).group(1))
     assert z3_seconds >= 1.0  # the solver got a real share of the 3 s, not a leftover
     assert re.search(r"undecided after ([0-9.]+) s \(limit 3", v.reasoning)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_block_order_lists_every_block_once(seed: int) -> None:
+    import itertools
+
+    from reluscope.sparsity.deep_decide import _block_order
+
+    p = SparsityPattern.random((5, 3, 3, 4), 0.8, seed=seed)
+    S = p.path_support()
+    rows = [i for i in range(S.shape[0]) if S[i].any()]
+    cols = [j for j in range(S.shape[1]) if S[:, j].any()]
+    for size in ((2, 2), (2, 3), (3, 2)):
+        got = [(tuple(sorted(O)), tuple(sorted(J))) for O, J in _block_order(p, size)]
+        want = {(O, J) for O in itertools.combinations(rows, size[0]) for J in itertools.combinations(cols, size[1])
+                if S[np.ix_(O, J)].sum() >= 3}
+        assert len(got) == len(set(got)) and set(got) == want

@@ -126,17 +126,24 @@ def _block_order(pattern: SparsityPattern, size: tuple[int, int]) -> Iterator[tu
     rows = [i for i in np.argsort(counts.sum(axis=1), kind="stable") if support[i].any()]
     cols = [j for j in np.argsort(counts.sum(axis=0), kind="stable") if support[:, j].any()]
     r, c = size
-    # sweep by the rank of the thickest line in the block, so thin blocks come first
-    seen = set()
-    for depth in range(max(len(rows), len(cols))):
-        for O in itertools.combinations(rows[: depth + 1], r):
-            for J in itertools.combinations(cols[: depth + 1], c):
-                key = (O, J)
-                if key in seen:
-                    continue
-                seen.add(key)
-                if support[np.ix_(O, J)].sum() >= 3:
-                    yield tuple(int(i) for i in O), tuple(int(j) for j in J)
+
+    def blocks(row_pool: list, new_rows: list, col_pool: list, new_cols: list) -> Iterator[tuple[tuple, tuple]]:
+        # blocks whose rows include every row of new_rows (rest from row_pool), same for columns
+        for O in itertools.combinations(row_pool, r - len(new_rows)):
+            for J in itertools.combinations(col_pool, c - len(new_cols)):
+                yield tuple(new_rows) + O, tuple(new_cols) + J
+
+    # sweep by the rank of the thickest line in the block, so thin blocks come first; depth d
+    # yields exactly the blocks whose thickest row or column has rank d (each block once)
+    for d in range(max(len(rows), len(cols))):
+        parts = []
+        if d < len(rows):  # blocks containing row d, columns of rank <= d
+            parts.append(blocks(rows[:d], [rows[d]], cols[: d + 1], []))
+        if d < len(cols):  # blocks containing column d, rows of rank < d
+            parts.append(blocks(rows[:d], [], cols[:d], [cols[d]]))
+        for O, J in itertools.chain(*parts):
+            if len(set(O)) == r and len(set(J)) == c and support[np.ix_(O, J)].sum() >= 3:
+                yield tuple(int(i) for i in O), tuple(int(j) for j in J)
 
 
 def _block_defect(pattern: SparsityPattern, rows: tuple[int, ...], cols: tuple[int, ...], budget: Budget,
