@@ -129,10 +129,11 @@ def test_first_layer_interval_is_exact_and_labels():
 
 
 def test_deep_layer_needs_milp_and_reports_undecided_without_it():
-    # layer 2 neuron: relu(x) + relu(-x) - 1.5 <= -0.5 on [-1, 1]; interval arithmetic says <= 0.5
-    W1 = np.array([[1.0], [-1.0]])
+    # layer 2 neuron: relu(x1 + x2) + relu(x1 - x2) - 2.5 <= -0.5 on [-1, 1]^2 (attained at
+    # x1 = 1); interval arithmetic says <= 1.5 and the linear tier (chords 0.5 z + 1) <= 0.5
+    W1 = np.array([[1.0, 1.0], [1.0, -1.0]])
     W2 = np.array([[1.0, 1.0], [1.0, 0.0]])
-    b2 = np.array([-1.5, 0.1])
+    b2 = np.array([-2.5, 0.1])
     W3 = np.array([[1.0, 1.0]])
     net = rs.ReLUNetwork([W1, W2, W3], [np.zeros(2), b2, np.zeros(1)])
     quick = degeneracies(net, rs.Box(-1, 1), time_limit=0)
@@ -285,3 +286,15 @@ def test_network_without_hidden_layer():
     rep = degeneracies(net)
     assert rep.neurons == () and rep.exact and rep.counts["dead"] == 0
     assert reduce(net) == net
+
+
+def test_linear_tier_proves_dead_where_interval_cannot():
+    # relu(x) + relu(-x) - 1.5 <= -0.5 on [-1, 1]: interval arithmetic only gives <= 0.5,
+    # the linear tier's chords (0.5 x + 0.5 and -0.5 x + 0.5) give exactly -0.5
+    W1 = np.array([[1.0], [-1.0]])
+    W2 = np.array([[1.0, 1.0]])
+    W3 = np.array([[1.0]])
+    net = rs.ReLUNetwork([W1, W2, W3], [np.zeros(2), np.array([-1.5]), np.zeros(1)])
+    s = degeneracies(net, rs.Box(-1, 1), time_limit=0).status(2, 0)
+    assert s.dead is True and s.method == "linear+samples"
+    assert s.pre_max == pytest.approx(-0.5, abs=1e-7) and s.pre_max >= -0.5

@@ -16,6 +16,7 @@ import numpy as np
 from .._budget import Budget
 from .._results import ResultMixin
 from .._validation import check_int, check_network, check_time_limit, check_tol
+from ..bounds import affine_range, layer_bounds
 from ..domain import Domain, PointSet, as_domain
 from ..network import ReLUNetwork
 from .status import DegeneracyReport, _pairs, degeneracies
@@ -70,6 +71,18 @@ class NetworkReduction(ResultMixin):
         return "\n".join([head] + [f"  {a}" for a in self.actions])
 
 
+def _prefix_network(ws: list[np.ndarray], bs: list[np.ndarray], h: int, rows: np.ndarray | None = None
+                    ) -> ReLUNetwork:
+    """The first ``h - 1`` layers of the partially reduced network, ending at the
+    pre-activations of hidden layer ``h - 1``, optionally followed (through its ReLU) by the
+    linear forms ``rows`` of that layer's outputs."""
+    weights, biases = list(ws[:h - 1]), list(bs[:h - 1])
+    if rows is not None:
+        weights.append(rows)
+        biases.append(np.zeros(rows.shape[0]))
+    return ReLUNetwork(weights, biases)
+
+
 def _output_bounds(ws: list[np.ndarray], bs: list[np.ndarray], dom: Domain, h: int) -> tuple[np.ndarray, np.ndarray]:
     """Valid bounds (exact for points) on the *inputs* of hidden layer ``h`` (outputs of layer
     ``h - 1``; the network input for ``h = 1``) of the current partially reduced network."""
@@ -79,12 +92,11 @@ def _output_bounds(ws: list[np.ndarray], bs: list[np.ndarray], dom: Domain, h: i
             H = np.maximum(H @ ws[k].T + bs[k], 0.0)
         return H.min(axis=0), H.max(axis=0)
     lo, hi = dom.bounds(ws[0].shape[1])
-    for k in range(h - 1):
-        Wp, Wn = np.maximum(ws[k], 0.0), np.minimum(ws[k], 0.0)
-        zl = Wp @ lo + Wn @ hi + bs[k]
-        zh = Wp @ hi + Wn @ lo + bs[k]
-        lo, hi = np.maximum(zl, 0.0), np.maximum(zh, 0.0)
-    return lo, hi
+    if h == 1:
+        return lo, hi
+    # the bound engine's linear tier (sound, never looser than interval arithmetic)
+    zl, zh = layer_bounds(_prefix_network(ws, bs, h), dom, method="linear").output
+    return np.maximum(zl, 0.0), np.maximum(zh, 0.0)
 
 
 def _min_over_inputs(rows: np.ndarray, ws: list[np.ndarray], bs: list[np.ndarray], dom: Domain, h: int) -> np.ndarray:
@@ -95,8 +107,11 @@ def _min_over_inputs(rows: np.ndarray, ws: list[np.ndarray], bs: list[np.ndarray
         for k in range(h - 1):
             H = np.maximum(H @ ws[k].T + bs[k], 0.0)
         return (H @ rows.T).min(axis=0)
-    lo, hi = _output_bounds(ws, bs, dom, h)
-    return np.maximum(rows, 0.0) @ lo + np.minimum(rows, 0.0) @ hi
+    lo, hi = dom.bounds(ws[0].shape[1])
+    if h == 1:
+        return affine_range(rows, np.zeros(rows.shape[0]), lo, hi)[0]
+    # the linear forms as one more layer: back substitution bounds them as a whole
+    return layer_bounds(_prefix_network(ws, bs, h, rows), dom, method="linear").output[0]
 
 
 def _affine_pool(M: np.ndarray, rank_tol: float) -> tuple[int, np.ndarray, np.ndarray]:

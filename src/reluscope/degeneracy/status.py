@@ -17,7 +17,8 @@ Dead / always-active decisions are *exact* (proven) or *undecided*:
 * on a :class:`~reluscope.PointSet`: exact, by evaluating the network at every point;
 * on a :class:`~reluscope.Box`, first hidden layer: exact, the minimum and maximum of an
   affine form over a box are attained at vertices (interval arithmetic is exact there);
-* on a box, deeper layers: sound interval bounds (a bound of the right sign is a proof),
+* on a box, deeper layers: sound bounds from the bound engine's linear tier
+  (:func:`reluscope.bounds.layer_bounds`; a bound of the right sign is a proof),
   sampled witnesses (a point with ``z > 0`` proves "not dead", one with ``z < 0`` proves
   "not always active"), then exact MILPs on HiGHS (:func:`reluscope.milp.preactivation_bounds`,
   ``method="milp"``) within ``time_limit``. MILP verdicts are exact up to the solver's
@@ -72,7 +73,8 @@ class NeuronStatus(ResultMixin):
         ``|log balance_ratio| > balance_tol`` (a zero neuron counts as balanced).
     method:
         How dead/always-active were decided: ``"points"``, ``"interval"`` (exact on layer 1
-        of a box; a proof when the bound has the right sign), ``"samples"`` (a witness point),
+        of a box; a proof when the bound has the right sign), ``"linear+samples"`` (deeper
+        layers: the engine's linear bounds and witness points), ``"samples"`` (a witness point),
         ``"milp"`` or ``"undecided"``.
     """
 
@@ -279,7 +281,9 @@ def _layer_ranges_box(
     ``budget=None`` (a zero time limit) skips the MILPs."""
     d = net.input_dim
     n_hidden = net.depth - 1
-    bounds = preactivation_bounds(net, box, method="interval", n_layers=n_hidden)
+    # the bound engine's linear tier: exact on layer 1 (up to the rounding pad), and a proof
+    # of dead / always-active deeper down far more often than interval arithmetic
+    bounds = preactivation_bounds(net, box, method="linear", n_layers=n_hidden)
     # witnesses: random points plus (in low dimension) the box vertices
     X = box.sample(samples, d, seed=rng)
     if d <= 10:
@@ -291,7 +295,7 @@ def _layer_ranges_box(
         B = bounds[h - 1]
         wmax, wmin = Z[h - 1].max(axis=0), Z[h - 1].min(axis=0)
         dead, act = _verdicts(B.lower, B.upper, B.exact_lower, B.exact_upper, wmax, wmin)
-        meth = np.full(B.lower.size, "interval" if h == 1 else "interval+samples", dtype=object)
+        meth = np.full(B.lower.size, "interval" if h == 1 else "linear+samples", dtype=object)
         out.append([B.lower, B.upper, B.exact_lower, B.exact_upper, dead, act, meth, wmax, wmin])
         open_deep |= h > 1 and any(v is None for v in list(dead) + list(act))
     if open_deep and budget is not None and not budget.expired():

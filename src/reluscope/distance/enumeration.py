@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from .._budget import Budget
+from ..bounds import affine_range
 from ..errors import SolverError
 from ..network import ReLUNetwork
 from ..regions import affine_pieces, arrangement_vertices, refine
@@ -46,9 +47,7 @@ def _cell_output_bounds(net: ReLUNetwork, V: np.ndarray) -> tuple[np.ndarray, np
     Z = V @ net.weights[0].T + net.biases[0]
     zl, zh = Z.min(axis=0), Z.max(axis=0)
     for W, b in zip(net.weights[1:], net.biases[1:]):
-        lo, hi = np.maximum(zl, 0.0), np.maximum(zh, 0.0)
-        Wp, Wn = np.maximum(W, 0.0), np.minimum(W, 0.0)
-        zl, zh = Wp @ lo + Wn @ hi + b, Wp @ hi + Wn @ lo + b
+        zl, zh = affine_range(W, b, np.maximum(zl, 0.0), np.maximum(zh, 0.0))
     return zl, zh
 
 
