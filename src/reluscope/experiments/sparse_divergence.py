@@ -25,6 +25,7 @@ import numpy as np
 from .._progress import track
 from .._results import dump_json
 from . import ExperimentResult, register
+from ._logged_training import train_logged
 
 NAME = "sparse-divergence"
 
@@ -52,21 +53,20 @@ def _train(
     opt = torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=weight_decay)
     y_norm = float((Y**2).sum())
     log: dict[str, list[float]] = {"step": [], "relative_loss": [], "product_error": [], "weight_norm": []}
-    for step in range(steps + 1):
+
+    def forward():
         W1, W2 = w1 * m1, w2 * m2
         out = torch.relu(X @ W1.T + b1) @ W2.T + b2
-        loss = ((out - Y) ** 2).mean()
-        if step % log_every == 0 or step == steps:
-            with torch.no_grad():
-                log["step"].append(step)
-                log["relative_loss"].append(float(((out - Y) ** 2).sum()) / y_norm)
-                log["product_error"].append(float(torch.linalg.norm(W2 @ W1 - J) / torch.linalg.norm(J)))
-                log["weight_norm"].append(float(torch.sqrt((W1**2).sum() + (W2**2).sum())))
-        if step == steps:
-            break
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        return ((out - Y) ** 2).mean(), (W1, W2, out)
+
+    def record(step, loss, context):
+        W1, W2, out = context
+        log["step"].append(step)
+        log["relative_loss"].append(float(((out - Y) ** 2).sum()) / y_norm)
+        log["product_error"].append(float(torch.linalg.norm(W2 @ W1 - J) / torch.linalg.norm(J)))
+        log["weight_norm"].append(float(torch.sqrt((W1**2).sum() + (W2**2).sum())))
+
+    train_logged(opt, forward, record, steps, log_every)
     return log
 
 

@@ -26,6 +26,7 @@ from .._progress import track
 from .._results import dump_json
 from ..sparsity import SparsityPattern, is_closed, repair, verify
 from . import ExperimentResult, register
+from ._logged_training import train_logged
 
 NAME = "sparse-divergence-real"
 WIDTHS = (64, 128, 64, 10)
@@ -55,23 +56,21 @@ def _train(pattern: SparsityPattern, X: np.ndarray, Y: np.ndarray, steps: int, l
     opt = torch.optim.Adam(params, lr=lr)
     y_norm = float((Yt**2).sum())
     log: dict[str, list[float]] = {"step": [], "relative_loss": [], "theta_norm": []}
-    for step in range(steps + 1):
+
+    def forward():
         h = Xt
         for l, m in enumerate(masks):
             h = h @ (params[2 * l] * m).T + params[2 * l + 1]
             if l < len(masks) - 1:
                 h = torch.relu(h)
-        loss = ((h - Yt) ** 2).sum() / y_norm
-        if step % log_every == 0 or step == steps:
-            with torch.no_grad():
-                log["step"].append(step)
-                log["relative_loss"].append(float(loss))
-                log["theta_norm"].append(float(torch.sqrt(sum((p**2).sum() for p in params))))
-        if step == steps:
-            break
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        return ((h - Yt) ** 2).sum() / y_norm, None
+
+    def record(step, loss, _context):
+        log["step"].append(step)
+        log["relative_loss"].append(float(loss))
+        log["theta_norm"].append(float(torch.sqrt(sum((p**2).sum() for p in params))))
+
+    train_logged(opt, forward, record, steps, log_every)
     return log
 
 
