@@ -21,6 +21,7 @@ import numpy as np
 from .._budget import Budget
 from ..bounds import difference_bounds, jacobian_bounds, joint_difference_network, layer_bounds
 from ..domain import Box, Boxes
+from . import scaling
 from .pointwise import Terms, _jacobian_diff, _values
 from .results import DistanceResult
 
@@ -39,6 +40,7 @@ class BoxIntervals:
     witness: np.ndarray
     component: list
     refined: np.ndarray  # the single-box solver already ran on this box
+    risky: bool = False  # some bound is numerically unreliable (see .scaling)
 
     def best(self) -> int:
         return int(np.argmax(self.lower))
@@ -113,19 +115,25 @@ def boxes_bounds(terms: Terms, boxes: Boxes, norm: str, budget: Budget,
     (largest upper bounds first, within 80 % of what the ascent leaves), and lower bounds
     from a batched ascent / sampling (a tenth of the budget)."""
     lo, hi = boxes.lo, boxes.hi
-    if norm == "sup":
-        lower, witness, comp = _ascent_sup(terms, lo, hi, budget.share(0.1), rng)
-    else:
-        lower, witness, comp = _sampled_gradients(terms, lo, hi, budget.share(0.1), rng)
-    upper = np.full(len(boxes), _box_upper(terms, norm, boxes.bounding_box(), "interval"))
-    phase = budget.share(0.8)
-    for tier in ("interval", "linear"):
-        for i in np.argsort(-upper):
-            if phase.expired():
-                break
-            upper[i] = min(upper[i], _box_upper(terms, norm, boxes.box(int(i)), tier))
+    bb_lo, bb_hi = boxes.bounding_box().bounds(lo.shape[1])
+    plan = scaling.plan(terms[0][0], terms[1][0] if len(terms) == 2 else None, bb_lo, bb_hi)
+    with np.errstate(all="ignore"):  # extreme boxes: overflow is detected below
+        if norm == "sup":
+            lower, witness, comp = _ascent_sup(terms, lo, hi, budget.share(0.1), rng)
+        else:
+            lower, witness, comp = _sampled_gradients(terms, lo, hi, budget.share(0.1), rng)
+        upper = np.full(len(boxes), _box_upper(terms, norm, boxes.bounding_box(), "interval"))
+        phase = budget.share(0.8)
+        for tier in ("interval", "linear"):
+            for i in np.argsort(-upper):
+                if phase.expired():
+                    break
+                upper[i] = min(upper[i], _box_upper(terms, norm, boxes.box(int(i)), tier))
+    risky = plan.risk is not None or not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper)))
+    lower = np.where(np.isnan(lower), -np.inf, lower)  # an overflowed evaluation proves nothing
+    upper = np.where(np.isnan(upper), np.inf, upper)
     upper = np.maximum(upper, lower)
-    return BoxIntervals(lower, upper, witness, comp, np.zeros(len(boxes), dtype=bool))
+    return BoxIntervals(lower, upper, witness, comp, np.zeros(len(boxes), dtype=bool), risky)
 
 
 def refine_boxes(state: BoxIntervals, boxes: Boxes, solve: BoxSolver, budget: Budget,
@@ -141,6 +149,7 @@ def refine_boxes(state: BoxIntervals, boxes: Boxes, solve: BoxSolver, budget: Bu
             return
         res = solve(boxes.box(i), budget.share(0.5))
         state.refined[i] = True
+        state.risky = state.risky or res.status == scaling.RISK_STATUS
         if res.lower > state.lower[i] and res.witness is not None:
             state.lower[i], state.witness[i] = res.lower, res.witness
             state.component[i] = res.component
@@ -165,9 +174,12 @@ def boxes_result(terms: Terms, boxes: Boxes, norm: str, solve: BoxSolver, budget
 
     refine_boxes(state, boxes, solve, budget, closed, largest_open)
     i = state.best()
-    exact = closed(state)
+    exact = closed(state) and not state.risky
     status = "optimal" if exact else ("time_limit" if budget.expired() else "unresolved")
-    return DistanceResult(float(state.lower[i]), float(state.upper.max()), state.witness[i].copy(), exact,
+    if state.risky:
+        status = scaling.RISK_STATUS
+    lower = float(state.lower[i]) if math.isfinite(state.lower[i]) else 0.0
+    return DistanceResult(lower, float(state.upper.max()), state.witness[i].copy(), exact,
                           status, budget.elapsed(), "boxes", norm, state.component[i], 0,
                           float(state.upper.max()) if norm != "sup" else None,
                           per_box=tuple(zip(state.lower.tolist(), state.upper.tolist())))

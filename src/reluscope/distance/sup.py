@@ -18,6 +18,7 @@ from ..domain import Box, Boxes, PointSet, as_domain
 from ..errors import SolverError
 from ..milp import MILPBuilder, encode_network
 from ..network import ReLUNetwork
+from . import scaling
 from .control import (
     BOUND_METHODS,
     _bounds_for,
@@ -279,13 +280,26 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | Boxes | PointSet 
                                 max_regions=max_regions, budget=box_budget)
         return boxes_result(terms, dom, "sup", one_box, budget, seed=seed, tol=max(tol, 2 * mip_gap))
     lo, hi = dom.bounds(f.input_dim)
+    sp = scaling.plan(f, g, lo, hi)
+    if sp.scale != 1.0:  # a huge box: solved on the box divided by a power of two
+        inner = sup_distance(sp.f, sp.g, sp.box, method=method, time_limit=time_limit, mip_gap=mip_gap,
+                             seed=seed, n_samples=n_samples, tol=tol, bound_method=bound_method,
+                             max_regions=max_regions, budget=budget)
+        return scaling.unscale(inner, sp, f, g, lo, hi, max(tol, 2 * mip_gap), budget.elapsed())
+    return scaling.flag(_sup_box(terms, lo, hi, method, budget, mip_gap, tol, seed, n_samples,
+                                 bound_method, max_regions), sp)
+
+
+def _sup_box(terms: Terms, lo: np.ndarray, hi: np.ndarray, method: str, budget: Budget, mip_gap: float,
+             tol: float, seed: int, n_samples: int, bound_method: str, max_regions: int) -> DistanceResult:
+    """:func:`sup_distance` on one box of moderate scale."""
     best = _Best()
     rng = np.random.default_rng(seed)
     if method == "sampled":
         _sup_candidates(terms, lo, hi, 10 * n_samples, seed, 5, budget, best)
         return DistanceResult(best.value, math.inf, best.witness, False, "sampled",
                               budget.elapsed(), "sampled", "sup", best.component, 0)
-    share = _enumeration_share(method, f.input_dim, _AUTO_ENUMERATE_SUP_DIM)
+    share = _enumeration_share(method, lo.size, _AUTO_ENUMERATE_SUP_DIM)
     if share:
         try:
             return _enumerated_sup(terms, lo, hi, budget, budget.share(share), tol, mip_gap,

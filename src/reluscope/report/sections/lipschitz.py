@@ -36,7 +36,10 @@ def build(ctx: Context) -> SectionContent:
         (f"lower (largest gradient entry at {len(X)} sampled points)", sampled),
     )))
     status, reason = "ok", ""
-    if not exact:
+    if not exact and result.status == "numerical_risk":
+        status, reason = "partial", ("the domain's magnitudes make the solvers numerically unreliable "
+                                     "(docs/background/numerical-scaling.md); the interval is reported")
+    elif not exact:
         status, reason = "partial", (f"the exact solve did not close the gap (solver status "
                                      f"{result.status}, time limit {ctx.time_limit:g} s); the interval is reported")
     return SectionContent(blocks, data, status, reason)

@@ -1,0 +1,131 @@
+"""Numerical honesty on extreme domains (docs/background/numerical-scaling.md): the exact
+change of scale of huge boxes, and the ``numerical_risk`` status where no rescaling helps.
+
+Properties, over random small networks and boxes from 1e-6 to 1e300 wide, centred at 0 or
+offset from it: the value on a sub-box never exceeds the upper bound on the super-box (nor
+its exact value); every reported interval contains the values sampled in its box; nothing
+at numerical risk is reported exact."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from reluscope import Box, PointSet, ReLUNetwork, lipschitz_constant, sup_distance
+from reluscope.distance import scaling
+from reluscope.distance.pointwise import _jacobian_diff, _terms
+
+TOL = 1e-6
+SCALES = (1e-6, 1e-3, 1.0, 1e3, 1e9, 1e300)
+OFFSETS = (0.0, 2.5, 1e7)  # box centre in units of its half-width
+
+
+def _box(centre: float, radius: float, a: float = -1.0, b: float = 1.0) -> Box:
+    return Box(np.array([centre + a * radius, centre + a * radius]),
+               np.array([centre + b * radius, centre + b * radius]))
+
+
+def _sampled_sup(f, g, box: Box, n: int = 300) -> float:
+    X = box.sample(n, 2, seed=1)
+    with np.errstate(all="ignore"):
+        D = np.abs(f(X) - g(X))
+    return float(np.max(D[np.isfinite(D)], initial=0.0))
+
+
+def _sampled_lipschitz(f, box: Box, n: int = 300) -> float:
+    X = box.sample(n, 2, seed=2)
+    J, zmin = _jacobian_diff(_terms(f, None), X)
+    return float(np.max(np.abs(J[zmin > 0]), initial=0.0))
+
+
+def _honest(r) -> None:
+    assert r.lower <= r.upper * (1 + TOL) + TOL
+    if r.status == scaling.RISK_STATUS:
+        assert not r.exact
+    if r.exact:
+        assert r.upper - r.lower <= 2 * TOL * max(1.0, r.upper)
+
+
+def _cases():
+    rng = np.random.default_rng(20261203)
+    for seed in range(2):
+        for scale in SCALES:
+            offset = OFFSETS[int(rng.integers(len(OFFSETS)))]
+            a, b = np.sort(rng.uniform(-1, 1, size=2))
+            yield seed, scale, offset, float(a), float(b)
+
+
+@pytest.mark.parametrize("seed,scale,offset,a,b", list(_cases()))
+def test_sub_box_never_exceeds_super_box(seed, scale, offset, a, b):
+    f = ReLUNetwork.random((2, 5, 5, 2), seed=seed)
+    g = ReLUNetwork.random((2, 5, 5, 2), seed=seed + 100)
+    big, small = _box(offset * scale, scale), _box(offset * scale, scale, a, b)
+    for name, run, sample in (
+            ("sup", lambda box: sup_distance(f, g, box, method="exact", time_limit=5),
+             lambda box: _sampled_sup(f, g, box)),
+            ("lipschitz", lambda box: lipschitz_constant(f, box, method="exact", time_limit=5),
+             lambda box: _sampled_lipschitz(f, box))):
+        R, r = run(big), run(small)
+        _honest(R)
+        _honest(r)
+        slack = TOL * max(1.0, R.upper)
+        assert r.lower <= R.upper + slack, (name, r, R)
+        if R.exact:
+            assert r.lower <= R.lower + 2 * slack, (name, r, R)
+        assert sample(big) <= R.upper + slack, (name, R)
+        assert sample(small) <= r.upper + TOL * max(1.0, r.upper), (name, r)
+
+
+def test_issue_huge_box_lipschitz_is_not_a_wrong_exact():
+    """The issue's case: on [-1e9, 1e9]^2 the constant was reported exact and smaller than
+    on its subset [-1, 1]^2; at 1e308 it was 0, exact."""
+    for seed in range(2):
+        g = ReLUNetwork.random((2, 8, 8, 1), seed=seed)
+        unit = lipschitz_constant(g, Box(-1, 1), method="exact", time_limit=5)
+        assert unit.exact
+        for radius in (1e9, 1e308):
+            r = lipschitz_constant(g, Box(-radius, radius), method="exact", time_limit=5)
+            _honest(r)
+            assert r.lower >= unit.lower * (1 - TOL)  # the near part of the box is solved as given
+            if radius == 1e308:  # the biases underflow when divided by 2^1023
+                assert r.status == scaling.RISK_STATUS
+
+
+def test_huge_box_sup_distance_is_scaled_exactly():
+    """``sup_{sB} |f - g| = s sup_B |f_s - g_s|`` with the biases divided by ``s``: with no
+    biases the value is exactly homogeneous in the box."""
+    f = ReLUNetwork.random((2, 6, 6, 1), seed=3, bias_scale=0.0)
+    g = ReLUNetwork.random((2, 6, 6, 1), seed=4, bias_scale=0.0)
+    unit = sup_distance(f, g, Box(-1, 1), method="exact", time_limit=10)
+    for radius in (2.0 ** 40, 2.0 ** 900):
+        r = sup_distance(f, g, Box(-radius, radius), method="exact", time_limit=10)
+        assert r.exact and r.status == "optimal"
+        assert r.lower == pytest.approx(radius * unit.lower, rel=TOL)
+        assert np.all(np.abs(r.witness) <= radius)
+
+
+def test_thin_far_box_is_flagged_with_a_solver_free_upper_bound():
+    f = ReLUNetwork.random((2, 5, 5, 1), seed=5)
+    g = ReLUNetwork.random((2, 5, 5, 1), seed=6)
+    box = Box(1e9, 1e9 + 1.0)
+    r = sup_distance(f, g, box, method="exact", time_limit=5)
+    assert r.status == scaling.RISK_STATUS and not r.exact
+    assert "relative precision" in scaling.plan(f, g, *box.bounds(2)).risk
+    assert _sampled_sup(f, g, box) <= r.upper * (1 + TOL)
+    lip = lipschitz_constant(f, box, method="exact", time_limit=5)
+    assert lip.status == scaling.RISK_STATUS and math.isfinite(lip.upper)
+    assert _sampled_lipschitz(f, box) <= lip.upper * (1 + TOL)
+
+
+def test_neighbourhoods_of_huge_data_are_not_zero():
+    """``analyze --data`` with huge feature values printed "Lipschitz constant: 0"."""
+    f = ReLUNetwork.random((2, 6, 6, 1), seed=7)
+    X = np.random.default_rng(0).uniform(-1, 1, size=(5, 2)) * 1e300
+    r = lipschitz_constant(f, PointSet(X).neighbourhood(1e299), time_limit=5)
+    _honest(r)
+    assert r.lower > 0 and r.upper >= r.lower
+    X308 = np.full((3, 2), 1e308)
+    r = lipschitz_constant(f, PointSet(X308).neighbourhood(1e307), time_limit=5)
+    assert not r.exact and r.status == scaling.RISK_STATUS and r.upper > 0
