@@ -148,3 +148,35 @@ def test_cli_distance_with_data_neighbourhoods_and_verdicts(tmp_path):
                        capture_output=True, text=True)
     assert p.returncode == 2 and "radius" in p.stderr and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("gap", [1e-3, 1e-6, 1e-9])
+def test_boundary_search_refutes_a_thin_sliver_of_disagreement(gap):
+    # f and g on R: classes (x, 0) and (x - gap, 0) disagree exactly on (0, gap]; a random
+    # sample hits a sliver of width 1e-6 with negligible probability, bisection does not
+    f = ReLUNetwork([np.array([[1.0], [-1.0]]), np.array([[1.0, -1.0], [0.0, 0.0]])],
+                    [np.zeros(2), np.zeros(2)])
+    g = ReLUNetwork(list(f.weights), [np.zeros(2), np.array([-gap, 0.0])])
+    v = rs.top1_agreement(f, g, Boxes(np.array([[-0.5]]), np.array([[1.0]])), time_limit=10, n_samples=4)
+    assert v.status == "refuted" and v.counts["refuted"] == 1
+    x = v.counterexample
+    assert np.argmax(f(x[None])[0]) != np.argmax(g(x[None])[0])
+    assert 0.0 < x[0] <= gap * (1 + 1e-6)
+
+
+def test_find_disagreement_returns_only_real_disagreements():
+    from reluscope._budget import Budget
+    from reluscope.distance.disagreement import find_disagreement
+
+    found = 0
+    for seed in range(40):
+        f, g = _pair(seed, prune=0.3)
+        rng = np.random.default_rng(seed)
+        c = rng.uniform(-1, 1, 6)
+        r = rng.uniform(0.05, 0.5)
+        x = find_disagreement(f, g, c - r, c + r, Budget(5))
+        if x is not None:
+            found += 1
+            assert np.all(x >= c - r) and np.all(x <= c + r)
+            assert np.argmax(f(x[None])[0]) != np.argmax(g(x[None])[0])
+    assert found >= 5  # the search is not vacuous on these heavily pruned pairs

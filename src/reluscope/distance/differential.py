@@ -17,6 +17,7 @@ from .._budget import Budget
 from .._results import ResultMixin
 from .._validation import check_pair, check_seed, check_time_limit, check_tol
 from ..bounds import layer_bounds
+from .disagreement import find_disagreement
 from ..domain import Box, Boxes, PointSet, as_domain
 from ..milp import neuron_range
 from ..network import ReLUNetwork
@@ -186,7 +187,9 @@ def top1_agreement(f: ReLUNetwork, g: ReLUNetwork, domain: Box | Boxes | PointSe
     """Decide whether ``argmax_k f_k(x) == argmax_k g_k(x)`` for every ``x`` in the domain.
 
     A box is *refuted* by a point where the top classes differ (box centre, random points,
-    MILP minimizers of the margins); *proved* when one class ``c`` is the strict top class
+    a boundary search — margin descent then bisection of both networks' class changes on a
+    segment, :mod:`reluscope.distance.disagreement` — and MILP minimizers of the margins),
+    each checked by evaluating both networks; *proved* when one class ``c`` is the strict top class
     of both networks on the whole box (every margin ``net_c - net_j`` has a positive lower
     bound, from the bound engine or, where that is not enough, an exact MILP); otherwise
     *undecided* (for instance when both networks change class inside the box at the same
@@ -211,8 +214,15 @@ def top1_agreement(f: ReLUNetwork, g: ReLUNetwork, domain: Box | Boxes | PointSe
         k = _disagreement(f, g, X)
         if k is not None:
             statuses[i], cx = "refuted", (X[k].copy() if cx is None else cx)
-    # the engine first on every box (cheap), then MILPs on the boxes it leaves open
+    # the engine first on every box (cheap), a boundary search for refutations on the boxes
+    # it leaves open, then MILPs on the rest
     for exact in (False, True):
+        if exact:
+            for i, box in enumerate(dom):
+                if statuses[i] == "undecided" and not budget.expired():
+                    point = find_disagreement(f, g, *box.bounds(f.input_dim), budget)
+                    if point is not None:
+                        statuses[i], cx = "refuted", (point if cx is None else cx)
         for i, box in enumerate(dom):
             if statuses[i] != "undecided":
                 continue
