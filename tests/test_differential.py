@@ -180,3 +180,25 @@ def test_find_disagreement_returns_only_real_disagreements():
             assert np.all(x >= c - r) and np.all(x <= c + r)
             assert np.argmax(f(x[None])[0]) != np.argmax(g(x[None])[0])
     assert found >= 5  # the search is not vacuous on these heavily pruned pairs
+
+
+def test_engine_bound_cache_is_keyed_by_parameters_not_identity():
+    from reluscope.distance.neighbourhoods import _box_upper, _fingerprint
+
+    f, g = _pair(3)
+    box = Box(-0.2, 0.3)
+    fp = _fingerprint([(f, 1.0), (g, -1.0)])
+    first = _box_upper([(f, 1.0), (g, -1.0)], "sup", box, "linear", fp)
+    # an equal copy has the same digest and gets the same (cached) bound
+    f2 = ReLUNetwork([W.copy() for W in f.weights], [b.copy() for b in f.biases])
+    assert _fingerprint([(f2, 1.0), (g, -1.0)]) == fp
+    assert _box_upper([(f2, 1.0), (g, -1.0)], "sup", box, "linear", fp) == first
+    # a network differing in one weight has another digest, and its own valid bound
+    W0 = f.weights[0].copy()
+    W0[0, 0] += 1.0
+    f3 = ReLUNetwork([W0] + list(f.weights[1:]), f.biases)
+    fp3 = _fingerprint([(f3, 1.0), (g, -1.0)])
+    assert fp3 != fp
+    up3 = _box_upper([(f3, 1.0), (g, -1.0)], "sup", box, "linear", fp3)
+    X = box.sample(2000, 6, seed=0)
+    assert np.abs(f3(X) - g(X)).max() <= up3

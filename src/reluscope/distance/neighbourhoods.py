@@ -12,7 +12,9 @@ interval. The interval over the union is valid at every moment.
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -100,12 +102,43 @@ def _sampled_gradients(terms: Terms, lo: np.ndarray, hi: np.ndarray, budget: Bud
     return best_v, best_x, best_c
 
 
-def _box_upper(terms: Terms, norm: str, box: Box, tier: str) -> float:
+#: engine bounds per (networks, quantity, tier, box), so that successive questions on the
+#: same boxes (the sup distance, then epsilon-equivalence, then the report's table) do not
+#: recompute them; keyed by a digest of the parameters, never by object identity
+_UPPER_CACHE: OrderedDict[tuple, float] = OrderedDict()
+_UPPER_CACHE_SIZE = 8192
+
+
+def _fingerprint(terms: Terms) -> bytes:
+    """A digest of the networks (and signs) of ``terms``."""
+    h = hashlib.blake2b(digest_size=20)
+    for net, sign in terms:
+        h.update(repr((net.widths, sign)).encode())
+        for W, b in net.layers():
+            h.update(np.ascontiguousarray(W).tobytes())
+            h.update(np.ascontiguousarray(b).tobytes())
+    return h.digest()
+
+
+def _box_upper(terms: Terms, norm: str, box: Box, tier: str, fingerprint: bytes | None = None) -> float:
     """The bound engine's upper bound on the quantity over one box, at the given tier."""
+    key = None
+    if fingerprint is not None:
+        lo, hi = box.bounds(terms[0][0].input_dim)
+        key = (fingerprint, norm, tier, lo.tobytes(), hi.tobytes())
+        if key in _UPPER_CACHE:
+            _UPPER_CACHE.move_to_end(key)
+            return _UPPER_CACHE[key]
     if norm == "sup":
-        return difference_bounds(terms[0][0], terms[1][0], box, tier=tier).sup_upper
-    net = terms[0][0] if len(terms) == 1 else joint_difference_network(terms[0][0], terms[1][0])
-    return jacobian_bounds(net, box, bounds=layer_bounds(net, box, method=tier)).max_abs
+        value = difference_bounds(terms[0][0], terms[1][0], box, tier=tier).sup_upper
+    else:
+        net = terms[0][0] if len(terms) == 1 else joint_difference_network(terms[0][0], terms[1][0])
+        value = jacobian_bounds(net, box, bounds=layer_bounds(net, box, method=tier)).max_abs
+    if key is not None:
+        _UPPER_CACHE[key] = value
+        if len(_UPPER_CACHE) > _UPPER_CACHE_SIZE:
+            _UPPER_CACHE.popitem(last=False)
+    return value
 
 
 def boxes_bounds(terms: Terms, boxes: Boxes, norm: str, budget: Budget,
@@ -124,11 +157,12 @@ def boxes_bounds(terms: Terms, boxes: Boxes, norm: str, budget: Budget,
             lower, witness, comp = _sampled_gradients(terms, lo, hi, budget.share(0.1), rng)
         upper = np.full(len(boxes), _box_upper(terms, norm, boxes.bounding_box(), "interval"))
         phase = budget.share(0.8)
+        fingerprint = _fingerprint(terms)
         for tier in ("interval", "linear"):
             for i in np.argsort(-upper):
                 if phase.expired():
                     break
-                upper[i] = min(upper[i], _box_upper(terms, norm, boxes.box(int(i)), tier))
+                upper[i] = min(upper[i], _box_upper(terms, norm, boxes.box(int(i)), tier, fingerprint))
     risky = plan.risk is not None or not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper)))
     lower = np.where(np.isnan(lower), -np.inf, lower)  # an overflowed evaluation proves nothing
     upper = np.where(np.isnan(upper), np.inf, upper)
