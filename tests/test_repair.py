@@ -84,3 +84,51 @@ def test_cli_defects_lists_certified_blocks(tmp_path) -> None:
     res = CliRunner().invoke(app, ["check-pattern", str(src), "--defects", "2", "--time-limit", "10"])
     assert res.exit_code == 0, res.output
     assert "defect on outputs" in res.output and "NOT closed" in res.output
+
+
+def test_repair_with_removal_is_certified_and_only_removes_allowed_entries() -> None:
+    p = _defective()
+    r = repair(p, time_limit=20, allow_remove=True)
+    assert r.verdict.closed is True and verify(r.verdict.certificate).valid is True
+    assert r.cost == len(r.added) + len(r.removed) > 0
+    for l, i, j in r.removed:  # each removed entry was allowed and is gone
+        assert p.masks[l - 1][i, j] and not r.pattern.masks[l - 1][i, j]
+    changed = sum(int((a != b).sum()) for a, b in zip(p.masks, r.pattern.masks))
+    assert changed == r.cost
+    # never more expensive than the addition-only repair
+    assert r.cost <= repair(p, time_limit=20).cost
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_removal_repair_of_random_patterns_is_verified(seed) -> None:
+    p = SparsityPattern.random([4, 4, 3, 3], 0.5, seed=seed)
+    v = is_closed(p, time_limit=3)
+    r = repair(p, time_limit=5, allow_remove=True, verdict=v)
+    assert r.original is v
+    assert r.verdict.closed is True and verify(r.verdict.certificate).valid is True
+    # the repaired masks differ from the original exactly in the reported entries
+    diff = {(l + 1, int(i), int(j)) for l, (a, b) in enumerate(zip(p.masks, r.pattern.masks)) for i, j in zip(*np.nonzero(a != b))}
+    assert diff == set(r.added) | set(r.removed)
+
+
+def test_cli_repair_with_removal_zeroes_weights_in_the_copy(tmp_path) -> None:
+    from reluscope import ReLUNetwork, load, save
+
+    p = SparsityPattern.from_text("10/11;11/01")
+    net = ReLUNetwork([np.array([[2.0, 0.0], [3.0, -5.0]]), np.array([[1.0, 7.0], [0.0, 1.0]])],
+                      [np.zeros(2), np.zeros(2)], masks=list(p.masks))
+    src, out = tmp_path / "m.npz", tmp_path / "fixed.npz"
+    save(net, src)
+    before = src.read_bytes()
+    res = CliRunner().invoke(app, ["check-pattern", str(src), "--repair", "--allow-remove", "--output", str(out),
+                                   "--time-limit", "10", "--json"])
+    assert res.exit_code == 0, res.output
+    import json
+
+    data = json.loads(res.output)
+    assert src.read_bytes() == before
+    fixed = load(out)
+    assert is_closed(SparsityPattern.from_network(fixed), time_limit=10).closed is True
+    for l, i, j in data["removed"]:
+        assert fixed.weights[l - 1][i, j] == 0 and not fixed.masks[l - 1][i, j]
+    assert data["removed_weight_abs_sum"] == pytest.approx(sum(abs(net.weights[l - 1][i, j]) for l, i, j in data["removed"]))

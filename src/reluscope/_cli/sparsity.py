@@ -65,11 +65,12 @@ def read_pattern(source: str) -> tuple[Any, str]:
     return SparsityPattern([w != 0 for w in net.weights]), f"{path} (nonzero weights; no masks in file)"
 
 
-def _repair(source: str, pattern: Any, described: str, time_limit: float, output: str | None, json_output: bool) -> None:
+def _repair(source: str, pattern: Any, described: str, time_limit: float, output: str | None, json_output: bool,
+            allow_remove: bool = False) -> None:
     from ..sparsity import repair, verify
 
-    result = repair(pattern, time_limit=time_limit)
-    written = None
+    result = repair(pattern, time_limit=time_limit, allow_remove=allow_remove)
+    written, zeroed = None, []
     if output is not None:
         if not Path(source).exists():
             raise InvalidArgument(f"--output needs a model file as INPUT, got the text pattern {source!r}")
@@ -79,11 +80,17 @@ def _repair(source: str, pattern: Any, described: str, time_limit: float, output
         net = load(source)
         if net.widths != tuple(pattern.widths):
             raise InvalidArgument(f"{source}: model widths {net.widths} do not match the pattern {pattern.widths}")
-        save(ReLUNetwork(net.weights, net.biases, masks=[np.array(m) for m in result.pattern.masks]), output)
+        weights = [np.array(w, dtype=float) for w in net.weights]
+        zeroed = [abs(float(weights[l - 1][i, j])) for l, i, j in result.removed]
+        for l, i, j in result.removed:  # removed entries: those weights become 0 in the copy
+            weights[l - 1][i, j] = 0.0
+        save(ReLUNetwork(weights, net.biases, masks=[np.array(m) for m in result.pattern.masks]), output)
         written = output
     valid = None if result.verdict.certificate is None else verify(result.verdict.certificate).valid
     if json_output:
-        print_json({"input": described, "added": [list(e) for e in result.added], "cost": result.cost,
+        print_json({"input": described, "added": [list(e) for e in result.added],
+                    "removed": [list(e) for e in result.removed], "cost": result.cost,
+                    "removed_weight_abs_sum": sum(zeroed), "removed_weight_abs_max": max(zeroed, default=0.0),
                     "closed_before": result.original.closed, "closed_after": result.verdict.closed,
                     "certificate_valid": valid, "seconds": result.seconds, "note": result.note,
                     "output": written, "pattern": result.pattern.to_text() if result.pattern.n_allowed < 2000 else None})
@@ -96,6 +103,9 @@ def _repair(source: str, pattern: Any, described: str, time_limit: float, output
     if written:
         console.print(f"  wrote the repaired masks into a copy of the model: {written} (new weights start at 0)",
                       highlight=False)
+    if written and result.removed:
+        console.print(f"  removed weights set to 0 in the copy: sum |w| = {sum(zeroed):.4g}, max |w| = {max(zeroed):.4g} "
+                      "(the network function changes; added entries do not change it)", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -111,14 +121,16 @@ def register(app: typer.Typer) -> None:
         output: Annotated[
             str | None, typer.Option("--output", help="With --repair: write a copy of the model with the repaired masks.")
         ] = None,
+        allow_remove: Annotated[bool, typer.Option(
+            "--allow-remove", help="With --repair: may also remove mask entries (their weights become 0) if cheaper.")] = False,
     ) -> None:
         from ..sparsity import optimum_exists
 
         pattern, described = read_pattern(input)
-        if output is not None and not repair:
-            raise InvalidArgument("--output needs --repair")
+        if (output is not None or allow_remove) and not repair:
+            raise InvalidArgument("--output and --allow-remove need --repair")
         if repair:
-            _repair(input, pattern, described, time_limit, output, json_output)
+            _repair(input, pattern, described, time_limit, output, json_output, allow_remove)
             return
         if defects:
             from ..sparsity import locate_defects

@@ -9,6 +9,12 @@ verdict of the repaired pattern carries the ``routing-cover`` certificate of the
 forest, which :func:`~reluscope.sparsity.verify` re-checks from scratch — the repair is
 never taken on trust. When no forest can be completed, single missing entries are tried on
 small patterns (each decided by :func:`~reluscope.sparsity.is_closed`).
+
+With ``allow_remove=True`` the repair may also REMOVE mask entries (zeroing those weights):
+:func:`prune_to_cover` deletes the first-layer entries that create uncovered path-support
+entries until the greedy forest is a routing cover of what is left (Lemma D8). Additions
+and removals are each tried on the pattern and on its transpose; the cheapest candidate
+(fewest entries changed; on a tie additions, which leave the function unchanged) is kept.
 """
 
 from __future__ import annotations
@@ -37,10 +43,13 @@ MAX_SINGLE_CANDIDATES = 200
 
 @dataclasses.dataclass(frozen=True)
 class RepairResult(ResultMixin):
-    """The repaired pattern, the mask entries added (``(layer, row, col)``, ``layer``
-    1-based, ``W_layer[row, col]``), the verdict on the repaired pattern and on the original.
+    """The repaired pattern, the mask entries added and removed (``(layer, row, col)``,
+    ``layer`` 1-based, ``W_layer[row, col]``), the verdict on the repaired pattern and on the
+    original.
 
-    ``cost`` is the number of entries added; ``seconds`` the wall-clock time.
+    ``cost`` is the number of entries changed (added + removed); ``seconds`` the wall-clock
+    time. Removed entries mean the weights there are set to zero: the network function
+    changes (unlike for added entries, whose new weights start at zero).
     """
 
     pattern: SparsityPattern
@@ -57,15 +66,55 @@ class RepairResult(ResultMixin):
 
     def __str__(self) -> str:
         state = {True: "closed", False: "NOT closed", None: "undecided"}
-        lines = [f"repair: {len(self.added)} mask entries added "
-                 f"({self.pattern.n_allowed - len(self.added)} -> {self.pattern.n_allowed} allowed weights), "
+        before = self.pattern.n_allowed - len(self.added) + len(self.removed)
+        lines = [f"repair: {len(self.added)} mask entries added, {len(self.removed)} removed (cost {self.cost}; "
+                 f"{before} -> {self.pattern.n_allowed} allowed weights), "
                  f"L_I {state[self.original.closed]} -> {state[self.verdict.closed]} ({self.seconds:.3g} s)"]
-        if self.added:
-            shown = ", ".join(f"W_{l}[{i},{j}]" for l, i, j in self.added[:12])
-            lines.append(f"  added: {shown}" + (f" ... (+{len(self.added) - 12})" if len(self.added) > 12 else ""))
+        for what, entries in (("added", self.added), ("removed", self.removed)):
+            if entries:
+                shown = ", ".join(f"W_{l}[{i},{j}]" for l, i, j in entries[:12])
+                lines.append(f"  {what}: {shown}" + (f" ... (+{len(entries) - 12})" if len(entries) > 12 else ""))
         if self.note:
             lines.append(f"  {self.note}")
         return "\n".join(lines)
+
+
+def _routed_forest(masks: list[np.ndarray], rng: np.random.Generator
+                   ) -> tuple[list[np.ndarray], np.ndarray, dict[int, int]]:
+    """The greedy forest of :func:`out_forest`, with orphaned outputs re-routed: an output
+    with path support but no routed first-layer unit takes over a last-hidden-layer unit
+    ``v`` it is linked to (``W_L[i, v]`` allowed), moving ``v``'s one outgoing forest weight
+    to ``i``, when ``v`` carries routed units and its old output keeps another such unit.
+    Every hidden unit still keeps one outgoing weight, so the forest still collapses to one
+    factor; entries this uncovers are covered (or removed) by the caller's rounds. Returns
+    ``(forest masks, uncovered entries, routed output of each routed first-layer unit)``."""
+    forest, _, _ = out_forest(masks, rng)
+    forest = [np.array(m) for m in forest]
+    L = len(masks)
+    n_first = masks[0].shape[0]
+    need = path_product(masks).any(axis=1)
+    for _ in range(masks[-1].shape[0]):
+        carried = path_product(forest[1:-1]) if L > 2 else np.eye(n_first, dtype=bool)  # last hidden x first
+        carried = carried & forest[0].any(axis=1)[None, :]
+        busy = forest[-1].astype(np.int64) @ carried.any(axis=1).astype(np.int64)  # outputs: carrying units
+        orphans = np.nonzero(need & (busy == 0))[0]
+        if not len(orphans):
+            break
+        moved = False
+        for i in orphans:
+            cands = [int(v) for v in np.nonzero(masks[-1][i] & carried.any(axis=1))[0]
+                     if forest[-1][:, v].any() and busy[int(np.argmax(forest[-1][:, v]))] >= 2]
+            if cands:
+                v = min(cands, key=lambda v: int(carried[v].sum()))
+                forest[-1][:, v] = False
+                forest[-1][i, v] = True
+                moved = True
+                break
+        if not moved:
+            break
+    reach = path_product(forest[1:]) & forest[0].any(axis=1)[None, :] if L > 1 else np.zeros((0, 0), bool)
+    routed = {int(u): int(np.argmax(reach[:, u])) for u in np.nonzero(reach.any(axis=0))[0]}
+    return forest, path_product(masks) & ~path_product(forest), routed
 
 
 def complete_cover(masks: list[np.ndarray], rng: np.random.Generator, rounds: int
@@ -78,7 +127,7 @@ def complete_cover(masks: list[np.ndarray], rng: np.random.Generator, rounds: in
     does not grow). Entries that do enlarge it are covered in the next round, with the same
     forest. Returns ``(pattern masks, forest masks, added)``, or ``None`` when some output
     has no routed first-layer unit or ``rounds`` do not suffice."""
-    forest, todo, routed = out_forest(masks, rng)
+    forest, todo, routed = _routed_forest(masks, rng)
     masks = [np.array(m) for m in masks]
     by_output: dict[int, list[int]] = {}
     for u, i in routed.items():
@@ -101,6 +150,53 @@ def complete_cover(masks: list[np.ndarray], rng: np.random.Generator, rounds: in
             forest[0][u, j] = True
         todo = path_product(masks) & ~path_product(forest)
     return None
+
+
+def prune_to_cover(masks: list[np.ndarray], rng: np.random.Generator
+                   ) -> tuple[list[np.ndarray], list[np.ndarray], list[tuple[int, int, int]]]:
+    """Entries of ``W_1`` to REMOVE so that ONE greedy routing forest covers the path support
+    of what is left (Lemma D8): while some entry ``(i, j)`` of the path support is not
+    covered by the forest, delete ``W_1[u, j]`` for every first-layer unit ``u`` that reaches
+    output ``i``. Deletions only shrink both supports, so this stops; at the end both path
+    supports agree. Returns ``(pattern masks, forest masks, removed)`` (never fails)."""
+    forest, todo, _ = _routed_forest(masks, rng)
+    masks = [np.array(m) for m in masks]
+    reach_out = path_product(masks[1:])  # outputs x first-layer units
+    removed: list[tuple[int, int, int]] = []
+    while todo.any():
+        for i, j in zip(*np.nonzero(todo)):
+            for u in np.nonzero(masks[0][:, j] & reach_out[i])[0]:
+                masks[0][u, j] = forest[0][u, j] = False
+                removed.append((1, int(u), int(j)))
+        todo = path_product(masks) & ~path_product(forest)
+    return masks, forest, removed
+
+
+def _oriented(masks: list[np.ndarray], flip: bool) -> list[np.ndarray]:
+    return [np.array(m.T) for m in masks[::-1]] if flip else [np.array(m) for m in masks]
+
+
+def _cover_candidates(masks: list[np.ndarray], seed: int, rounds: int, allow_remove: bool
+                      ) -> list[tuple[list[np.ndarray], list[np.ndarray], list, list]]:
+    """Completed routing covers (pattern masks, forest masks, added, removed), in the
+    original orientation, from additions and (optionally) removals, each tried on the
+    pattern and on its transpose (``L_I`` closed iff its transpose is)."""
+    L = len(masks)
+    out = []
+    for flip in (False, True):
+        m = _oriented(masks, flip)
+        done = complete_cover(m, np.random.default_rng(seed), rounds)
+        found = [] if done is None else [(done[0], done[1], done[2], [])]
+        if allow_remove:
+            pruned = prune_to_cover(m, np.random.default_rng(seed))
+            found.append((pruned[0], pruned[1], [], pruned[2]))
+        for new, forest, add, rem in found:
+            if flip:
+                new, forest = _oriented(new, True), _oriented(forest, True)
+                add = [(L + 1 - l, j, i) for l, i, j in add]
+                rem = [(L + 1 - l, j, i) for l, i, j in rem]
+            out.append((new, forest, add, rem))
+    return out
 
 
 def _single_entries(pattern: SparsityPattern, budget: Budget, seed: int, rounds: int,
@@ -136,8 +232,8 @@ def _single_entries(pattern: SparsityPattern, budget: Budget, seed: int, rounds:
 
 
 def repair(pattern: SparsityPattern | Any, *, time_limit: float = 30.0, max_rounds: int = 20,
-           seed: int = 0) -> RepairResult:
-    """Add mask entries so that ``L_I`` is certified closed.
+           seed: int = 0, allow_remove: bool = False, verdict: ClosednessVerdict | None = None) -> RepairResult:
+    """Change mask entries so that ``L_I`` is certified closed.
 
     Parameters
     ----------
@@ -150,48 +246,56 @@ def repair(pattern: SparsityPattern | Any, *, time_limit: float = 30.0, max_roun
         Cover rounds at most (each may add entries).
     seed:
         Seed of the greedy cover.
+    allow_remove:
+        Also consider REMOVING entries (zeroing those weights; the function changes). The
+        cheapest certified candidate is kept (fewest entries changed; additions on a tie).
+    verdict:
+        A verdict on ``pattern`` the caller already has (from :func:`is_closed`); it is then
+        not decided again.
 
     Returns
     -------
     RepairResult
-        ``.pattern`` (repaired), ``.added`` (entries), ``.verdict`` (on the repaired pattern,
-        with a certificate :func:`~reluscope.sparsity.verify` re-checks), ``.original``.
-        Nothing is added when the original is already closed; when the cover cannot be
-        completed the result says so and ``.verdict`` is whatever the decision proves.
+        ``.pattern`` (repaired), ``.added`` / ``.removed`` (entries), ``.verdict`` (on the
+        repaired pattern, with a certificate :func:`~reluscope.sparsity.verify` re-checks),
+        ``.original``. Nothing changes when the original is already closed; when no cover
+        can be completed the result says so and ``.verdict`` is whatever the decision proves.
     """
     time_limit = check_time_limit(time_limit)
     max_rounds = check_int(max_rounds, "max_rounds", minimum=1)
     pattern = as_pattern(pattern)
     budget = Budget(time_limit)
     start = time.perf_counter()
-    original = is_closed(pattern, time_limit=max(0.4 * time_limit, 1e-3), seed=seed, budget=budget)
+    original = verdict if verdict is not None else is_closed(
+        pattern, time_limit=max(0.4 * time_limit, 1e-3), seed=seed, budget=budget)
     if original.closed is True:
         return RepairResult(pattern, (), original, original, seconds=time.perf_counter() - start,
-                            note="already closed: nothing to add")
+                            note="already closed: nothing to change")
     if pattern.n_factors < 2:
         return RepairResult(pattern, (), original, original, seconds=time.perf_counter() - start)
-    masks = [np.array(m) for m in pattern.masks]
-    added: list[tuple[int, int, int]] = []
-    note = ""
-    completed = complete_cover(masks, np.random.default_rng(seed), max_rounds)
-    verdict = None
-    if completed is not None:
-        new_masks, forest, added = completed
-        repaired = SparsityPattern(new_masks)
-        cover = SparsityPattern(forest)
+    best = None
+    for new_masks, forest, added, removed in _cover_candidates([np.array(m) for m in pattern.masks], seed,
+                                                                max_rounds, allow_remove):
+        repaired, cover = SparsityPattern(new_masks), SparsityPattern(forest)
         cover_col = collapse(cover)
-        if cover_col.collapsed.n_factors == 1 and np.array_equal(cover.path_support(), repaired.path_support()):
-            cert = routing_certificate(repaired, cover, cover_col)
-            verdict = ClosednessVerdict(
-                True, "reductions", time.perf_counter() - start, cert,
-                f"routing cover completed by {len(added)} added entries: a sub-pattern of {cover.n_allowed} weights "
-                "with the same path support collapses to one factor, so L_I is the coordinate subspace on it")
-    else:
-        repaired = pattern
-        note = "the routing cover cannot be completed by first-layer entries"
-        repaired, added, note = _single_entries(repaired, budget, seed, max_rounds, note)
-    if verdict is None:
-        verdict = is_closed(repaired, time_limit=max(budget.remaining(), 1e-3), seed=seed, budget=budget)
-    if verdict.closed is not True and not note:
+        if cover_col.collapsed.n_factors != 1 or not np.array_equal(cover.path_support(), repaired.path_support()):
+            continue
+        key = (len(added) + len(removed), len(removed))
+        if best is None or key < best[0]:
+            best = (key, repaired, cover, cover_col, added, removed)
+    if best is not None:
+        _, repaired, cover, cover_col, added, removed = best
+        cert = routing_certificate(repaired, cover, cover_col)
+        how = " and ".join(f"{len(e)} {w} entries" for w, e in (("added", added), ("removed", removed)) if e)
+        new_verdict = ClosednessVerdict(
+            True, "reductions", time.perf_counter() - start, cert,
+            f"routing cover completed by {how}: a sub-pattern of {cover.n_allowed} weights "
+            "with the same path support collapses to one factor, so L_I is the coordinate subspace on it")
+        return RepairResult(repaired, tuple(added), new_verdict, original, tuple(removed),
+                            seconds=time.perf_counter() - start)
+    note = "the routing cover cannot be completed by first-layer entries"
+    repaired, added, note = _single_entries(pattern, budget, seed, max_rounds, note)
+    new_verdict = is_closed(repaired, time_limit=max(budget.remaining(), 1e-3), seed=seed, budget=budget)
+    if new_verdict.closed is not True and not note:
         note = "the repaired pattern was not certified closed within the time limit"
-    return RepairResult(repaired, tuple(added), verdict, original, seconds=time.perf_counter() - start, note=note)
+    return RepairResult(repaired, tuple(added), new_verdict, original, seconds=time.perf_counter() - start, note=note)
