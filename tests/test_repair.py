@@ -132,3 +132,17 @@ def test_cli_repair_with_removal_zeroes_weights_in_the_copy(tmp_path) -> None:
     for l, i, j in data["removed"]:
         assert fixed.weights[l - 1][i, j] == 0 and not fixed.masks[l - 1][i, j]
     assert data["removed_weight_abs_sum"] == pytest.approx(sum(abs(net.weights[l - 1][i, j]) for l, i, j in data["removed"]))
+
+
+def test_undecided_region_locates_the_uncovered_entries() -> None:
+    from reluscope.sparsity.region import undecided_region
+
+    p = _defective()
+    reg = undecided_region(p)
+    # the LU block lives on outputs {0, 1} x inputs {0, 1}; the rest (2x2 full blocks) is covered
+    assert set(reg.rows) <= {0, 1} and set(reg.cols) <= {0, 1} and reg.uncovered > 0
+    assert set(reg.units[0]) <= {0, 1} and set(reg.units[1]) <= {0, 1}
+    assert reg.support == int(p.path_support().sum())
+    # a pattern with a routing cover has an empty region; its repair removes the region
+    assert undecided_region(repair(p, time_limit=10).pattern).rows == ()
+    assert undecided_region(SparsityPattern.dense([3, 4, 2])).uncovered == 0

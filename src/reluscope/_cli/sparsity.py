@@ -172,6 +172,10 @@ def register(app: typer.Typer) -> None:
         console.print(f"[bold]pattern[/bold] {text} (widths {widths}; {described})", highlight=False)
         if closedness is not None:
             console.print(str(closedness), highlight=False, markup=False)
+            if closedness.closed is None and pattern.n_factors >= 2:  # where the routing-cover proof fails
+                from ..sparsity.region import undecided_region
+
+                console.print(f"  {undecided_region(pattern)}", highlight=False, markup=False)
         else:
             console.print("L_I closedness: not needed for this verdict", highlight=False)
         console.print(f"[bold]training problem:[/bold] {result.status}", highlight=False)
