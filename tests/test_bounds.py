@@ -212,3 +212,22 @@ def test_difference_relaxation_lines_hold_on_their_boxes():
         sl, tl, su, tu = (v[0] for v in _difference_relaxation(*(np.array([v]) for v in (dl, dh, gl, gh, fl, fh))))
         da = np.maximum(zf, 0) - np.maximum(z, 0)
         assert np.all(sl * d + tl <= da + 1e-12) and np.all(da <= su * d + tu + 1e-12)
+
+
+def test_optimized_slopes_are_sound_and_never_looser_than_adaptive():
+    rng = np.random.default_rng(20261204)
+    tighter = 0
+    for _ in range(60):
+        net, box = _random_case(rng)
+        X = box.sample(400, seed=rng)
+        out = net(X)
+        adaptive = layer_bounds(net, box, alpha="adaptive")
+        opt = layer_bounds(net, box, alpha="optimized")
+        lo, hi = opt.output
+        assert np.all(out >= lo) and np.all(out <= hi)
+        assert np.all(lo >= adaptive.output[0]) and np.all(hi <= adaptive.output[1])
+        # hidden layers keep the adaptive slopes
+        for l in range(net.depth - 1):
+            np.testing.assert_array_equal(opt.lower[l], adaptive.lower[l])
+        tighter += int(np.any(lo > adaptive.output[0] + 1e-9) or np.any(hi < adaptive.output[1] - 1e-9))
+    assert tighter >= 5  # the optimization does tighten some bounds

@@ -30,7 +30,7 @@ __all__ = ["LayerwiseBounds", "layer_bounds", "affine_range", "relu_relaxation",
 #: ``n < 10^6`` that is below ``1.2e-10`` of that sum, which is what the pad is scaled by.
 ROUNDING_PAD = 1e-9
 
-Alpha = Literal["adaptive", "zero", "one", "best"]
+Alpha = Literal["adaptive", "zero", "one", "best", "optimized"]
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,8 @@ def _back_substitute(net: ReLUNetwork, layer: int, lo_x: np.ndarray, hi_x: np.nd
             upper_side = sign * Lam > 0.0
             const = const + np.where(upper_side, Lam, 0.0) @ icpt_u
             mag = mag + np.abs(np.where(upper_side, Lam, 0.0)) @ np.abs(icpt_u)
-            Lam = Lam * np.where(upper_side, slope_u[None, :], slope_l[None, :])
+            # slope_l may be per output row (n_out, n_k): optimized slopes, one set per bound
+            Lam = Lam * np.where(upper_side, slope_u[None, :], slope_l if slope_l.ndim == 2 else slope_l[None, :])
             const = const + Lam @ b[k]
             mag = mag + np.abs(Lam) @ np.abs(b[k])
             Lam = Lam @ W[k]
@@ -171,8 +172,11 @@ def layer_bounds(net: ReLUNetwork, domain: Box | str | None = None, *,
         substitution of linear relaxations, intersected with the interval bounds).
     alpha:
         Lower slopes of the unstable neurons for ``"linear"``: ``"adaptive"`` (CROWN's
-        least-area choice), ``"zero"``, ``"one"``, or ``"best"`` (all three, keeping the
-        tightest bound per neuron; each is sound, so their intersection is).
+        least-area choice), ``"zero"``, ``"one"``, ``"best"`` (all three, keeping the
+        tightest bound per neuron; each is sound, so their intersection is), or
+        ``"optimized"`` (adaptive for the hidden layers; for the output layer, slopes chosen
+        by a few projected gradient steps on the bound, alpha-CROWN style, separately for
+        the lower and upper bounds — :mod:`reluscope.bounds.alpha`; needs PyTorch).
 
     Returns
     -------
@@ -181,12 +185,12 @@ def layer_bounds(net: ReLUNetwork, domain: Box | str | None = None, *,
     """
     check_network(net)
     check_choice(method, ("interval", "linear"), "method")
-    check_choice(alpha, ("adaptive", "zero", "one", "best"), "alpha")
+    check_choice(alpha, ("adaptive", "zero", "one", "best", "optimized"), "alpha")
     lo_x, hi_x = _box(net, domain)
     lows: list[np.ndarray] = []
     highs: list[np.ndarray] = []
     a_lo, a_hi = lo_x, hi_x
-    alphas = ("adaptive", "zero", "one") if alpha == "best" else (alpha,)
+    alphas = ("adaptive", "zero", "one") if alpha == "best" else ("adaptive",) if alpha == "optimized" else (alpha,)
     for layer, (W, b) in enumerate(net.layers()):
         zl, zh = affine_range(W, b, a_lo, a_hi)
         if method == "linear" and layer > 0:
@@ -194,7 +198,32 @@ def layer_bounds(net: ReLUNetwork, domain: Box | str | None = None, *,
                 relax_a = [relu_relaxation(lows[k], highs[k], a) for k in range(layer)]
                 cl, ch = _back_substitute(net, layer, lo_x, hi_x, relax_a)
                 zl, zh = np.maximum(zl, cl), np.minimum(zh, ch)
+        if method == "linear" and layer > 0 and alpha == "optimized" and layer == net.depth - 1:
+            zl, zh = _optimized_output(net, layer, lo_x, hi_x, lows, highs, zl, zh)
         lows.append(zl)
         highs.append(zh)
         a_lo, a_hi = np.maximum(zl, 0.0), np.maximum(zh, 0.0)
     return LayerwiseBounds(tuple(lows), tuple(highs), method)
+
+
+def _optimized_output(net: ReLUNetwork, layer: int, lo_x: np.ndarray, hi_x: np.ndarray,
+                      lows: list[np.ndarray], highs: list[np.ndarray], zl: np.ndarray, zh: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The output layer's bounds with lower slopes optimized separately for its lower and
+    upper bounds, recomputed here with the rounding pad and intersected with ``zl, zh``."""
+    from .alpha import optimize_slopes
+
+    base = [relu_relaxation(lows[k], highs[k], "adaptive") for k in range(layer)]
+    if not any(((lows[k] < 0) & (highs[k] > 0)).any() for k in range(layer)):
+        return zl, zh  # no unstable neuron: nothing to optimize
+    relax = [(sl, su, iu, (lows[k] < 0) & (highs[k] > 0)) for k, (sl, su, iu) in enumerate(base)]
+    for sign in (-1.0, 1.0):
+        slopes = optimize_slopes(list(net.weights), list(net.biases), layer, lo_x, hi_x, relax, sign)
+        relax_s = [(np.where(relax[k][3][None, :], slopes[k], relax[k][0][None, :]), relax[k][1], relax[k][2])
+                   for k in range(layer)]
+        cl, ch = _back_substitute(net, layer, lo_x, hi_x, relax_s)
+        if sign < 0:
+            zl = np.maximum(zl, cl)
+        else:
+            zh = np.minimum(zh, ch)
+    return zl, zh
