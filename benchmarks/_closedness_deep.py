@@ -74,13 +74,16 @@ def run_real(quick):
         blocks = re.search(r"block-defect search: (\d+) blocks", v.reasoning)
         row = {"mask": name, "closed": v.closed, "rule": rule, "valid": valid, "seconds": sec,
                "blocks_without_defect": int(blocks.group(1)) if blocks else None, "reasoning": v.reasoning}
-        if v.closed is not True:  # the repair (its own decision on the original included)
-            t0 = time.perf_counter()
-            fixed = repair(p, time_limit=60)
-            cert = fixed.verdict.certificate
-            row["repair"] = {"added": len(fixed.added), "allowed_before": p.n_allowed, "closed_after": fixed.verdict.closed,
-                             "valid": verify(cert, time_limit=20).valid if cert is not None else None,
-                             "seconds": time.perf_counter() - t0, "note": fixed.note}
+        if v.closed is not True:  # the repair, reusing the verdict above; additions only, then add-or-remove
+            for key, remove in (("repair", False), ("repair_remove", True)):
+                t0 = time.perf_counter()
+                fixed = repair(p, time_limit=60, verdict=v, allow_remove=remove)
+                sec_r = time.perf_counter() - t0
+                cert = fixed.verdict.certificate
+                row[key] = {"added": len(fixed.added), "removed": len(fixed.removed), "allowed_before": p.n_allowed,
+                            "closed_after": fixed.verdict.closed,
+                            "valid": verify(cert, time_limit=20).valid if cert is not None else None,
+                            "seconds": sec_r, "note": fixed.note}
         rows.append(row)
     return rows
 
@@ -90,7 +93,7 @@ def main_deep(args, out, results):
     n = 6 if args.quick else 20
     results.update({"factors": 3, "seed": SEED, "plain_time_limit": plain_limit, "our_time_limit": 1.0,
                     "random": {}, "real": []})
-    for shape in ((2, 2, 2, 2), (3, 3, 3, 3)):
+    for shape in (() if getattr(args, "real_only", False) else ((2, 2, 2, 2), (3, 3, 3, 3))):
         for density in (0.5, 0.7):
             key = f"{'x'.join(map(str, shape))}@{density}"
             results["random"][key] = run_random(shape, density, n, plain_limit)
@@ -112,12 +115,13 @@ def main_deep(args, out, results):
                        "" if r["blocks_without_defect"] is None else str(r["blocks_without_defect"]),
                        f"{r['seconds']:.1f}")
     out.print(table2)
-    table3 = Table(title="repair of the masks not certified closed: repair(pattern, time_limit=60)")
-    for col in ("mask", "entries added", "allowed before", "closed after", "verified", "seconds"):
+    table3 = Table(title="repair of the masks not certified closed: repair(pattern, time_limit=60, verdict=v[, allow_remove=True])")
+    for col in ("mask", "allow_remove", "added", "removed", "allowed before", "closed after", "verified", "seconds"):
         table3.add_column(col)
     for r in results["real"]:
-        if "repair" in r:
-            f = r["repair"]
-            table3.add_row(r["mask"], str(f["added"]), str(f["allowed_before"]), str(f["closed_after"]), str(f["valid"]),
-                           f"{f['seconds']:.1f}")
+        for key in ("repair", "repair_remove"):
+            if key in r:
+                f = r[key]
+                table3.add_row(r["mask"], str(key == "repair_remove"), str(f["added"]), str(f.get("removed", 0)),
+                               str(f["allowed_before"]), str(f["closed_after"]), str(f["valid"]), f"{f['seconds']:.1f}")
     out.print(table3)

@@ -123,6 +123,8 @@ def main(argv=None):
                         help="hard limit of the plain encoding in seconds (default 30; --quick: 2)")
     parser.add_argument("--factors", type=int, default=2, choices=(2, 3),
                         help="3: random three-factor patterns and real pruned masks (benchmarks/_closedness_deep.py)")
+    parser.add_argument("--real-only", action="store_true",
+                        help="with --factors 3: only the real-mask table and its repairs")
     args = parser.parse_args(argv)
     if args.factors == 3:
         return _deep(args)
@@ -200,7 +202,7 @@ def _deep(args):
     out = Console()
     main_deep(args, out, results)
     results["seconds"] = time.perf_counter() - start
-    name = "closedness_factors3" + ("_quick" if args.quick else "") + ".json"
+    name = "closedness_factors3" + ("_quick" if args.quick else "") + ("_real" if args.real_only else "") + ".json"
     path = Path(__file__).resolve().parent / "results" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2, default=str) + "\n")
