@@ -146,3 +146,25 @@ def test_undecided_region_locates_the_uncovered_entries() -> None:
     # a pattern with a routing cover has an empty region; its repair removes the region
     assert undecided_region(repair(p, time_limit=10).pattern).rows == ()
     assert undecided_region(SparsityPattern.dense([3, 4, 2])).uncovered == 0
+
+
+def _magnitude_pruned_masks(widths, sparsity, seed):
+    rng = np.random.default_rng(seed)
+    masks = []
+    for n_in, n_out in zip(widths[:-1], widths[1:]):
+        w = np.abs(rng.standard_normal((n_out, n_in)))
+        masks.append(w > np.quantile(w, sparsity))
+    return SparsityPattern(masks)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_repaired_masks_are_recertified_by_is_closed_alone(seed) -> None:
+    # checking the repaired model later (no certificate at hand) must give the same verdict
+    p = _magnitude_pruned_masks([24, 48, 24, 6], 0.9, seed)
+    r = repair(p, time_limit=20)
+    assert r.verdict.closed is True and verify(r.verdict.certificate).valid is True
+    again = is_closed(r.pattern, time_limit=10)
+    assert again.closed is True and verify(again.certificate).valid is True
+    assert repair(r.pattern, time_limit=10).added == ()
+    cheapest = repair(p, time_limit=20, recheckable=False)
+    assert verify(cheapest.verdict.certificate).valid is True and cheapest.cost <= r.cost
