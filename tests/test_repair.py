@@ -161,10 +161,28 @@ def _magnitude_pruned_masks(widths, sparsity, seed):
 def test_repaired_masks_are_recertified_by_is_closed_alone(seed) -> None:
     # checking the repaired model later (no certificate at hand) must give the same verdict
     p = _magnitude_pruned_masks([24, 48, 24, 6], 0.9, seed)
-    r = repair(p, time_limit=20)
+    r = repair(p, time_limit=20, recheckable=True)
     assert r.verdict.closed is True and verify(r.verdict.certificate).valid is True
     again = is_closed(r.pattern, time_limit=10)
     assert again.closed is True and verify(again.certificate).valid is True
     assert repair(r.pattern, time_limit=10).added == ()
-    cheapest = repair(p, time_limit=20, recheckable=False)
+    cheapest = repair(p, time_limit=20)
     assert verify(cheapest.verdict.certificate).valid is True and cheapest.cost <= r.cost
+    if is_closed(cheapest.pattern, time_limit=2).closed is not True:  # the note says so
+        assert "does not re-certify" in cheapest.note
+
+
+def test_cli_recheckable_repair_is_closed_when_checked_again(tmp_path) -> None:
+    from reluscope import ReLUNetwork, save
+
+    p = _magnitude_pruned_masks([24, 48, 24, 6], 0.9, 1)
+    rng = np.random.default_rng(1)
+    net = ReLUNetwork([rng.normal(size=m.shape) * m for m in p.masks], [np.zeros(m.shape[0]) for m in p.masks],
+                      masks=list(p.masks))
+    src, out = tmp_path / "m.npz", tmp_path / "fixed.npz"
+    save(net, src)
+    res = CliRunner().invoke(app, ["check-pattern", str(src), "--repair", "--recheckable", "--output", str(out),
+                                   "--time-limit", "20"])
+    assert res.exit_code == 0, res.output
+    again = CliRunner().invoke(app, ["check-pattern", str(out), "--time-limit", "10"])
+    assert again.exit_code == 0 and "L_I is closed" in again.output, again.output

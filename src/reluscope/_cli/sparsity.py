@@ -66,10 +66,10 @@ def read_pattern(source: str) -> tuple[Any, str]:
 
 
 def _repair(source: str, pattern: Any, described: str, time_limit: float, output: str | None, json_output: bool,
-            allow_remove: bool = False) -> None:
+            allow_remove: bool = False, recheckable: bool = False) -> None:
     from ..sparsity import repair, verify
 
-    result = repair(pattern, time_limit=time_limit, allow_remove=allow_remove)
+    result = repair(pattern, time_limit=time_limit, allow_remove=allow_remove, recheckable=recheckable)
     written, zeroed = None, []
     if output is not None:
         if not Path(source).exists():
@@ -123,14 +123,16 @@ def register(app: typer.Typer) -> None:
         ] = None,
         allow_remove: Annotated[bool, typer.Option(
             "--allow-remove", help="With --repair: may also remove mask entries (their weights become 0) if cheaper.")] = False,
+        recheckable: Annotated[bool, typer.Option(
+            "--recheckable", help="With --repair: masks that check-pattern alone re-certifies (may add more entries).")] = False,
     ) -> None:
         from ..sparsity import optimum_exists
 
         pattern, described = read_pattern(input)
-        if (output is not None or allow_remove) and not repair:
-            raise InvalidArgument("--output and --allow-remove need --repair")
+        if (output is not None or allow_remove or recheckable) and not repair:
+            raise InvalidArgument("--output, --allow-remove and --recheckable need --repair")
         if repair:
-            _repair(input, pattern, described, time_limit, output, json_output, allow_remove)
+            _repair(input, pattern, described, time_limit, output, json_output, allow_remove, recheckable)
             return
         if defects:
             from ..sparsity import locate_defects
