@@ -32,13 +32,46 @@ __all__ = [
     "check_tol",
     "check_fraction",
     "check_int",
+    "check_memory",
+    "memory_allowance",
 ]
 
 #: Largest accepted ``time_limit`` in seconds (one week). Larger values are almost always
 #: a unit mistake, and solvers reject or overflow on them.
 MAX_TIME_LIMIT = 7 * 24 * 3600.0
 
+#: Share of the machine's physical memory one allocation may ask for.
+MEMORY_SHARE = 0.5
+
 T = TypeVar("T")
+
+
+def memory_allowance() -> float:
+    """Bytes one array (or one step's arrays) may take: :data:`MEMORY_SHARE` of the physical
+    memory (16 GiB where the platform does not say)."""
+    try:
+        import os
+
+        total = float(os.sysconf("SC_PAGE_SIZE")) * float(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        total = 32.0 * 2**30
+    return MEMORY_SHARE * total
+
+
+def _size_text(n_bytes: float) -> str:
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.3g} {unit}"
+    return f"{n_bytes:.0f} bytes"
+
+
+def check_memory(n_bytes: float, what: str, hint: str = "") -> None:
+    """Refuse, before allocating, a computation estimated to need more than
+    :func:`memory_allowance` bytes; the message names the size, what needs it and the fix."""
+    limit = memory_allowance()
+    if not math.isfinite(n_bytes) or n_bytes > limit:
+        raise InvalidArgument(f"{what} would need about {_size_text(n_bytes)} of memory, more than the "
+                              f"{_size_text(limit)} allowed here (half the machine's memory)" + (f"; {hint}" if hint else ""))
 
 
 def _is_real(value: Any) -> bool:

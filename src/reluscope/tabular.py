@@ -27,6 +27,8 @@ def read_labeled_csv(path: str | Path, label_column: str) -> tuple[np.ndarray, l
     path = Path(path)
     if path.is_dir():
         raise InvalidData(f"{path}: is a directory, not a CSV data file; give the path of a .csv file")
+    if path.exists() and not path.is_file():  # a pipe or device: reading could block forever
+        raise InvalidData(f"{path}: is not a regular file (a pipe, socket or device); save the data to a .csv file")
     if not path.is_file():
         raise InvalidData(f"{path}: no such data file; check the path")
     try:

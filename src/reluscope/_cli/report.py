@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -49,7 +50,8 @@ def register(app: typer.Typer) -> None:
                              "box with data, else [-1,1]^d.")] = None,
         out: Annotated[Path, typer.Option("-o", "--out", help="Report folder.")] = Path("reluscope-report"),
         time_limit: Annotated[float, time_limit_option(
-            "Seconds per solver call (bounds / undecided when hit).")] = 10.0,
+            "Seconds for the whole run: the sections share them (each gets an even share of what is left; "
+            "a solver that reaches its share reports bounds / undecided).")] = 60.0,
         seed: Annotated[int, typer.Option("--seed", help="Seed of sampling and data splits.")] = 0,
         sections: Annotated[Optional[str], typer.Option(
             "--sections", help=f"Comma-separated subset of: {', '.join(SECTION_KEYS)} (default: all).")] = None,
@@ -60,6 +62,7 @@ def register(app: typer.Typer) -> None:
         (time-limited, bounds otherwise), sparsity verdict, activation patterns and, with
         data, the constructive baseline.
         """
+        started = time.perf_counter()  # --time-limit covers reading the model and data too
         from ..domain import Box
         from ..report import analyze
         from ..report.data import load_csv
@@ -67,6 +70,12 @@ def register(app: typer.Typer) -> None:
         if list_examples:
             _list_examples()
             return
+        keys = None if sections is None else tuple(k.strip() for k in sections.split(",") if k.strip())
+        if keys is not None:  # checked before anything is loaded or written
+            unknown = [k for k in keys if k not in SECTION_KEYS]
+            if unknown or not keys:
+                raise InvalidArgument(f"--sections {sections!r}: " + (f"unknown report section(s) {unknown}" if unknown
+                                      else "names no section") + f"; choose from {', '.join(SECTION_KEYS)}")
         if model is not None and example is not None:
             raise InvalidArgument("give a MODEL file or --example NAME, not both")
         X = y = held_out = None
@@ -88,8 +97,8 @@ def register(app: typer.Typer) -> None:
             raise InvalidData("--label-column given without --data")
         dom = Box.parse(domain) if domain else None
         title = f"reluscope analysis of {f'the bundled example ({name})' if model is None else model.name}"
-        keys = None if sections is None else tuple(k.strip() for k in sections.split(",") if k.strip())
         report = analyze(net, out, domain=dom, X=X, y=y, held_out=held_out, time_limit=time_limit, seed=seed, title=title,
+                         total_time_limit=max(time_limit - (time.perf_counter() - started), 0.05 * time_limit),
                          source=source, sections=keys, data_source=None if data is None else str(data))
         console.print(f"[bold]reluscope analyze[/bold] {source}", soft_wrap=True)
         for key, value in report.summary.items():

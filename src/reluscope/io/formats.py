@@ -10,6 +10,7 @@ import os
 import re
 import struct
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         raise fail(p, "no such file")
     if p.is_dir():
         raise fail(p, "is a directory, not a model file")
+    if not p.is_file():  # a pipe, socket or device: reading it could block forever or never end
+        raise fail(p, "is not a regular file (a pipe, socket or device); save the model to a file first")
     try:
         size = p.stat().st_size
         with open(p, "rb") as fh:
@@ -197,7 +200,9 @@ def _read_torch(path: Path, order: list[str] | None = None) -> ReLUNetwork:
         _zip_crc_check(path)
     allowed = [getattr(nn, n) for n in _SAFE_SEQUENTIAL_NAMES] + [getattr(prune, n) for n in _SAFE_PRUNE_NAMES]
     try:
-        with torch.serialization.safe_globals(allowed):
+        # torch's own warnings (deprecated storages, beta sparse layouts) are not the user's concern
+        with torch.serialization.safe_globals(allowed), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         text = str(exc)
@@ -232,8 +237,10 @@ def _read_torch(path: Path, order: list[str] | None = None) -> ReLUNetwork:
         for key, value in obj.items():
             if not isinstance(value, torch.Tensor):
                 raise fail(path, f"entry '{key}' is a {type(value).__name__}, not a tensor")
-            if value.is_complex():
-                raise fail(path, f"tensor '{key}' is complex ({value.dtype})")
+            unsupported = _unsupported_tensor_kind(value, torch)
+            if unsupported:
+                raise fail(path, f"tensor '{key}' is {unsupported}; save dense real tensors "
+                                 "(e.g. {k: v.to_dense().dequantize() ...}) or the model itself")
             t = value.detach().cpu()
             if t.is_floating_point():
                 t = t.to(torch.float64)
@@ -242,6 +249,22 @@ def _read_torch(path: Path, order: list[str] | None = None) -> ReLUNetwork:
         net = network_from_tensors(tensors, path, order=order)
         return net.with_provenance(Provenance("torch", None, net.provenance.inferred, tuple(notes)))
     raise fail(path, f"holds a {type(obj).__name__}; expected a state_dict or an nn.Sequential")
+
+
+def _unsupported_tensor_kind(value: Any, torch: Any) -> str:
+    """What makes a loaded tensor unreadable as a dense real array ('' if nothing)."""
+    if value.layout != torch.strided:
+        return f"sparse ({str(value.layout).replace('torch.', '')})"
+    if value.is_meta:
+        return "on the meta device (it holds no values)"
+    if value.is_quantized:
+        return f"quantized ({value.dtype})"
+    if value.is_complex():
+        return f"complex ({value.dtype})"
+    if value.dtype == torch.bool or value.is_floating_point() or value.dtype in (
+            torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8):
+        return ""
+    return f"of dtype {value.dtype}"
 
 
 _CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "net", "module")

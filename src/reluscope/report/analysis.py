@@ -61,6 +61,8 @@ SECTION_KEYS: tuple[str, ...] = tuple(_SECTIONS)
 #: Fraction of a section's budget its builder draws solver limits from; the rest is room for
 #: the last solver call to return and the section to render before the safety net stops it.
 _BUILDER_SHARE = 0.9
+#: Share of ``total_time_limit`` kept for writing the report after the sections.
+_WRITE_RESERVE = 0.05
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,6 +121,7 @@ def analyze(
     held_out: np.ndarray | None = None,
     time_limit: float = 10.0,
     section_timeout: float | None = None,
+    total_time_limit: float | None = None,
     n_samples: int = 2000,
     seed: int = 0,
     title: str | None = None,
@@ -151,6 +154,12 @@ def analyze(
     time_limit : float
         Time limit in seconds of each solver call (MILP, Z3); a solver that hits it
         reports bounds or "undecided".
+    total_time_limit : float, optional
+        Wall-clock seconds for the whole run (what ``reluscope analyze --time-limit`` sets):
+        the sections share one budget of this length (less a small reserve for writing the
+        report), each getting an even share of what is left when it starts; solver calls
+        never run past their section's share, and ``time_limit`` is capped by it.
+        ``section_timeout`` is then ignored.
     section_timeout : float, optional
         Wall-clock seconds per section, default ``4 * time_limit + 30``. The run has one
         budget, ``section_timeout`` times the number of sections; each section gets an
@@ -187,6 +196,9 @@ def analyze(
         network = load(network)
     time_limit = check_time_limit(time_limit)
     section_timeout = check_time_limit(section_timeout, "section_timeout", allow_none=True)
+    total_time_limit = check_time_limit(total_time_limit, "total_time_limit", allow_none=True)
+    if total_time_limit is not None:
+        time_limit = min(time_limit, total_time_limit)
     seed = check_int(seed, "seed")
     Xa = ya = None
     if X is not None:
@@ -230,11 +242,18 @@ def analyze(
     unknown = [k for k in keys if k not in _SECTIONS]
     if unknown:
         raise InvalidArgument(f"unknown report section(s) {unknown}; known: {', '.join(SECTION_KEYS)}")
+    if not keys:
+        raise InvalidArgument(f"no report section chosen; name at least one of: {', '.join(SECTION_KEYS)}")
     out = make_out_dir(out_dir)
     ctx = Context(network, dom, Xa, ya, out, time_limit, seed, int(n_samples), held_out=mask,
                   domain_reason=domain_reason)
-    per_section = section_timeout if section_timeout is not None else 4 * time_limit + 30
-    run = Budget.of(per_section * len(keys), budget)
+    if total_time_limit is not None:  # one budget for the whole run, sections share it
+        _preload()
+        left = (1.0 - _WRITE_RESERVE) * total_time_limit - (time.perf_counter() - start)
+        run = Budget.of(max(left, 1e-3), budget)
+    else:
+        per_section = section_timeout if section_timeout is not None else 4 * time_limit + 30
+        run = Budget.of(per_section * len(keys), budget)
 
     outcomes: list[SectionOutcome] = []
     for i, key in enumerate(track(keys, quiet=quiet, label=lambda k: f"analyze: {_SECTIONS[k][0]}")):
@@ -269,6 +288,15 @@ def analyze(
                "domain_note": domain_note, "time_limit": time_limit, "summary": summary, "sections": section_data,
                "figures": [p.name for p in written], "seconds": seconds}, json_path)
     return AnalysisReport(out, md_path, html_path, json_path, written, section_data, summary, seconds)
+
+
+def _preload() -> None:
+    """Import the libraries the sections share (matplotlib, SciPy's optimizers, HiGHS) before
+    the sections' shares are computed: imported lazily, their about 1.5 s would be charged to
+    whichever section comes first and could leave it no time of its own."""
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+    import scipy.optimize  # noqa: F401
 
 
 def _summary(net: ReLUNetwork, outcomes: list[SectionOutcome]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from .certificates import (
     ClosednessVerdict,
     LaurentPoly,
     NotClosedCertificate,
+    certificate_from_dict,
 )
 from .check import register_closed_rule, verify
 from .decide import is_closed
@@ -34,6 +35,7 @@ __all__ = [
     "ClosedCertificate",
     "ClosednessVerdict",
     "CertificateCheck",
+    "certificate_from_dict",
     "verify",
     "register_closed_rule",
     "is_closed",

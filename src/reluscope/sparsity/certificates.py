@@ -39,6 +39,7 @@ __all__ = [
     "CertificateCheck",
     "CheckItem",
     "laurent_matmul",
+    "certificate_from_dict",
 ]
 
 Number = Union[int, Fraction, str]
@@ -278,13 +279,15 @@ class NotClosedCertificate(ResultMixin):
         try:
             return cls(
                 SparsityPattern.from_text(data["pattern"]),
-                tuple(tuple(Fraction(v) for v in row) for row in data["limit"]),
+                tuple(tuple(_frac(v) for v in row) for row in data["limit"]),
                 tuple(tuple(tuple(LaurentPoly.parse(p) for p in row) for row in f) for f in data["factors"]),
                 data.get("rule", ""),
                 data.get("note", ""),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidCertificate(f"malformed not-closed certificate: {exc}") from None
+        except InvalidCertificate:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError) as exc:
+            raise InvalidCertificate(f"malformed not-closed certificate: {type(exc).__name__}: {exc}") from None
 
     def __str__(self) -> str:
         lines = [f"not-closed certificate for {self.pattern} ({self.rule or 'no rule given'})"]
@@ -336,6 +339,29 @@ class ClosedCertificate(ResultMixin):
             "parts": [p.to_dict() for p in self.parts],
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ClosedCertificate:
+        """Inverse of :meth:`to_dict` (JSON values as written; :func:`verify` re-checks
+        everything, so nothing read here is trusted). Malformed input raises
+        :class:`~reluscope.errors.InvalidCertificate`."""
+        if not isinstance(data, Mapping):
+            raise InvalidCertificate(f"a closed certificate must be a JSON object, got {type(data).__name__}")
+        if data.get("kind", "closed") != "closed":
+            raise InvalidCertificate(f"not a closed certificate: kind {data.get('kind')!r}")
+        try:
+            details = data.get("details", {})
+            if not isinstance(details, Mapping):
+                raise TypeError(f"details must be an object, got {type(details).__name__}")
+            parts = data.get("parts", [])
+            if not isinstance(parts, list):
+                raise TypeError(f"parts must be a list, got {type(parts).__name__}")
+            return cls(SparsityPattern.from_text(data["pattern"]), data["rule"], dict(details),
+                       tuple(certificate_from_dict(p) for p in parts))
+        except InvalidCertificate:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InvalidCertificate(f"malformed closed certificate: {type(exc).__name__}: {exc}") from None
+
     def __str__(self) -> str:
         lines = [f"closed certificate for {self.pattern}: rule {self.rule!r}"]
         for k, v in self.details.items():
@@ -346,6 +372,18 @@ class ClosedCertificate(ResultMixin):
 
 
 Certificate = Union[NotClosedCertificate, ClosedCertificate]
+
+
+def certificate_from_dict(data: Mapping[str, Any]) -> Certificate:
+    """A certificate of either kind from its :meth:`to_dict` form (dispatch on ``"kind"``)."""
+    if not isinstance(data, Mapping):
+        raise InvalidCertificate(f"a certificate must be a JSON object, got {type(data).__name__}")
+    kind = data.get("kind")
+    if kind == "closed":
+        return ClosedCertificate.from_dict(data)
+    if kind == "not-closed":
+        return NotClosedCertificate.from_dict(data)
+    raise InvalidCertificate(f"unknown certificate kind {kind!r}; expected 'closed' or 'not-closed'")
 
 
 @dataclasses.dataclass(frozen=True)

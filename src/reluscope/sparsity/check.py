@@ -11,7 +11,7 @@ conclusion from the pattern and the certificate's data.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Union
 
 import numpy as np
@@ -19,6 +19,7 @@ import numpy as np
 from .._validation import check_time_limit
 from ..errors import InvalidCertificate, ReluscopeError
 from .certificates import (
+    certificate_from_dict,
     Certificate,
     CertificateCheck,
     CheckItem,
@@ -172,7 +173,8 @@ def verify(certificate: Certificate, time_limit: float = 10.0) -> CertificateChe
     Parameters
     ----------
     certificate:
-        A :class:`NotClosedCertificate` or :class:`ClosedCertificate`.
+        A :class:`NotClosedCertificate` or :class:`ClosedCertificate`, or the ``to_dict()``
+        form of either (as read from JSON; malformed: :class:`InvalidCertificate`).
     time_limit:
         Wall-clock seconds for each Z3 call.
 
@@ -183,6 +185,8 @@ def verify(certificate: Certificate, time_limit: float = 10.0) -> CertificateChe
     """
     time_limit = check_time_limit(time_limit)
     start = time.perf_counter()
+    if isinstance(certificate, Mapping):  # the JSON form (to_dict), e.g. read from a file
+        certificate = certificate_from_dict(certificate)
     if isinstance(certificate, NotClosedCertificate):
         checks = _verify_not_closed(certificate, time_limit)
     elif isinstance(certificate, ClosedCertificate):

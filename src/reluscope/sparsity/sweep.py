@@ -25,7 +25,7 @@ import numpy as np
 
 from .._progress import track
 from .._results import ResultMixin, dump_json, make_out_dir
-from .._validation import check_fraction, check_int, check_time_limit
+from .._validation import check_fraction, check_int, check_memory, check_time_limit
 from ..errors import InvalidPattern
 from .decide import decide
 from .pattern import SparsityPattern
@@ -49,6 +49,9 @@ def parse_shape(shape: str | Sequence[int]) -> tuple[int, ...]:
             raise InvalidPattern(f"shape {shape!r} must be a sequence of positive integers") from None
     if len(dims) < 2 or min(dims) < 1:
         raise InvalidPattern(f"shape {shape!r} needs at least two positive sizes (MxRxN)")
+    # the masks (and the random numbers drawn for them, float64) and the path product
+    n_bytes = 9.0 * sum(a * b for a, b in zip(dims[:-1], dims[1:])) + 8.0 * dims[0] * dims[-1]
+    check_memory(n_bytes, f"a random pattern of shape {'x'.join(map(str, dims))}", "choose smaller sizes")
     return dims
 
 

@@ -42,12 +42,13 @@ class Context:
         self.figures.append(path)
         return path
 
-    def solver_limit(self) -> float:
-        """Seconds for the next library call: the per-call ``time_limit``, capped by what is
-        left of the section's budget. Raises :class:`~reluscope._budget.OutOfTime` when
-        nothing is left."""
+    def solver_limit(self, share: float = 1.0) -> float:
+        """Seconds for the next library call: the per-call ``time_limit``, capped by
+        ``share`` of what is left of the section's budget (a section making several calls
+        gives the earlier ones a share, so that the later ones still get time). Raises
+        :class:`~reluscope._budget.OutOfTime` when nothing is left."""
         self.budget.check()
-        return min(self.time_limit, self.budget.solver_limit())
+        return min(self.time_limit, share * self.budget.solver_limit())
 
 
 def domain_text(domain: Box | PointSet, dim: int) -> str:

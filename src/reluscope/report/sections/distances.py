@@ -65,8 +65,11 @@ def build(ctx: Context) -> SectionContent:
     fraction = 0.1
     pruned = _pruned_further(ctx.net, fraction)
     removed = sum(int(np.count_nonzero(a)) - int(np.count_nonzero(b)) for a, b in zip(ctx.net.weights, pruned.weights))
-    sup = sup_distance(ctx.net, pruned, ctx.domain, time_limit=ctx.solver_limit(), seed=ctx.seed)
-    sob = sobolev_distance(ctx.net, pruned, ctx.domain, time_limit=ctx.solver_limit(), seed=ctx.seed)
+    # shares of the section's time: sup, then Sobolev, then (with data) the boxes around the data
+    first = 0.25 if ctx.X is not None else 0.45
+    sup = sup_distance(ctx.net, pruned, ctx.domain, time_limit=ctx.solver_limit(first), seed=ctx.seed)
+    sob = sobolev_distance(ctx.net, pruned, ctx.domain, time_limit=ctx.solver_limit(0.4 if ctx.X is not None else 1.0),
+                           seed=ctx.seed)
     # sup |f - g| <= ||f - g||_{W^{1,inf}} (the latter is the max of the sup and the gradient norm):
     # each bound of one is a bound of the other
     sup_lo, sup_up, sup_exact = float(sup.lower), min(float(sup.upper), float(sob.upper)), bool(sup.exact)
@@ -102,7 +105,7 @@ def build(ctx: Context) -> SectionContent:
         rows.append((f"max |f - g| over the {len(ctx.X)} data points", on_data.lower, on_data.upper,
                      rel(float(on_data.lower)), rel(float(on_data.upper)), "exact"))
         boxes = _data_neighbourhoods(ctx)
-        near = sup_distance(ctx.net, pruned, boxes, time_limit=ctx.solver_limit(), seed=ctx.seed)
+        near = sup_distance(ctx.net, pruned, boxes, time_limit=ctx.solver_limit(0.5), seed=ctx.seed)
         top1 = top1_agreement(ctx.net, pruned, boxes, time_limit=ctx.solver_limit(), seed=ctx.seed)
         data["sup_near_data"] = {"lower": near.lower, "upper": near.upper, "exact": near.exact,
                                  "boxes": len(boxes), "radius_fraction": _RADIUS}

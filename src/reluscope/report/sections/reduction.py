@@ -26,7 +26,7 @@ def build(ctx: Context) -> SectionContent:
     from ...degeneracy import reduction
     from ...distance import sup_distance
 
-    result = reduction(ctx.net, ctx.domain, time_limit=ctx.solver_limit(), seed=ctx.seed)
+    result = reduction(ctx.net, ctx.domain, time_limit=ctx.solver_limit(0.5), seed=ctx.seed)  # the rest: its check
     reduced = result.network
     X = sample(ctx.domain, ctx.net.input_dim, ctx.n_samples, ctx.seed + 1)
     sampled_gap = float(np.abs(ctx.net(X) - reduced(X)).max()) if len(X) else 0.0

@@ -22,8 +22,8 @@ def build(ctx: Context) -> SectionContent:
     if ctx.net.masks is None:
         blocks.append(Paragraph("The network has no masks: its sparsity pattern is full support."))
     pattern = sparsity.SparsityPattern.from_network(ctx.net)
-    verdict = sparsity.optimum_exists(pattern, domain=ctx.domain, time_limit=ctx.solver_limit(),
-                                      verify_time_limit=ctx.solver_limit())
+    verdict = sparsity.optimum_exists(pattern, domain=ctx.domain, time_limit=ctx.solver_limit(0.6),
+                                      verify_time_limit=ctx.solver_limit(0.2))
     closed = verdict.closedness
     if closed is None:
         closed = sparsity.is_closed(pattern, time_limit=ctx.solver_limit(), seed=ctx.seed)
