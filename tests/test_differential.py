@@ -202,3 +202,12 @@ def test_engine_bound_cache_is_keyed_by_parameters_not_identity():
     up3 = _box_upper([(f3, 1.0), (g, -1.0)], "sup", box, "linear", fp3)
     X = box.sample(2000, 6, seed=0)
     assert np.abs(f3(X) - g(X)).max() <= up3
+
+
+def test_top1_of_single_output_networks_is_proved_on_every_box():
+    """With one output the top class is 0 everywhere: the networks always agree."""
+    f = ReLUNetwork.random((3, 8, 1), seed=0)
+    g = ReLUNetwork.random((3, 8, 1), seed=1)
+    boxes = PointSet(np.zeros((4, 3))).neighbourhood(0.5)
+    v = rs.top1_agreement(f, g, boxes, time_limit=2)
+    assert v.status == "proved" and v.box_status == ("proved",) * 4 and v.counterexample is None

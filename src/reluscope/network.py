@@ -394,20 +394,24 @@ class ReLUNetwork:
         arr, single = self._check_input(x)
         if not single and arr.shape[0] != 1:
             raise InvalidNetwork(f"local_affine takes a single point of shape ({self._widths[0]},); got {np.shape(x)}")
-        J = np.eye(self._widths[0])
         c = np.zeros(self._widths[0])
         h = arr[0]
         last = len(self._weights) - 1
+        actives = []
         for i, (w, b) in enumerate(zip(self._weights, self._biases)):
-            J = w @ J
             c = w @ c + b
             z = w @ h + b
             if i < last:
                 active = z > 0
-                J = J * active[:, None]
+                actives.append(active)
                 c = c * active
                 h = np.maximum(z, 0.0)
-        return J, c
+        # J = W_L D_{L-1} W_{L-1} ... D_1 W_1, multiplied from the output backwards (k rows
+        # per layer rather than d columns: cheap for wide inputs)
+        J = self._weights[last]
+        for i in range(last - 1, -1, -1):
+            J = (J * actives[i][None, :]) @ self._weights[i]
+        return J.copy(), c
 
     # ------------------------------------------------------------------ parameter vector
     def to_vector(self) -> FloatArray:

@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
                              "box with data, else [-1,1]^d.")] = None,
         out: Annotated[Path, typer.Option("-o", "--out", help="Report folder.")] = Path("reluscope-report"),
         time_limit: Annotated[float, time_limit_option(
-            "Seconds for the whole run: the sections share them (each gets an even share of what is left; "
+            "Seconds for the whole run: the sections share them (each gets a share of what is left, weighted by its cost; "
             "a solver that reaches its share reports bounds / undecided).")] = 60.0,
         seed: Annotated[int, typer.Option("--seed", help="Seed of sampling and data splits.")] = 0,
         sections: Annotated[Optional[str], typer.Option(

@@ -272,7 +272,9 @@ def reduction(
     domain:
         Box, point set, ``"LO,HI"`` or ``None`` (``[-1, 1]^d``).
     time_limit:
-        Seconds of MILP per round for the deeper layers' statuses (see :func:`degeneracies`).
+        Seconds for the whole reduction, spent on MILPs for the deeper layers' statuses
+        (see :func:`degeneracies`): the rounds share one budget, the first analysis gets
+        60 % of it and each later round half of what is left (``0``: no MILP).
     parallel_tol:
         Tolerance of the parallel / opposite detection (normalized rows).
     rank_tol:
@@ -292,7 +294,11 @@ def reduction(
     time_limit = check_time_limit(time_limit, allow_zero=True)
     rank_tol, max_rounds = check_tol(rank_tol, "rank_tol"), check_int(max_rounds, "max_rounds")
     dom = as_domain(domain, net.input_dim)
-    report0 = degeneracies(net, dom, time_limit=time_limit, parallel_tol=parallel_tol, seed=seed, budget=budget)
+    # one budget for all rounds: the first analysis (of the given network, where proofs
+    # matter most) gets 60 % of it, each later round half of what is left
+    run = Budget.of(time_limit, budget)
+    report0 = degeneracies(net, dom, time_limit=time_limit, parallel_tol=parallel_tol, seed=seed,
+                           budget=run.share(0.6))
     current, report = net, report0
     actions: list[str] = []
     rounds = 0
@@ -314,7 +320,7 @@ def reduction(
         current = new
         actions.extend(f"round {rounds}: {a}" for a in acts)
         report = degeneracies(current, dom, time_limit=time_limit, parallel_tol=parallel_tol, seed=seed,
-                              budget=budget)
+                              budget=run.share(0.5))
     if current is net:
         current = net.replace(masks=None)
     return NetworkReduction(current, net.widths, current.widths, tuple(actions), rounds, report0)

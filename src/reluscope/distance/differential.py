@@ -206,6 +206,8 @@ def top1_agreement(f: ReLUNetwork, g: ReLUNetwork, domain: Box | Boxes | PointSe
         statuses = tuple(np.where(bad, "refuted", "proved").tolist())
         cx = dom.points[int(np.argmax(bad))].copy() if bad.any() else None
         return DifferentialVerdict("top-1 agreement", _overall(list(statuses)), cx, statuses, budget.elapsed())
+    if f.output_dim == 1:  # one output: the top class is always 0, both networks agree
+        return DifferentialVerdict("top-1 agreement", "proved", None, ("proved",) * len(dom), budget.elapsed())
     statuses = ["undecided"] * len(dom)
     cx = None
     for i, box in enumerate(dom):

@@ -144,7 +144,7 @@ def run_section(key: str, title: str, body: Callable[[], SectionContent],
     if budget is not None and budget.expired():
         return _not_computed(key, title, "the time budget was spent before this section started", 0.0)
     allotted = math.inf if budget is None else budget.remaining()
-    overrun = f"did not finish within the section's time budget of {allotted:.0f} s"
+    overrun = f"did not finish within the section's time budget of {allotted:.2g} s"
     alarm = _Alarm()
     try:
         try:

@@ -63,6 +63,14 @@ SECTION_KEYS: tuple[str, ...] = tuple(_SECTIONS)
 _BUILDER_SHARE = 0.9
 #: Share of ``total_time_limit`` kept for writing the report after the sections.
 _WRITE_RESERVE = 0.05
+#: Under ``total_time_limit``: relative weight of each section's share of what is left
+#: (solver-bound sections get more; the others need only a figure or two).
+_WEIGHTS = {"network": 1.0, "degeneracies": 2.0, "reduction": 1.5, "canonical-form": 0.5, "lipschitz": 2.0,
+            "distances": 2.0, "sparsity": 1.0, "activations": 0.5, "constructive": 1.0}
+#: Under ``total_time_limit``: a section is stopped by the safety net only past twice its
+#: share or this fraction of what is left, whichever is more (still within the run's
+#: budget); what it overran comes out of the later sections' shares.
+_SAFETY_SHARE = 0.3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,8 +165,11 @@ def analyze(
     total_time_limit : float, optional
         Wall-clock seconds for the whole run (what ``reluscope analyze --time-limit`` sets):
         the sections share one budget of this length (less a small reserve for writing the
-        report), each getting an even share of what is left when it starts; solver calls
-        never run past their section's share, and ``time_limit`` is capped by it.
+        report), each getting a share of what is left when it starts, weighted by its
+        expected cost (solver-bound sections such as degeneracies, Lipschitz and distances
+        weigh two to four times the network or activation sections); solver calls never run past
+        their section's share, and ``time_limit`` is capped by it. A section is stopped only
+        past twice its share or 30 % of what is left (never past the run's budget).
         ``section_timeout`` is then ignored.
     section_timeout : float, optional
         Wall-clock seconds per section, default ``4 * time_limit + 30``. The run has one
@@ -258,10 +269,16 @@ def analyze(
     outcomes: list[SectionOutcome] = []
     for i, key in enumerate(track(keys, quiet=quiet, label=lambda k: f"analyze: {_SECTIONS[k][0]}")):
         title_k, build = _SECTIONS[key]
-        share = run.share(1.0 / (len(keys) - i))
+        if total_time_limit is not None:  # shares by expected cost; the safety net is wider
+            weights = [_WEIGHTS.get(k, 1.0) for k in keys[i:]]
+            fraction = weights[0] / sum(weights)
+            share = run.share(fraction)
+            net_budget = run.share(min(1.0, max(2.0 * fraction, _SAFETY_SHARE)))
+        else:
+            share = net_budget = run.share(1.0 / (len(keys) - i))
         ctx.budget = share.share(_BUILDER_SHARE)
         n_figures = len(ctx.figures)
-        outcome = run_section(key, title_k, lambda build=build: build(ctx), share)
+        outcome = run_section(key, title_k, lambda build=build: build(ctx), net_budget)
         if outcome.status == "not computed":
             del ctx.figures[n_figures:]  # a stopped or failed section's figures are not the report's
         outcomes.append(outcome)
