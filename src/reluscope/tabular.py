@@ -12,7 +12,20 @@ import numpy as np
 
 from .errors import InvalidData
 
-__all__ = ["read_labeled_csv", "numeric_labels"]
+__all__ = ["read_labeled_csv", "numeric_labels", "check_data_path"]
+
+
+def check_data_path(path: str | Path) -> Path:
+    """The path of an existing regular file (refused before opening: directories, missing
+    files, and pipes or devices, whose reading could block forever)."""
+    path = Path(path)
+    if path.is_dir():
+        raise InvalidData(f"{path}: is a directory, not a CSV data file; give the path of a .csv file")
+    if path.exists() and not path.is_file():
+        raise InvalidData(f"{path}: is not a regular file (a pipe, socket or device); save the data to a .csv file")
+    if not path.is_file():
+        raise InvalidData(f"{path}: no such data file; check the path")
+    return path
 
 
 def read_labeled_csv(path: str | Path, label_column: str) -> tuple[np.ndarray, list[str], list[str]]:
@@ -24,13 +37,7 @@ def read_labeled_csv(path: str | Path, label_column: str) -> tuple[np.ndarray, l
         Missing/unreadable file, no header, unknown label column, ragged rows, non-numeric
         or non-finite feature values (the message names the file, row and column).
     """
-    path = Path(path)
-    if path.is_dir():
-        raise InvalidData(f"{path}: is a directory, not a CSV data file; give the path of a .csv file")
-    if path.exists() and not path.is_file():  # a pipe or device: reading could block forever
-        raise InvalidData(f"{path}: is not a regular file (a pipe, socket or device); save the data to a .csv file")
-    if not path.is_file():
-        raise InvalidData(f"{path}: no such data file; check the path")
+    path = check_data_path(path)
     try:
         with path.open(newline="") as handle:
             rows = list(csv.reader(handle))

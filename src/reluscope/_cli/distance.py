@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .._validation import check_choice
+from ..errors import InvalidData
 from .common import console, print_json, time_limit_option
 
 __all__ = ["register"]
@@ -60,6 +61,9 @@ def register(app: typer.Typer) -> None:
         box = Box.parse(domain)
         if data is not None:
             X, _, _ = load_csv(data, label_column)
+            if X.shape[1] != f.input_dim:
+                raise InvalidData(f"{data}: {X.shape[1]} feature columns but the models take {f.input_dim} inputs; "
+                                  "give one column per model input (name the label column with --label-column)")
             within = box if domain != "-1,1" else None
             box = PointSet(X).neighbourhood(radius, within=within)
             domain = f"{len(box)} boxes of radius {radius:g} around {data.name}"

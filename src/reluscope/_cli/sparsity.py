@@ -9,7 +9,7 @@ import typer
 
 import numpy as np
 
-from ..errors import InvalidArgument, ModelFileError, UnsupportedLayer
+from ..errors import InvalidArgument, ModelFileError, ReluscopeError, UnsupportedLayer
 from .common import console, print_json, time_limit_option
 
 __all__ = ["register", "read_pattern"]
@@ -56,10 +56,13 @@ def read_pattern(source: str) -> tuple[Any, str]:
     fmt = detect_format(path)
     try:
         net = load(path)
-    except (ModelFileError, UnsupportedLayer):
+    except (ModelFileError, UnsupportedLayer) as exc:
         if fmt != "npz":
             raise
-        return SparsityPattern(read_mask_arrays(path)), f"{path} (npz of masks)"
+        try:  # an .npz of masks only
+            return SparsityPattern(read_mask_arrays(path)), f"{path} (npz of masks)"
+        except ReluscopeError:
+            raise exc from None  # neither a model nor masks: the model reader's error names the file
     if net.masks is not None:
         return SparsityPattern.from_network(net), f"{path} (model masks)"
     return SparsityPattern([w != 0 for w in net.weights]), f"{path} (nonzero weights; no masks in file)"

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..domain import Box
-from ..tabular import numeric_labels, read_labeled_csv
+from ..tabular import check_data_path, numeric_labels, read_labeled_csv
 
 __all__ = ["load_csv", "data_box", "default_label_column", "CONSTANT_FEATURE_WIDTH", "LABEL_NAMES"]
 
@@ -54,10 +54,10 @@ def default_label_column(path: str | Path) -> str:
     import csv
 
     try:
-        with open(path, newline="") as fh:
+        with open(check_data_path(path), newline="") as fh:
             header = next(csv.reader(fh), [])
-    except OSError:
-        header = []
+    except (OSError, UnicodeDecodeError, csv.Error):
+        header = []  # the reader below names the file and the fault
     if not header:
         read_labeled_csv(path, "")  # raises the reader's error naming the file
     lowered = {h.strip().lower(): h for h in header}
