@@ -82,12 +82,16 @@ class FirstOrderCandidate:
         return {e: v for e, v in A.items() if v != 0}
 
 
-def local_lu_blocks(terms: Sequence[Term]) -> list[tuple[Term, Term, tuple[int, int, int, int]]]:
+def local_lu_blocks(terms: Sequence[Term], budget: Budget | None = None,
+                    first: bool = False) -> list[tuple[Term, Term, tuple[int, int, int, int]]]:
     """Blocks ``B = {i, i'} x {j, j'}`` meeting the local-LU premise exactly: one term meets
     ``B`` only in ``(i, j)``, a rank-one term contains ``B``, no other term meets ``B``.
-    Returns ``(small, big, (i, i', j, j'))`` triples."""
+    Returns ``(small, big, (i, i', j, j'))`` triples (only the first with ``first=True``;
+    those found so far when ``budget`` expires)."""
     out = []
     for s, t in itertools.permutations(terms, 2):
+        if (first and out) or (budget is not None and budget.expired()):
+            break
         if t.rank != 1 or not s.overlaps(t):
             continue
         for i in sorted(set(s.rows) & set(t.rows)):
@@ -103,15 +107,18 @@ def local_lu_blocks(terms: Sequence[Term]) -> list[tuple[Term, Term, tuple[int, 
     return out
 
 
-def exact_pair_blocks(terms: Sequence[Term]) -> Iterator[FirstOrderCandidate]:
+def exact_pair_blocks(terms: Sequence[Term], budget: Budget | None = None) -> Iterator[FirstOrderCandidate]:
     """Configurations (2) and (3) of the width-2 theorem embedded with an exact premise: two
     *rank-one* terms ``s, t`` share rows ``i, i2`` and a column ``j``, ``s`` has a column
     ``j1`` and ``t`` a column ``j2`` the other lacks, and no other term meets the block
     ``B = {i, i2} x {j, j1, j2}`` (case (3) is the transpose). Then
     ``A = e_i (e_j1 + e_j2)^T + e_i2 e_j^T`` is a first-order limit and ``A not in L``: the
     restriction of ``L`` to ``B`` is ``V_s|B + V_t|B`` and the proof of Theorem 5 (2) applies
-    on ``B`` (background page, Section 7). Yields the candidates (solver-free)."""
+    on ``B`` (background page, Section 7). Yields the candidates (solver-free); stops when
+    ``budget`` expires."""
     for s, t in itertools.permutations(terms, 2):
+        if budget is not None and budget.expired():
+            return
         if s.rank != 1 or t.rank != 1 or not s.overlaps(t):
             continue
         others = [q for q in terms if q is not s and q is not t]
@@ -134,10 +141,13 @@ def exact_pair_blocks(terms: Sequence[Term]) -> Iterator[FirstOrderCandidate]:
                                                       kind="shared-cols")
 
 
-def _structured_candidates(comp: Sequence[Term]) -> list[FirstOrderCandidate]:
-    """Pair configurations (1), (2), (3) of the width-2 rule, embedded in the component."""
+def _structured_candidates(comp: Sequence[Term], budget: Budget | None = None) -> list[FirstOrderCandidate]:
+    """Pair configurations (1), (2), (3) of the width-2 rule, embedded in the component
+    (those built so far when ``budget`` expires)."""
     out: list[FirstOrderCandidate] = []
     for s, t in itertools.permutations(comp, 2):
+        if budget is not None and budget.expired():
+            break
         if not s.overlaps(t):
             continue
         rs, rt, cs, ct = set(s.rows), set(t.rows), set(s.cols), set(t.cols)
@@ -163,7 +173,9 @@ def _structured_candidates(comp: Sequence[Term]) -> list[FirstOrderCandidate]:
                             )
     # deduplicate by limit (keep the first)
     seen, unique = set(), []
-    for c in out:
+    for n, c in enumerate(out):
+        if budget is not None and n % 1000 == 0 and budget.expired():
+            break
         key = tuple(sorted(c.limit().items()))
         if key not in seen:
             seen.add(key)
@@ -320,7 +332,7 @@ def search_first_order(
     # (candidates, screened numerically?) -- the few structured configurations go straight
     # to Z3; the dense generic members and the random members are screened first
     stages = [
-        (_structured_candidates(comp), False),
+        (_structured_candidates(comp, budget), False),
         (_lazy(_generic_candidates, comp, rng), True),
         (itertools.islice(random_stream, RANDOM_BEFORE_FULL), True),
         (random_stream, True),

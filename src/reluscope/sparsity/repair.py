@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -183,36 +184,47 @@ def _oriented(masks: list[np.ndarray], flip: bool) -> list[np.ndarray]:
     return [np.array(m.T) for m in masks[::-1]] if flip else [np.array(m) for m in masks]
 
 
-def _cover_candidates(masks: list[np.ndarray], seed: int, rounds: int, allow_remove: bool
-                      ) -> list[tuple[list[np.ndarray], list[np.ndarray], list, list]]:
+def _cover_candidates(masks: list[np.ndarray], seed: int, rounds: int, allow_remove: bool,
+                      budget: Budget | None = None) -> Iterator[tuple[list[np.ndarray], list[np.ndarray], list, list]]:
     """Completed routing covers (pattern masks, forest masks, added, removed), in the
     original orientation, from additions and (optionally) removals, each tried on the
-    pattern and on its transpose (``L_I`` closed iff its transpose is)."""
+    pattern and on its transpose (``L_I`` closed iff its transpose is). Stops before the
+    next construction when ``budget`` has expired."""
     L = len(masks)
-    out = []
     for flip in (False, True):
         m = _oriented(masks, flip)
-        done = complete_cover(m, np.random.default_rng(seed), rounds)
-        found = [] if done is None else [(done[0], done[1], done[2], [])]
+        makers = [lambda m=m: _completed(complete_cover(m, np.random.default_rng(seed), rounds))]
         if allow_remove:
-            pruned = prune_to_cover(m, np.random.default_rng(seed))
-            found.append((pruned[0], pruned[1], [], pruned[2]))
-        for new, forest, add, rem in found:
+            makers.append(lambda m=m: _removed(prune_to_cover(m, np.random.default_rng(seed))))
+        for make in makers:
+            if budget is not None and budget.expired():
+                return
+            found = make()
+            if found is None:
+                continue
+            new, forest, add, rem = found
             if flip:
                 new, forest = _oriented(new, True), _oriented(forest, True)
                 add = [(L + 1 - l, j, i) for l, i, j in add]
                 rem = [(L + 1 - l, j, i) for l, i, j in rem]
-            out.append((new, forest, add, rem))
-    return out
+            yield new, forest, add, rem
 
 
-def _best_cover(pattern: SparsityPattern, seed: int, rounds: int, allow_remove: bool
-                ) -> tuple[SparsityPattern, SparsityPattern, Any] | None:
+def _completed(done: Any) -> tuple[list[np.ndarray], list[np.ndarray], list, list] | None:
+    return None if done is None else (done[0], done[1], done[2], [])
+
+
+def _removed(pruned: Any) -> tuple[list[np.ndarray], list[np.ndarray], list, list]:
+    return pruned[0], pruned[1], [], pruned[2]
+
+
+def _best_cover(pattern: SparsityPattern, seed: int, rounds: int, allow_remove: bool,
+                budget: Budget | None = None) -> tuple[SparsityPattern, SparsityPattern, Any] | None:
     """The cheapest certified candidate of :func:`_cover_candidates` (fewest entries changed;
     on a tie fewer removals): ``(repaired pattern, cover, collapse of the cover)``, or ``None``."""
     best = None
     for new_masks, forest, added, removed in _cover_candidates([np.array(m) for m in pattern.masks], seed,
-                                                                rounds, allow_remove):
+                                                                rounds, allow_remove, budget):
         repaired, cover = SparsityPattern(new_masks), SparsityPattern(forest)
         cover_col = collapse(cover)
         if cover_col.collapsed.n_factors != 1 or not np.array_equal(cover.path_support(), repaired.path_support()):
@@ -320,7 +332,7 @@ def repair(pattern: SparsityPattern | Any, *, time_limit: float = 30.0, max_roun
                             note="already closed: nothing to change")
     if pattern.n_factors < 2:
         return RepairResult(pattern, (), original, original, seconds=time.perf_counter() - start)
-    best = _best_cover(pattern, seed, max_rounds, allow_remove)
+    best = _best_cover(pattern, seed, max_rounds, allow_remove, budget)
     if best is not None:
         repaired, cover, cover_col = best
         rounds, note = 0, ""
@@ -333,7 +345,7 @@ def repair(pattern: SparsityPattern | Any, *, time_limit: float = 30.0, max_roun
                         "cover): keep the certificate, or use recheckable=True (more entries)")
                 break
             nxt = None if budget.expired() or rounds >= MAX_RECHECK_ROUNDS else _best_cover(
-                repaired, seed, max_rounds, False)
+                repaired, seed, max_rounds, False, budget)
             if nxt is None:
                 note = ("the repaired masks are certified closed by the certificate below, but is_closed's own "
                         "search may not re-certify them: keep the certificate")
@@ -350,6 +362,9 @@ def repair(pattern: SparsityPattern | Any, *, time_limit: float = 30.0, max_roun
             "with the same path support collapses to one factor, so L_I is the coordinate subspace on it")
         return RepairResult(repaired, tuple(added), new_verdict, original, tuple(removed),
                             seconds=time.perf_counter() - start, note=note)
+    if budget.expired():
+        return RepairResult(pattern, (), original, original, seconds=time.perf_counter() - start,
+                            note="out of time before a routing cover was completed (the original's verdict is kept)")
     note = "the routing cover cannot be completed by first-layer entries"
     repaired, added, note = _single_entries(pattern, budget, seed, max_rounds, note)
     new_verdict = is_closed(repaired, time_limit=max(budget.remaining(), 1e-3), seed=seed, budget=budget)

@@ -23,6 +23,7 @@ terms (:func:`no_cancellation`, :func:`width_two_rule`) and :func:`component_pat
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -69,8 +70,9 @@ class Term:
         """Whether the cone is the whole coordinate subspace on its rectangle."""
         return self.rank >= min(len(self.rows), len(self.cols))
 
-    @property
+    @functools.cached_property
     def support(self) -> frozenset[Entry]:
+        # cached: the candidate searches ask for it hundreds of thousands of times
         return frozenset((i, j) for i in self.rows for j in self.cols)
 
     def overlaps(self, other: Term) -> bool:

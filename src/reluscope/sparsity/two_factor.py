@@ -42,13 +42,15 @@ def _solver_free(comp: tuple[Term, ...], budget: Budget) -> tuple[bool, str, Any
     # local LU with the exact premise: A = e_i e_j'^T + e_i' e_j^T is not in L by the 2x2
     # block argument (Section 7 of the background page) -- no solver needed here; `verify`
     # re-proves the non-membership with Z3 on the original pattern
-    blocks = local_lu_blocks(comp)
+    blocks = local_lu_blocks(comp, budget, first=True)
     if blocks:
         s, t, (i, i2, j, j2) = blocks[0]
         return False, "local-lu", FirstOrderCandidate(s, t, (i, j), (), ((i2, 1),), (), ((j2, -1),), kind="local-lu")
     # the shared-rows / shared-cols configurations with the same kind of exact premise
-    for cand in exact_pair_blocks(comp):
+    for cand in exact_pair_blocks(comp, budget):
         return False, cand.kind, cand
+    if budget.expired():
+        return None
     # combinatorial part of the whole-space proof first (no solver, cheap)
     if full_space(comp, time_limit=PEEL_SECONDS, z3_leaf=0, budget=budget) is True:
         return True, "full-space", None
@@ -66,6 +68,8 @@ def _decide_component(comp: tuple[Term, ...], budget: Budget, seed: int, use_qe:
         found = _solver_free(comp, budget)
     if found is not None:
         return found
+    if budget.expired():
+        return None, "timeout", None
     with budget.phase("candidate search"):
         closed, rule, cand, tried_full = search_first_order(comp, budget, seed)
     if closed is not None or rule == "timeout":
