@@ -210,12 +210,17 @@ def top1_agreement(f: ReLUNetwork, g: ReLUNetwork, domain: Box | Boxes | PointSe
         return DifferentialVerdict("top-1 agreement", "proved", None, ("proved",) * len(dom), budget.elapsed())
     statuses = ["undecided"] * len(dom)
     cx = None
-    for i, box in enumerate(dom):
+    # every box's centre and random points, evaluated in one batch per network (one call
+    # per box cost about 30 ms each on a 784-input network)
+    samples = []
+    for box in dom:
         lo, hi = box.bounds(f.input_dim)
-        X = np.vstack([0.5 * (lo + hi), lo + (hi - lo) * rng.random((n_samples, lo.size))])
-        k = _disagreement(f, g, X)
-        if k is not None:
-            statuses[i], cx = "refuted", (X[k].copy() if cx is None else cx)
+        samples.append(np.vstack([0.5 * (lo + hi), lo + (hi - lo) * rng.random((n_samples, lo.size))]))
+    X = np.vstack(samples)
+    bad = (np.argmax(f(X), axis=1) != np.argmax(g(X), axis=1)).reshape(len(dom), n_samples + 1)
+    for i in np.nonzero(bad.any(axis=1))[0]:
+        k = int(np.argmax(bad[i]))
+        statuses[i], cx = "refuted", (samples[i][k].copy() if cx is None else cx)
     # the engine first on every box (cheap), a boundary search for refutations on the boxes
     # it leaves open, then MILPs on the rest
     for exact in (False, True):
