@@ -298,3 +298,27 @@ def test_certificate_round_trip_and_malformed_json(tmp_path) -> None:
                 {"kind": "other"}, ["closed"]):
         with pytest.raises(InvalidCertificate):
             verify(bad)
+
+
+def test_third_party_warnings_are_captured_not_printed(corpus, tmp_path, monkeypatch) -> None:
+    import reluscope.io.formats as formats
+
+    original = formats.detect_format
+
+    def noisy(path):
+        warnings.warn("a third-party notice", UserWarning)
+        np.float64(1.0) / np.float64(0.0)  # NumPy RuntimeWarning: divide by zero
+        return original(path)
+
+    def to_stderr(message, category, filename, lineno, file=None, line=None):
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    monkeypatch.setattr(formats, "detect_format", noisy)
+    d, _ = corpus
+    with warnings.catch_warnings():  # as outside pytest: warnings shown on stderr
+        warnings.simplefilter("always")
+        warnings.showwarning = to_stderr
+        code, err = run_cli(["info", str(d / "ok.npz")], tmp_path)
+        assert code == 0 and "Warning" not in err and "notice" not in err, err
+        code, err = run_cli(["info", str(d / "empty.pt")], tmp_path)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "Warning" not in err, err

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Annotated
+import warnings
+from typing import Annotated, Any
 
 import typer
 
@@ -66,6 +67,14 @@ def main() -> None:
         from click import exceptions as click_exc
     no_args = getattr(click_exc, "NoArgsIsHelpError", ())
 
+    # third-party warnings (torch's pickle and storage notices, NumPy RuntimeWarnings on
+    # extreme values, scikit-learn's convergence notes) are recorded, not printed: the
+    # command's output and its one-line errors are what the user reads
+    with warnings.catch_warnings(record=True):
+        _run(no_args, click_exc)
+
+
+def _run(no_args: Any, click_exc: Any) -> None:
     try:
         code = app(standalone_mode=False)
     except no_args as exc:  # bare `reluscope`: the help text, exit 2 as before
