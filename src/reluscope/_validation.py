@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -50,8 +51,6 @@ def memory_allowance() -> float:
     """Bytes one array (or one step's arrays) may take: :data:`MEMORY_SHARE` of the physical
     memory (16 GiB where the platform does not say)."""
     try:
-        import os
-
         total = float(os.sysconf("SC_PAGE_SIZE")) * float(os.sysconf("SC_PHYS_PAGES"))
     except (AttributeError, ValueError, OSError):
         total = 32.0 * 2**30

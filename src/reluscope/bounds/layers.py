@@ -22,6 +22,7 @@ from .._validation import check_choice, check_network
 from ..domain import Box, as_domain
 from ..errors import InvalidDomain
 from ..network import ReLUNetwork
+from .alpha import optimize_slopes
 
 __all__ = ["LayerwiseBounds", "layer_bounds", "affine_range", "relu_relaxation", "ROUNDING_PAD"]
 
@@ -211,8 +212,6 @@ def _optimized_output(net: ReLUNetwork, layer: int, lo_x: np.ndarray, hi_x: np.n
                       ) -> tuple[np.ndarray, np.ndarray]:
     """The output layer's bounds with lower slopes optimized separately for its lower and
     upper bounds, recomputed here with the rounding pad and intersected with ``zl, zh``."""
-    from .alpha import optimize_slopes
-
     base = [relu_relaxation(lows[k], highs[k], "adaptive") for k in range(layer)]
     if not any(((lows[k] < 0) & (highs[k] > 0)).any() for k in range(layer)):
         return zl, zh  # no unstable neuron: nothing to optimize
