@@ -64,12 +64,14 @@ def _size_text(n_bytes: float) -> str:
     return f"{n_bytes:.0f} bytes"
 
 
-def check_memory(n_bytes: float, what: str, hint: str = "") -> None:
+def check_memory(n_bytes: float, what: str, hint: str = "", error: type[Exception] = InvalidArgument) -> None:
     """Refuse, before allocating, a computation estimated to need more than
-    :func:`memory_allowance` bytes; the message names the size, what needs it and the fix."""
+    :func:`memory_allowance` bytes; the message names the size, what needs it and the fix.
+    ``error``: the class raised (a solver stage that can report partial results raises
+    :class:`~reluscope.errors.SolverError`)."""
     limit = memory_allowance()
     if not math.isfinite(n_bytes) or n_bytes > limit:
-        raise InvalidArgument(f"{what} would need about {_size_text(n_bytes)} of memory, more than the "
+        raise error(f"{what} would need about {_size_text(n_bytes)} of memory, more than the "
                               f"{_size_text(limit)} allowed here (half the machine's memory)" + (f"; {hint}" if hint else ""))
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._budget import Budget
-from ._validation import check_int, check_time_limit, memory_allowance
+from ._validation import check_int, check_memory, check_time_limit
 from .errors import InvalidDomain, SolverError
 from .network import ReLUNetwork
 
@@ -70,6 +70,9 @@ def _split(vertices: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.array(pos), np.array(neg)
 
 
+_ENUMERATION_HINT = "use the MILP / bound methods in this dimension"
+
+
 def _split_incidence(V: np.ndarray, I: np.ndarray, vals: np.ndarray, tol: float
                      ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Cut a convex polytope in ``d >= 3`` dimensions, given by its vertices ``V`` and their
@@ -85,10 +88,9 @@ def _split_incidence(V: np.ndarray, I: np.ndarray, vals: np.ndarray, tol: float
     zero = ~(pos | neg)
     P, N = np.flatnonzero(pos), np.flatnonzero(neg)
     Ii = I.astype(np.int32)
-    need = 4.0 * len(P) * len(N)  # the int32 table of shared facets of every opposite pair
-    if need > memory_allowance():
-        raise SolverError(f"region enumeration stopped: cutting a cell with {len(V)} vertices in {d} dimensions "
-                          f"would need {need / 2**30:.3g} GiB of memory; use the MILP / bound methods in this dimension")
+    # the int32 table of shared facets of every opposite pair
+    check_memory(4.0 * len(P) * len(N), f"region enumeration (cutting a cell with {len(V)} vertices in {d} dimensions)",
+                 _ENUMERATION_HINT, error=SolverError)
     common = Ii[P] @ Ii[N].T
     pi, ni = np.nonzero(common >= d - 1)
     a, b = P[pi], N[ni]
@@ -191,9 +193,8 @@ def affine_pieces(nets: Sequence[ReLUNetwork], lo: np.ndarray, hi: np.ndarray, *
         box, inc = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]]), None
     else:
         # the 2^d corners (coordinates, bits, incidences)
-        if 2.0 ** d * d * 18 > memory_allowance():
-            raise SolverError(f"region enumeration in {d} dimensions: the 2^{d} box corners alone do not fit in "
-                              "memory; use the MILP / bound methods in this dimension")
+        check_memory(2.0 ** d * d * 18, f"region enumeration in {d} dimensions (the 2^{d} box corners)",
+                     _ENUMERATION_HINT, error=SolverError)
         # corner v lies on facet "x_j = lo_j" or "x_j = hi_j" for every j
         bits = (np.arange(2 ** d)[:, None] >> np.arange(d)[None, :]) & 1
         box = np.where(bits == 1, hi, lo)

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import InvalidArgument, InvalidData
-from ..report.analysis import SECTION_KEYS
+from ..report.analysis import SECTION_KEYS, check_sections
 from .common import console, time_limit_option
 
 
@@ -70,12 +70,8 @@ def register(app: typer.Typer) -> None:
         if list_examples:
             _list_examples()
             return
-        keys = None if sections is None else tuple(k.strip() for k in sections.split(",") if k.strip())
-        if keys is not None:  # checked before anything is loaded or written
-            unknown = [k for k in keys if k not in SECTION_KEYS]
-            if unknown or not keys:
-                raise InvalidArgument(f"--sections {sections!r}: " + (f"unknown report section(s) {unknown}" if unknown
-                                      else "names no section") + f"; choose from {', '.join(SECTION_KEYS)}")
+        keys = None if sections is None else check_sections(  # before anything is loaded or written
+            [k.strip() for k in sections.split(",") if k.strip()], f"--sections {sections!r}: ")
         if model is not None and example is not None:
             raise InvalidArgument("give a MODEL file or --example NAME, not both")
         X = y = held_out = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -249,12 +249,7 @@ def analyze(
         dom = as_domain(domain, network.input_dim)
         domain_reason = ("the default box [-1, 1]^d, since neither data nor a domain was given" if domain is None
                          else "the domain given by the caller")
-    keys = SECTION_KEYS if sections is None else tuple(sections)
-    unknown = [k for k in keys if k not in _SECTIONS]
-    if unknown:
-        raise InvalidArgument(f"unknown report section(s) {unknown}; known: {', '.join(SECTION_KEYS)}")
-    if not keys:
-        raise InvalidArgument(f"no report section chosen; name at least one of: {', '.join(SECTION_KEYS)}")
+    keys = check_sections(sections)
     out = make_out_dir(out_dir)
     ctx = Context(network, dom, Xa, ya, out, time_limit, seed, int(n_samples), held_out=mask,
                   domain_reason=domain_reason)
@@ -305,6 +300,18 @@ def analyze(
                "domain_note": domain_note, "time_limit": time_limit, "summary": summary, "sections": section_data,
                "figures": [p.name for p in written], "seconds": seconds}, json_path)
     return AnalysisReport(out, md_path, html_path, json_path, written, section_data, summary, seconds)
+
+
+def check_sections(sections: Sequence[str] | None, what: str = "") -> tuple[str, ...]:
+    """The section keys to run (``None``: all), checked: every key known and at least one.
+    ``what`` prefixes the message (e.g. the command-line flag and its value)."""
+    keys = SECTION_KEYS if sections is None else tuple(sections)
+    unknown = [k for k in keys if k not in _SECTIONS]
+    if unknown:
+        raise InvalidArgument(f"{what}unknown report section(s) {unknown}; known: {', '.join(SECTION_KEYS)}")
+    if not keys:
+        raise InvalidArgument(f"{what}no report section chosen; name at least one of: {', '.join(SECTION_KEYS)}")
+    return keys
 
 
 def _preload() -> None:

@@ -193,29 +193,22 @@ def _cover_candidates(masks: list[np.ndarray], seed: int, rounds: int, allow_rem
     L = len(masks)
     for flip in (False, True):
         m = _oriented(masks, flip)
-        makers = [lambda m=m: _completed(complete_cover(m, np.random.default_rng(seed), rounds))]
-        if allow_remove:
-            makers.append(lambda m=m: _removed(prune_to_cover(m, np.random.default_rng(seed))))
-        for make in makers:
+        for remove in (False, True) if allow_remove else (False,):
             if budget is not None and budget.expired():
                 return
-            found = make()
-            if found is None:
-                continue
-            new, forest, add, rem = found
+            if remove:
+                new, forest, rem = prune_to_cover(m, np.random.default_rng(seed))
+                add: list = []
+            else:
+                done = complete_cover(m, np.random.default_rng(seed), rounds)
+                if done is None:
+                    continue
+                (new, forest, add), rem = done, []
             if flip:
                 new, forest = _oriented(new, True), _oriented(forest, True)
                 add = [(L + 1 - l, j, i) for l, i, j in add]
                 rem = [(L + 1 - l, j, i) for l, i, j in rem]
             yield new, forest, add, rem
-
-
-def _completed(done: Any) -> tuple[list[np.ndarray], list[np.ndarray], list, list] | None:
-    return None if done is None else (done[0], done[1], done[2], [])
-
-
-def _removed(pruned: Any) -> tuple[list[np.ndarray], list[np.ndarray], list, list]:
-    return pruned[0], pruned[1], [], pruned[2]
 
 
 def _best_cover(pattern: SparsityPattern, seed: int, rounds: int, allow_remove: bool,
@@ -335,23 +328,20 @@ def repair(pattern: SparsityPattern | Any, *, time_limit: float = 30.0, max_roun
     best = _best_cover(pattern, seed, max_rounds, allow_remove, budget)
     if best is not None:
         repaired, cover, cover_col = best
-        rounds, note = 0, ""
         # Re-checkable: is_closed's own greedy routing search must certify the repaired masks,
         # so that checking the repaired model later gives the same verdict. Each further round
         # completes is_closed's own forest on the repaired pattern (it only adds entries).
-        while _own_cover(repaired, seed) is None:
-            if not recheckable:
-                note = ("is_closed alone does not re-certify the repaired masks (its greedy search finds another "
-                        "cover): keep the certificate, or use recheckable=True (more entries)")
-                break
-            nxt = None if budget.expired() or rounds >= MAX_RECHECK_ROUNDS else _best_cover(
-                repaired, seed, max_rounds, False, budget)
+        rounds = 0
+        while (recheckable and rounds < MAX_RECHECK_ROUNDS and not budget.expired()
+               and _own_cover(repaired, seed) is None):
+            nxt = _best_cover(repaired, seed, max_rounds, False, budget)
             if nxt is None:
-                note = ("the repaired masks are certified closed by the certificate below, but is_closed's own "
-                        "search may not re-certify them: keep the certificate")
                 break
             repaired, cover, cover_col = nxt
             rounds += 1
+        note = "" if _own_cover(repaired, seed) is not None else (
+            "is_closed alone does not re-certify the repaired masks (its greedy search finds another cover): "
+            "keep the certificate" + ("" if recheckable else ", or use recheckable=True (more entries)"))
         added = _changed(repaired, pattern)
         removed = _changed(pattern, repaired)
         cert = routing_certificate(repaired, cover, cover_col)
