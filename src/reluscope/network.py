@@ -80,19 +80,24 @@ class Provenance:
         ``"architecture inferred from a state dict: ..."``.
     notes:
         Transformations made while reading (BatchNorm folded, output map dropped, ...).
+    domain:
+        The input domain the file declares for the model (a :class:`~reluscope.Box`), or
+        ``None``. An NNet file's min/max box is one: the network equals the file's reference
+        evaluator inside it (outside, the evaluator clips its inputs).
     """
 
     format: str | None = None
     source: str | None = None
     inferred: str | None = None
     notes: tuple[str, ...] = ()
+    domain: Any = None  # a reluscope.Box (core: network does not import domain)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "notes", tuple(str(n) for n in self.notes))
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": self.format, "source": self.source, "inferred": self.inferred,
-                "notes": list(self.notes)}
+                "notes": list(self.notes), "domain": None if self.domain is None else self.domain.to_dict()}
 
     def __str__(self) -> str:
         head = f"{self.format or 'unknown format'}" + (f" ({self.source})" if self.source else "")
