@@ -11,7 +11,9 @@ with ``torch.nn.utils.prune`` and fine-tuned with the masks in place:
   (the file is half the size; float32 values embed exactly in reluscope's float64).
 
 Writes ``<name>.safetensors`` and a JSON sidecar (data set, preprocessing, split, training,
-accuracy). Deterministic: running it twice gives byte-identical files (torch 2.13.0, CPU).
+accuracy). Deterministic on one machine: running it twice gives byte-identical files (torch 2.13.0,
+CPU). On another CPU or BLAS the weights differ by rounding (about 1e-13); the pruning masks
+and accuracies are the same (``tests/test_io_examples.py`` states the tolerance).
 
 Usage::
 

@@ -1,10 +1,12 @@
 """The bundled examples: each loads, matches its sidecar (checksum, widths, pruning,
 recorded accuracies on its recomputed data set and split), and `analyze --example` /
-`--list-examples` / `info --example` reach them; regeneration is byte-identical."""
+`--list-examples` / `info --example` reach them; regeneration is bit-identical on one
+machine and equal up to float rounding (a stated tolerance) across machines."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -42,9 +44,16 @@ def test_example_matches_its_sidecar(name):
     assert X.shape == (info["dataset"]["n_samples"], widths[0])
     test = example_test_mask(name)
     assert test.sum() == int(np.ceil(0.25 * len(y)))
-    pred = net(X).argmax(axis=1)
-    assert (pred[test] == y[test]).mean() == pytest.approx(info["accuracy"]["test"], abs=1e-12)
-    assert (pred[~test] == y[~test]).mean() == pytest.approx(info["accuracy"]["train"], abs=1e-12)
+    logits = net(X)
+    pred = logits.argmax(axis=1)
+    # a sample whose two top logits are within rounding of each other may be classified
+    # either way by another BLAS; each such tie may move the count by one (usually none)
+    top2 = np.sort(logits, axis=1)[:, -2:]
+    ties = (top2[:, 1] - top2[:, 0]) <= 1e-9 * np.maximum(1.0, np.abs(top2).max(axis=1))
+    for part, rows in (("test", test), ("train", ~test)):
+        correct = int((pred[rows] == y[rows]).sum())
+        recorded = info["accuracy"][part] * rows.sum()
+        assert abs(correct - recorded) <= ties[rows].sum() + 1e-6, part
     assert info["accuracy"]["test"] > 0.9
 
 
@@ -84,12 +93,41 @@ def test_analyze_example_runs(tmp_path):
 
 
 @pytest.mark.slow
-def test_make_example_is_byte_reproducible(tmp_path):
+def test_make_example_is_deterministic_and_reproduces_the_stored_example(tmp_path):
+    """Regeneration is bit-identical within one process (one thread, fixed seed, deterministic
+    algorithms), and matches the stored example up to floating-point rounding: float training
+    is not bit-identical across CPUs and BLAS kernels (observed: weights differ by ~1e-13
+    after the 500 Adam steps), so across machines the weights must agree to 1e-7 relative
+    to each layer's largest weight, the pruning masks and accuracies exactly, the recorded
+    losses to 1e-6 relative. A changed script (seed, data, steps, pruning) moves them by O(1)."""
     pytest.importorskip("torch")
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_example.py"), "--out-dir", str(tmp_path),
-                    "--only", "digits_mlp"], check=True, capture_output=True, timeout=600)
-    for suffix in (".safetensors", ".json"):
-        assert (tmp_path / f"digits_mlp{suffix}").read_bytes() == example_path("digits_mlp").with_suffix(suffix).read_bytes()
+    import reluscope
+
+    runs = [tmp_path / "a", tmp_path / "b"]
+    code = ("import runpy, sys; from pathlib import Path; m = runpy.run_path(sys.argv[1]); "
+            "[m['make']('digits_mlp', Path(d)) for d in sys.argv[2:]]")
+    proc = subprocess.run([sys.executable, "-c", code, str(ROOT / "scripts" / "make_example.py"), *map(str, runs)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    for suffix in (".safetensors", ".json"):  # same process, same machine: the same bytes
+        assert (runs[0] / f"digits_mlp{suffix}").read_bytes() == (runs[1] / f"digits_mlp{suffix}").read_bytes()
+    made, stored = reluscope.load(runs[0] / "digits_mlp.safetensors"), load_example("digits_mlp")
+    assert made.widths == stored.widths
+    for l, (Wm, Ws, mm, ms, bm, bs) in enumerate(zip(made.weights, stored.weights, made.masks, stored.masks,
+                                                     made.biases, stored.biases)):
+        np.testing.assert_array_equal(mm, ms, err_msg=f"layer {l}: pruning mask")
+        scale = float(np.abs(Ws).max())
+        np.testing.assert_allclose(Wm, Ws, rtol=0, atol=1e-7 * scale, err_msg=f"layer {l}: weights")
+        np.testing.assert_allclose(bm, bs, rtol=0, atol=1e-7 * max(scale, float(np.abs(bs).max())),
+                                   err_msg=f"layer {l}: biases")
+    new_info, old_info = (json.loads((runs[0] / "digits_mlp.json").read_text()), example_info("digits_mlp"))
+    assert new_info["accuracy"] == old_info["accuracy"]
+    for key in ("final_loss_dense", "final_loss_pruned"):
+        assert new_info["training"][key] == pytest.approx(old_info["training"][key], rel=1e-6)
+    drop = ("training", "accuracy", "sha256")  # everything else (data set, split, preprocessing) verbatim
+    assert {k: v for k, v in new_info.items() if k not in drop} == {k: v for k, v in old_info.items() if k not in drop}
+    same = [k for k in old_info["training"] if not k.startswith("final_loss") and k != "framework"]  # torch's build tag varies
+    assert {k: new_info["training"][k] for k in same} == {k: old_info["training"][k] for k in same}
 
 
 def test_report_compares_each_network_by_its_own_loss(tmp_path):

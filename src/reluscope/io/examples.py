@@ -1,6 +1,7 @@
 """The models bundled with reluscope (``reluscope/examples/*.safetensors``), their JSON
 sidecars and the data sets they were trained on (recomputed from scikit-learn's shipped
-data sets, never downloaded). ``scripts/make_example.py`` regenerates them byte for byte."""
+data sets, never downloaded). ``scripts/make_example.py`` regenerates them: bit for bit on the machine that made them, up to
+floating-point rounding on another (float training is not bit-identical across CPUs and BLAS kernels)."""
 
 from __future__ import annotations
 
