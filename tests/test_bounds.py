@@ -164,7 +164,7 @@ def test_bad_input_is_refused_clearly():
 
 def test_input_splitting_search_brackets_the_maximum_and_closes_in_low_dimension():
     from reluscope._budget import Budget
-    from reluscope.bounds.search import maximize
+    from reluscope.search import maximize
 
     rng = np.random.default_rng(5)
     for seed in range(20):
@@ -186,7 +186,7 @@ def test_input_splitting_search_brackets_the_maximum_and_closes_in_low_dimension
 
 def test_search_stops_on_its_budget_with_a_valid_interval():
     from reluscope._budget import Budget
-    from reluscope.bounds.search import maximize
+    from reluscope.search import maximize
 
     f = ReLUNetwork.random((10, 32, 32, 1), seed=102)
     g = ReLUNetwork.random((10, 32, 32, 1), seed=103)

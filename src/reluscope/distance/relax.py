@@ -13,7 +13,7 @@ import numpy as np
 from .._budget import Budget
 from .._validation import check_choice, check_int, check_pair, check_time_limit
 from ..bounds import difference_bounds, relu_relaxation
-from ..bounds.search import maximize
+from ..search import maximize
 from ..domain import Box
 from ..errors import InvalidDomain
 from ..milp import MILPBuilder, encode_network, preactivation_bounds
@@ -231,7 +231,7 @@ ENGINE_SPLIT_MAX_DIM = 16
 def _engine_split_bounds(terms: Terms, lo: np.ndarray, hi: np.ndarray, targets: list[tuple[int, float]],
                          budget: Budget, best, rng: np.random.Generator) -> np.ndarray:
     """Upper bounds on ``max sign (f - g)_k`` by branch and bound over input boxes with the
-    bound engine's differential bounds (:func:`reluscope.bounds.search.maximize`), the
+    bound engine's differential bounds (:func:`reluscope.search.maximize`), the
     targets sharing the budget equally. Points evaluated on the way are offered to
     ``best`` (a ``_Best``); a target whose search does not start keeps ``inf``."""
     (f, sf), (g, _) = terms
