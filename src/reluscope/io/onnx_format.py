@@ -8,17 +8,24 @@ The graph must have one data input. Its nodes are followed from that input in th
 graph's (topological) order; every value computed from the input is an affine map of the
 last ReLU's output (or of the input), so
 
-* ``Gemm`` (``transA=0``), ``MatMul`` by a constant matrix, and ``Add`` / ``Sub`` /
-  ``Mul`` / ``Div`` with a constant that broadcasts over the features compose into the
-  pending affine map; only one weight matrix (``Gemm`` / ``MatMul``) per layer, as in
-  :func:`reluscope.from_torch`;
+* ``Gemm`` (``transA=0``), ``MatMul`` by a constant matrix (followed by ``Add`` of the
+  bias), and ``Add`` / ``Sub`` / ``Mul`` / ``Div`` with a constant that broadcasts over the
+  features compose into the pending affine map; only one weight matrix (``Gemm`` /
+  ``MatMul``) per layer, as in :func:`reluscope.from_torch`. Elementwise constants may act
+  on any feature shape -- an input normalization ``(x - mean) / std`` on an
+  ``(N, 1, 1, 5)`` input before its ``Flatten`` (the VNN-COMP ACAS Xu networks), or an
+  output scaling after the last layer -- they are diagonal maps of the flat (C-order)
+  features. Folding is exact in real arithmetic; in float64 each composed coefficient is
+  rounded once (a product, quotient or dot product), far below the float32 precision the
+  exporters store;
 * ``BatchNormalization`` (inference mode) is the affine map
   ``x -> scale * (x - mean) / sqrt(var + eps) + B`` and is folded into the neighbouring
   affine layer (the preceding one when it comes before the ReLU, the following one after);
   the fold is exact in real arithmetic and rounds once in float64;
 * skl2onnx's ``Scaler`` (``ai.onnx.ml``, a fitted scaler in a pipeline) is affine too;
 * ``Relu`` ends a layer; ``Identity``, ``Dropout``, ``Cast`` to a float type, ``Flatten``
-  (``axis=1``) and ``Reshape`` to ``(batch, features)`` are no-ops on the data;
+  (``axis=1``) and ``Reshape`` keeping the batch dimension first (to ``(batch, features)``
+  or ``(batch, 1, 1, features)``, ...) are no-ops on the flat data;
 * shape arithmetic on constants (``Shape``, ``Gather``, ``Unsqueeze``, ``Concat``, ...,
   as exported for ``x.view(x.size(0), -1)``) is evaluated;
 * a final ``Softmax`` / ``LogSoftmax`` / ``Sigmoid`` / ``ArgMax`` (and whatever is computed
@@ -263,18 +270,31 @@ class _Reader:
                              "Softmax, LogSoftmax, Sigmoid or ArgMax)")
 
     def reshape(self, node: Any, ins: list[Any], x: _Data) -> _Data:
+        """A reshape keeping the batch dimension first: the flat (C-order) feature vector is
+        unchanged, so only the feature shape changes (a no-op on the affine map)."""
         shape = self.const(node, node.input[1]).astype(np.int64).ravel().tolist()
-        n = x.width()
-        ok = len(shape) == 2 and shape[0] in (_BATCH, 0, -1) and (shape[1] in (n, -1)) and shape != [-1, -1]
-        if shape[0] == -1 and shape[1] != n:
-            ok = False
-        if not ok:
-            shown = ["N" if s == _BATCH else s for s in shape]
-            raise self.err(node, f"reshapes to {shown}; only reshaping to (batch, {n}) is supported")
-        return _Data((n,), x.A, x.c, x.matrix, None, x.layers)
+        n = x.width() if min(x.features, default=1) > 0 else -1
+        shown = ["N" if s == _BATCH else s for s in shape]
+        refused = self.err(node, f"reshapes to {shown}; only reshapes that keep the batch dimension first "
+                                 f"(to (batch, ...) with {n if n > 0 else 'all'} features) are supported")
+        if not shape or shape[0] not in (_BATCH, 0, -1, 1):
+            raise refused
+        feats = [x.features[i] if s == 0 and i < len(x.features) else s for i, s in enumerate(shape[1:])]
+        if any(f == 0 or f < -1 for f in feats) or feats.count(-1) > 1 or (shape[0] == -1 and -1 in feats):
+            raise refused
+        known = int(np.prod([f for f in feats if f != -1])) if feats else 1
+        if n > 0:
+            if -1 in feats:
+                if n % known:
+                    raise refused
+                feats[feats.index(-1)] = n // known
+            if int(np.prod(feats)) != n:
+                raise refused
+        return _Data(tuple(feats), x.A, x.c, x.matrix, None, x.layers)
 
     def matrix(self, node: Any, op: str, ins: list[Any], x: _Data, a: dict[str, Any]) -> _Data:
-        if len(x.features) != 1:
+        lead = x.features[:-1]
+        if len(x.features) != 1 and (op == "Gemm" or any(f != 1 for f in lead)):
             raise self.err(node, f"is applied to a tensor of shape (N, {', '.join(map(str, x.features))}); "
                                  "flatten it first (fully connected layers only)")
         if not isinstance(ins[0], _Data):
@@ -288,27 +308,28 @@ class _Reader:
             if W.ndim != 2:
                 raise self.err(node, f"multiplies by a constant of shape {W.shape}; a 2-D weight is needed")
             M = W.T
-        if x.features[0] < 0 and x.A is None and x.c is None and M.ndim == 2:
-            x = _Data((M.shape[1],), layers=x.layers)  # the input's width was not declared: the weight's
-        if M.ndim != 2 or M.shape[1] != x.features[0]:
-            raise self.err(node, f"has a weight of shape {W.shape} for {x.features[0]} input features")
+        if x.features[-1] < 0 and x.A is None and x.c is None and M.ndim == 2:
+            x = _Data((*lead, M.shape[1]), layers=x.layers)  # the input's width was not declared: the weight's
+        if M.ndim != 2 or M.shape[1] != x.features[-1]:
+            raise self.err(node, f"has a weight of shape {W.shape} for {x.features[-1]} input features")
         if x.matrix is not None:
             raise self.err(node, f"follows '{x.matrix}' without a Relu in between; reluscope does not compose "
                                  "two weight matrices into one layer (compose them first)")
         bias = None
         if op == "Gemm" and len(ins) > 2 and node.input[2]:
             bias = self.vector(node, self.const(node, node.input[2]), M.shape[0]) * float(a.get("beta", 1.0))
-        out = x.then(M, bias, (M.shape[0],))
+        out = x.then(M, bias, (*lead, M.shape[0]))  # MatMul over (N, 1, ..., 1, m) keeps the unit dims
         out.matrix = node.name or node.output[0]
         return out
 
     def elementwise(self, node: Any, op: str, ins: list[Any], x: _Data) -> _Data:
-        if len(x.features) != 1:
-            raise self.err(node, f"is applied to a tensor of shape (N, {', '.join(map(str, x.features))}); "
-                                 "flatten it first")
-        n = x.features[0]
+        """``x + k``, ``x - k``, ``k - x``, ``x * k``, ``x / k`` with a constant ``k`` that
+        broadcasts over the features (any feature shape, e.g. a normalization applied to an
+        ``(N, 1, 1, 5)`` input before its Flatten): a diagonal affine map of the flat
+        (C-order) features, composed into the pending affine map."""
         first = isinstance(ins[0], _Data)
-        k = self.vector(node, self.const(node, node.input[1 if first else 0]), n)
+        k, x = self.feature_constant(node, self.const(node, node.input[1 if first else 0]), x)
+        n = k.size
         if op == "Add":
             return x.then(None, k, x.features)
         if op == "Sub":
@@ -318,6 +339,30 @@ class _Reader:
         if not first:
             raise self.err(node, "divides a constant by a computed tensor (not affine)")
         return x.then(1.0 / k, None, x.features)
+
+    def feature_constant(self, node: Any, arr: np.ndarray, x: _Data) -> tuple[np.ndarray, _Data]:
+        """The constant ``arr`` broadcast over ``x``'s features (batch dimension 1 allowed in
+        front), flattened in C order like ``Flatten``; and ``x`` with its feature shape
+        taken from the constant when the model input left it undeclared."""
+        a = np.asarray(arr, dtype=np.float64)
+        feats = x.features
+        if min(feats, default=1) < 0:  # undeclared input dims: the constant's trailing shape says them
+            trailing = a.shape[-len(feats):] if a.ndim >= len(feats) else ()
+            fits = len(trailing) == len(feats) and all(f in (-1, t) for f, t in zip(feats, trailing))
+            if a.size == 1 or not fits or x.A is not None or x.c is not None:
+                raise self.err(node, f"is applied to a tensor of undeclared shape (N, {', '.join(map(str, feats))}) "
+                                     f"with a constant of shape {a.shape}; declare the model input's shape")
+            feats = tuple(int(t) for t in trailing)
+            x = _Data(feats, layers=x.layers)
+        target = (1, *feats)
+        try:
+            ok = a.ndim <= len(target) and np.broadcast_shapes(a.shape, target) == target
+        except ValueError:
+            ok = False
+        if not ok:
+            raise self.err(node, f"has a constant of shape {a.shape} that does not broadcast over a tensor of shape "
+                                 f"(N, {', '.join(map(str, feats))})")
+        return np.broadcast_to(a, target).reshape(-1).copy(), x
 
     def scaler(self, node: Any, x: _Data) -> _Data:
         """skl2onnx's ``Scaler`` (a fitted ``StandardScaler`` and friends): ``(x - offset) * scale``."""
