@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
     def info(
         model: Annotated[
             Optional[Path],
-            typer.Argument(help="Model file (.npz, .safetensors, .pt/.pth, .onnx, .skops). Default: the bundled "
+            typer.Argument(help="Model file (.npz, .safetensors, .pt/.pth, .onnx, .skops, .nnet). Default: the bundled "
                                 "example."),
         ] = None,
         example: Annotated[Optional[str], typer.Option(
@@ -80,7 +80,8 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     ) -> None:
         """Print a model's architecture: widths, parameter counts, per-layer sparsity and masks,
-        the source format and what was inferred or folded while reading it."""
+        the source format, the input domain the file declares (NNet min/max box) and what was
+        inferred or folded while reading it (e.g. an NNet file's normalization)."""
         from ..io import detect_format, example_info, example_path, load
 
         if model is not None and example is not None:
@@ -89,7 +90,9 @@ def register(app: typer.Typer) -> None:
         name = example or "pruned_mlp"
         path = example_path(name) if bundled else model
         net = load(path)
+        domain = None if net.provenance is None else net.provenance.domain
         summary = {"file": str(path), "format": detect_format(path), **architecture(net),
+                   "domain": None if domain is None else {"lo": domain.lo.tolist(), "hi": domain.hi.tolist()},
                    "provenance": provenance_lines(net)}
         if bundled:
             summary["example"] = example_info(name)
@@ -117,6 +120,9 @@ def register(app: typer.Typer) -> None:
             f"free {summary['free_parameters']}  nonzero {summary['nonzero_parameters']}"
             + ("  (masked)" if summary["masked"] else "")
         )
+        if domain is not None:
+            console.print(f"default domain (from the file): {domain!r}", markup=False, highlight=False,
+                          soft_wrap=True)
         for line in summary["provenance"]:
             console.print(line, markup=False, highlight=False, soft_wrap=True)
         if bundled:

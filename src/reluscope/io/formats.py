@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from ..errors import ModelFileError, ReluscopeError, UnsupportedLayer
 from ..network import Provenance, ReLUNetwork
 from ..sklearn_interop import read_skops
 from ..torch_interop import _import_torch, from_torch
+from .nnet import looks_like_nnet, nnet_text, read_nnet
 from .onnx_format import onnx_bytes, read_onnx
 from .tensors import (
     MARKER,
@@ -36,8 +38,9 @@ from .tensors import (
 
 __all__ = ["load", "save", "detect_format", "read_mask_arrays", "FORMATS"]
 
-FORMATS = ("npz", "safetensors", "torch", "onnx", "skops")
-_SUFFIX_FORMAT = {".npz": "npz", ".safetensors": "safetensors", ".pt": "torch", ".pth": "torch", ".onnx": "onnx"}
+FORMATS = ("npz", "safetensors", "torch", "onnx", "skops", "nnet")
+_SUFFIX_FORMAT = {".npz": "npz", ".safetensors": "safetensors", ".pt": "torch", ".pth": "torch", ".onnx": "onnx",
+                  ".nnet": "nnet"}
 # a serialized onnx.ModelProto starts with field 1 (ir_version, a small varint) followed by
 # one of its other fields: producer_name (2), producer_version (3), domain (4), model_version (5),
 # doc_string (6), graph (7), opset_import (8), metadata_props (14), ...
@@ -46,8 +49,8 @@ _ONNX_SECOND_FIELD = frozenset({0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72, 
 
 # ---------------------------------------------------------------------- format detection
 def detect_format(path: str | os.PathLike[str]) -> str:
-    """Return ``"npz"``, ``"safetensors"``, ``"torch"``, ``"onnx"`` or ``"skops"`` from the
-    content of ``path``.
+    """Return ``"npz"``, ``"safetensors"``, ``"torch"``, ``"onnx"``, ``"skops"`` or ``"nnet"``
+    from the content of ``path``.
 
     Raises
     ------
@@ -64,7 +67,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     try:
         size = p.stat().st_size
         with open(p, "rb") as fh:
-            head = fh.read(16)
+            start = fh.read(4096)
+        head = start[:16]
     except OSError as exc:
         raise fail(p, f"cannot be read ({exc.strerror or exc})") from None
     if size == 0:
@@ -92,9 +96,11 @@ def detect_format(path: str | os.PathLike[str]) -> str:
             return "safetensors"
     if head[:1] == b"\x08" and len(head) > 2 and head[1] < 0x80 and head[2] in _ONNX_SECOND_FIELD:
         return "onnx"
+    if looks_like_nnet(start if size > len(start) else start + b"\n"):
+        return "nnet"
     raise fail(
         p,
-        f"unrecognized model file format (first bytes {head[:8]!r}); expected npz, safetensors, ONNX, skops "
+        f"unrecognized model file format (first bytes {head[:8]!r}); expected npz, safetensors, ONNX, skops, NNet "
         "or a torch.save file",
     )
 
@@ -305,8 +311,8 @@ def _strip_prefix(tensors: dict[str, np.ndarray], notes: list[str]) -> dict[str,
 
 # ---------------------------------------------------------------------- public API
 def load(path: str | os.PathLike[str], *, order: list[str] | None = None) -> ReLUNetwork:
-    """Load a network from an ``.npz``, ``.safetensors``, PyTorch ``.pt`` / ``.pth``, ONNX or
-    skops file.
+    """Load a network from an ``.npz``, ``.safetensors``, PyTorch ``.pt`` / ``.pth``, ONNX,
+    skops or NNet file.
 
     The format is detected from the file's content (see :func:`detect_format`). PyTorch
     files are read with ``torch.load(weights_only=True)``; they may hold a ``state_dict``
@@ -314,6 +320,9 @@ def load(path: str | os.PathLike[str], *, order: list[str] | None = None) -> ReL
     DataParallel's ``module.`` prefix) or a saved ``nn.Sequential``. ONNX graphs are read by
     :mod:`reluscope.io.onnx_format`, skops files (scikit-learn ``MLPClassifier`` /
     ``MLPRegressor``) by :func:`reluscope.sklearn_interop.read_skops` -- never plain pickle.
+    NNet files (:mod:`reluscope.io.nnet`) load as their reference evaluator computes: raw
+    inputs, the normalization folded into the first and last layers, un-normalized outputs;
+    the file's min/max box is ``net.provenance.domain``.
 
     A file without a reluscope marker that holds only tensors (a state dict) does not say
     how its layers are wired: the layers are taken in the file's stored order (a PyTorch
@@ -363,23 +372,25 @@ def load(path: str | os.PathLike[str], *, order: list[str] | None = None) -> ReL
         net = read_onnx(p)
     elif fmt == "skops":
         net = read_skops(p)
+    elif fmt == "nnet":
+        net = read_nnet(p)
     else:
         net = _read_torch(p, order)
     prov = net.provenance or Provenance()
-    return net.with_provenance(Provenance(fmt, str(p), prov.inferred, prov.notes))
+    return net.with_provenance(dataclasses.replace(prov, format=fmt, source=str(p)))
 
 
 def _format_for(path: Path, format: str | None) -> str:
     if format is not None:
         fmt = {"pt": "torch", "pth": "torch"}.get(format.lower(), format.lower())
         if fmt not in FORMATS or fmt == "skops":
-            raise ModelFileError(f"{path}: unknown format {format!r}; use one of npz, safetensors, torch, onnx")
+            raise ModelFileError(f"{path}: unknown format {format!r}; use one of npz, safetensors, torch, onnx, nnet")
         return fmt
     fmt = _SUFFIX_FORMAT.get(path.suffix.lower())
     if fmt is None:
         raise ModelFileError(
             f"{path}: cannot tell the format from the suffix {path.suffix!r}; use .npz, .safetensors, "
-            ".pt/.pth, .onnx or pass format="
+            ".pt/.pth, .onnx, .nnet or pass format="
         )
     return fmt
 
@@ -407,11 +418,13 @@ def save(net: ReLUNetwork, path: str | os.PathLike[str], format: str | None = No
     net:
         The network.
     path:
-        Destination; its suffix (``.npz``, ``.safetensors``, ``.pt``, ``.pth``, ``.onnx``)
+        Destination; its suffix (``.npz``, ``.safetensors``, ``.pt``, ``.pth``, ``.onnx``, ``.nnet``)
         selects the format unless ``format`` is given.
     format:
-        ``"npz"``, ``"safetensors"``, ``"torch"`` (alias ``"pt"``) or ``"onnx"`` (float64
-        ``Gemm`` / ``Relu`` graph, see :func:`reluscope.io.onnx_format.onnx_bytes`).
+        ``"npz"``, ``"safetensors"``, ``"torch"`` (alias ``"pt"``), ``"onnx"`` (float64
+        ``Gemm`` / ``Relu`` graph, see :func:`reluscope.io.onnx_format.onnx_bytes`) or
+        ``"nnet"`` (identity normalization, min/max from ``net.provenance.domain``, see
+        :func:`reluscope.io.nnet.nnet_text`; masks are not stored).
 
     Raises
     ------
@@ -448,6 +461,8 @@ def save(net: ReLUNetwork, path: str | os.PathLike[str], format: str | None = No
                 fh.write(stn.save(tensors, metadata=meta))
             elif fmt == "onnx":
                 fh.write(onnx_bytes(net, record))
+            elif fmt == "nnet":
+                fh.write(nnet_text(net, comments=tuple((record or {}).get("notes", ()))).encode("ascii"))
             else:
                 _import_torch().save(_torch_state_dict(net), fh)
         os.replace(tmp, p)
