@@ -17,7 +17,10 @@ class Box:
     """The axis-aligned box ``{x : lo <= x <= hi}``.
 
     ``lo`` and ``hi`` are scalars (the same bound for every coordinate; the dimension is
-    then taken from the network) or arrays of one bound per coordinate.
+    then taken from the network) or arrays of one bound per coordinate. A box is
+    full-dimensional (``lo < hi``) unless ``allow_flat=True``, which also accepts
+    ``lo == hi`` (a coordinate fixed to one value, as in verification properties such as
+    VNN-COMP's ACAS Xu property 4).
 
     >>> Box(-1, 1).bounds(2)
     (array([-1., -1.]), array([1., 1.]))
@@ -25,7 +28,7 @@ class Box:
 
     __slots__ = ("_lo", "_hi")
 
-    def __init__(self, lo: ArrayLike = -1.0, hi: ArrayLike = 1.0) -> None:
+    def __init__(self, lo: ArrayLike = -1.0, hi: ArrayLike = 1.0, allow_flat: bool = False) -> None:
         try:
             lo_arr = np.array(lo, dtype=np.float64, copy=True)
             hi_arr = np.array(hi, dtype=np.float64, copy=True)
@@ -40,12 +43,12 @@ class Box:
         if not (np.isfinite(lo_arr).all() and np.isfinite(hi_arr).all()):
             raise InvalidDomain(f"box bounds must be finite; got lo={lo_arr.tolist()} hi={hi_arr.tolist()}")
         lo_b, hi_b = np.broadcast_arrays(lo_arr, hi_arr)
-        bad = np.atleast_1d(lo_b >= hi_b)
+        bad = np.atleast_1d(lo_b > hi_b if allow_flat else lo_b >= hi_b)
         if bad.any():
             i = int(np.argmax(bad))
             raise InvalidDomain(
-                f"box needs lo < hi in every coordinate; coordinate {i} has lo={np.atleast_1d(lo_b)[i]} "
-                f">= hi={np.atleast_1d(hi_b)[i]}"
+                f"box needs lo {'<=' if allow_flat else '<'} hi in every coordinate; coordinate {i} has "
+                f"lo={np.atleast_1d(lo_b)[i]} {'>' if allow_flat else '>='} hi={np.atleast_1d(hi_b)[i]}"
             )
         lo_arr.setflags(write=False)
         hi_arr.setflags(write=False)
@@ -56,7 +59,7 @@ class Box:
         raise AttributeError("Box is immutable")
 
     def __reduce__(self):
-        return (Box, (self._lo, self._hi))
+        return (Box, (self._lo, self._hi, True))  # already checked; flat boxes unpickle too
 
     @property
     def lo(self) -> NDArray[np.float64]:
