@@ -1,9 +1,11 @@
-"""Model files: :func:`load` and :func:`save` for ``.npz``, ``.safetensors``, PyTorch ``.pt``
-and ONNX; :func:`load` also reads scikit-learn MLPs saved with skops.
+"""Model files: :func:`load` and :func:`save` for ``.npz``, ``.safetensors``, PyTorch ``.pt``,
+ONNX and NNet; :func:`load` also reads scikit-learn MLPs saved with skops. Property files:
+:func:`load_vnnlib` reads VNN-LIB into a :class:`~reluscope.spec.Specification`.
 
 Modules: :mod:`~reluscope.io.formats` (detection, readers, writers, load/save),
 :mod:`~reluscope.io.tensors` (the tensor scheme, the one mask check, the layer order of a
-state dict), :mod:`~reluscope.io.onnx_format` (ONNX graphs),
+state dict), :mod:`~reluscope.io.onnx_format` (ONNX graphs), :mod:`~reluscope.io.nnet`
+(NNet text files), :mod:`~reluscope.io.vnnlib` (VNN-LIB properties),
 :mod:`~reluscope.io.examples` (bundled example models).
 
 File formats
@@ -14,6 +16,10 @@ The format of a file is detected from its **content** (the suffix is only used b
 * ``npz`` -- a zip archive of ``.npy`` members (written by :func:`numpy.savez`);
 * ``safetensors`` -- an 8-byte little-endian header length followed by a JSON header;
 * ``onnx`` -- a serialized ONNX ``ModelProto`` (see :mod:`reluscope.io.onnx_format`);
+* ``nnet`` -- a text file whose first line without ``//`` holds four comma-separated
+  integers (layers, inputs, outputs, largest layer); see :mod:`reluscope.io.nnet`: it loads
+  as its reference evaluator computes on raw inputs, and its min/max box becomes
+  ``net.provenance.domain``;
 * ``skops`` -- a zip archive with ``schema.json`` written by ``skops.io.dump``: a fitted
   ``MLPClassifier`` / ``MLPRegressor`` (see :mod:`reluscope.sklearn_interop`), loaded with
   only those types trusted;
@@ -79,6 +85,10 @@ _LAZY = {
     "example_names": "examples",
     "example_test_mask": "examples",
     "read_onnx": "onnx_format",
+    "read_nnet": "nnet",
+    "load_vnnlib": "vnnlib",
+    "resolve_vnnlib_path": "vnnlib",
+    "VNNLibError": "vnnlib",
 }
 
 __all__ = list(_LAZY)
