@@ -47,6 +47,8 @@ MIN_RELATIVE_WIDTH = 1e-6
 _SAFE_PAD = 1e-9
 
 RISK_STATUS = "numerical_risk"
+#: region enumerations up to this input dimension certify their own rounding error
+CERTIFIED_ENUMERATION_DIM = 2
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,9 @@ class ScalePlan:
     hi: np.ndarray
     scale: float
     risk: str | None
+    #: the part of ``risk`` that no method can certify away: the scaled problem is not
+    #: exactly the original one (non-finite box, biases lost in the division)
+    exact_risk: str | None = None
 
     @property
     def box(self) -> Box:
@@ -113,15 +118,16 @@ def plan(f: ReLUNetwork, g: ReLUNetwork | None, lo: np.ndarray, hi: np.ndarray) 
     with np.errstate(all="ignore"):
         radius = float(np.max(np.maximum(np.abs(lo), np.abs(hi)))) if lo.size else 0.0
     if not math.isfinite(radius) or radius <= SCALE_FREE:
-        return ScalePlan(f, g, lo, hi, 1.0, numerical_risk(_terms(f, g), lo, hi))
+        risk = numerical_risk(_terms(f, g), lo, hi)
+        finite = bool(np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)))
+        return ScalePlan(f, g, lo, hi, 1.0, risk, None if finite else risk)
     exponent = min(math.frexp(radius)[1], 1023)  # 2**exponent >= radius (largest finite power)
     fs, exact_f = _scaled(f, -exponent)
     gs, exact_g = (None, True) if g is None else _scaled(g, -exponent)
     ls, hs = np.ldexp(lo, -exponent), np.ldexp(hi, -exponent)
     risk = numerical_risk(_terms(fs, gs), ls, hs)
-    if risk is None and not (exact_f and exact_g):
-        risk = f"biases lose precision when divided by the input scale 2^{exponent}"
-    return ScalePlan(fs, gs, ls, hs, math.ldexp(1.0, exponent), risk)
+    lost = None if exact_f and exact_g else f"biases lose precision when divided by the input scale 2^{exponent}"
+    return ScalePlan(fs, gs, ls, hs, math.ldexp(1.0, exponent), risk or lost, lost)
 
 
 def _safe_upper(terms: Terms, lo: np.ndarray, hi: np.ndarray, norm: str) -> float:
@@ -141,9 +147,19 @@ def _safe_upper(terms: Terms, lo: np.ndarray, hi: np.ndarray, norm: str) -> floa
 
 
 def flag(result: DistanceResult, plan_: ScalePlan) -> DistanceResult:
-    """``result`` (computed on the plan's problem) marked when the plan is at risk: not
-    exact, status ``"numerical_risk"``, upper bound at least the solver-free one."""
-    if plan_.risk is None:
+    """``result`` (computed on the plan's problem) marked when the computation that made it
+    is at risk: not exact, status ``"numerical_risk"``, upper bound at least the solver-free
+    one.
+
+    Which risk counts depends on the computation actually done
+    (docs/background/rounding-errors.md): a region enumeration in one or two dimensions
+    carries its own rigorous rounding-error bound (and reports ``"numerical_risk"`` itself
+    when that bound keeps the interval open), so only the plan's ``exact_risk`` applies to
+    it; MILP / LP results get the plan's whole ``risk`` (HiGHS's tolerances are absolute, so
+    its error grows with the big-M constants and magnitudes the plan measured)."""
+    enumerated = result.method == "enumerate" and plan_.lo.size <= CERTIFIED_ENUMERATION_DIM
+    risk = plan_.exact_risk if enumerated else plan_.risk
+    if risk is None:
         return result
     safe = _safe_upper(plan_.terms, plan_.lo, plan_.hi, result.norm)
     # (sampling asked for no upper bound: it stays infinite)
@@ -169,7 +185,7 @@ def unscale(result: DistanceResult, plan_: ScalePlan, f: ReLUNetwork, g: ReLUNet
     s, terms = plan_.scale, _terms(f, g)
     sup = result.norm == "sup"
     witness, lower, comp = None, result.lower, result.component
-    risk = result.status == RISK_STATUS
+    risk = result.status == RISK_STATUS or plan_.exact_risk is not None
     with np.errstate(all="ignore"):
         if sup:
             lower = min(s * result.lower, np.finfo(float).max) if math.isfinite(result.lower) else result.lower
