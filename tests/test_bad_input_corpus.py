@@ -49,6 +49,28 @@ def _state_dict(**override) -> dict:
     return sd
 
 
+def _module_with(kind: str) -> torch.nn.Sequential:
+    """A 3-4-2 ``nn.Sequential`` whose first layer holds a tensor reluscope cannot read as
+    dense real values (``kind``: coo, csr, quant, mask_coo, bias_coo)."""
+    import torch.nn.utils.prune as prune
+
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    w = m[0].weight.detach()
+    if kind == "coo":
+        m[0].weight = torch.nn.Parameter(w.to_sparse())
+    elif kind == "csr":
+        m[0].weight = torch.nn.Parameter(w.to_sparse_csr())
+    elif kind == "quant":
+        m[0].weight = torch.nn.Parameter(torch.quantize_per_tensor(w, 0.1, 0, torch.qint8), requires_grad=False)
+    elif kind == "mask_coo":
+        prune.l1_unstructured(m[0], "weight", amount=0.5)
+        m[0].weight_mask = m[0].weight_mask.to_sparse()
+    elif kind == "bias_coo":
+        m[0].bias = torch.nn.Parameter(m[0].bias.detach().to_sparse())
+    return m
+
+
 def _write_bad_models(d: Path) -> dict[str, Path]:
     """Every hostile model file, by a short name (the name is what the error must mention)."""
     files: dict[str, Path] = {}
@@ -94,6 +116,13 @@ def _write_bad_models(d: Path) -> dict[str, Path]:
         q = torch.quantize_per_tensor(torch.randn(4, 3), 0.1, 0, torch.qint8)
         torch_file("quant.pt", _state_dict(**{"0.weight": q}))
     torch_file("meta.pt", _state_dict(**{"0.weight": torch.empty(4, 3, device="meta")}))
+    with warnings.catch_warnings():  # modules (torch.save(model)) holding the same tensor kinds (issue 24)
+        warnings.simplefilter("ignore")
+        for name, layout in (("module_coo.pt", "coo"), ("module_csr.pt", "csr"), ("module_quant.pt", "quant"),
+                             ("module_mask_coo.pt", "mask_coo"), ("module_bias_coo.pt", "bias_coo")):
+            torch_file(name, _module_with(layout))
+        torch_file("module_meta.pt", torch.nn.Sequential(torch.nn.Linear(3, 4, device="meta"), torch.nn.ReLU(),
+                                                         torch.nn.Linear(4, 2, device="meta")))
     torch_file("complex.pt", _state_dict(**{"0.weight": torch.randn(4, 3, dtype=torch.complex64)}))
     torch_file("nested.pt", {"a": {"b": [_state_dict()]}})
     torch_file("stringentry.pt", _state_dict(**{"0.weight": "weights"}))
@@ -119,7 +148,8 @@ BAD_MODELS = ("empty.pt", "noise.pt", "trunc.pt", "trunc.npz", "trunc.safetensor
               "bigheader.safetensors", "garbage.onnx", "text.npz", "otherzip.npz", "strings.npz", "objects.npz",
               "nan.npz", "inf.npz", "chain.npz", "cube.npz", "payload.pt", "sparse_coo.pt", "sparse_csr.pt",
               "meta.pt", "quant.pt", "complex.pt", "nested.pt", "stringentry.pt", "nanweights.pt", "badchain.pt",
-              "adir.pt", "fifo.pt", "missing.pt")
+              "adir.pt", "fifo.pt", "missing.pt", "module_coo.pt", "module_csr.pt", "module_quant.pt",
+              "module_mask_coo.pt", "module_bias_coo.pt", "module_meta.pt")
 
 # {bad} is the hostile model, {ok} a good one of the same widths, {out} a path in a fresh folder
 MODEL_COMMANDS = (
@@ -275,7 +305,7 @@ def test_bad_flag_is_refused_in_one_line(csv_corpus, tmp_path, args, culprit) ->
     assert_refused(args, tmp_path, culprit)
 
 
-@pytest.mark.parametrize("name", ("sparse_csr.pt", "quant.pt", "fifo.pt", "payload.pt"))
+@pytest.mark.parametrize("name", ("sparse_csr.pt", "quant.pt", "fifo.pt", "payload.pt", "module_coo.pt"))
 def test_real_process_prints_one_line_without_warnings_or_hanging(corpus, tmp_path, name) -> None:
     d, files = corpus
     proc = subprocess.run([sys.executable, "-m", "reluscope", "info", str(files[name])], capture_output=True,
@@ -322,3 +352,18 @@ def test_third_party_warnings_are_captured_not_printed(corpus, tmp_path, monkeyp
         assert code == 0 and "Warning" not in err and "notice" not in err, err
         code, err = run_cli(["info", str(d / "empty.pt")], tmp_path)
         assert code == 2 and len(err.strip().splitlines()) == 1 and "Warning" not in err, err
+
+
+MODULE_TENSORS = (("module_coo.pt", "weight is sparse (sparse_coo)"), ("module_csr.pt", "weight is sparse (sparse_csr)"),
+                  ("module_quant.pt", "weight is quantized"), ("module_mask_coo.pt", "weight_mask is sparse"),
+                  ("module_bias_coo.pt", "bias is sparse"), ("module_meta.pt", "weight is on the meta device"))
+
+
+@pytest.mark.parametrize("name,what", MODULE_TENSORS)
+def test_module_with_unreadable_tensor_names_the_file_layer_and_tensor(corpus, tmp_path, name, what) -> None:
+    """A saved nn.Sequential goes through the same tensor check as a state dict (issue 24):
+    one line naming the file, the layer and the tensor, and how to convert it."""
+    _, files = corpus
+    code, err = run_cli(["info", str(files[name])], tmp_path)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"{files[name]}: layer '0' (Linear) {what}" in err

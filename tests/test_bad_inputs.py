@@ -44,13 +44,25 @@ def file_snapshot(path: Path):
     return snap
 
 
+def _tensor_state(v):
+    """Layout, dtype and values of a tensor of any kind (sparse, quantized, meta)."""
+    head = (str(v.layout), str(v.dtype), tuple(v.shape), str(v.device))
+    if v.is_meta:
+        return head
+    if v.layout != torch.strided:
+        v = v.to_dense()
+    if v.is_quantized:
+        v = v.int_repr()
+    return (*head, v.detach().numpy().tobytes())
+
+
 def module_snapshot(module):
     def snap():
         if not isinstance(module, nn.Module):
             return repr(module)
         return (
             repr(module),
-            [(k, v.detach().numpy().tobytes()) for k, v in module.state_dict().items()],
+            [(k, _tensor_state(v)) for k, v in module.state_dict().items()],
             [(len(m._forward_pre_hooks), len(m._forward_hooks)) for m in module.modules()],
         )
 
@@ -481,6 +493,88 @@ def c_pt_missing_mask(tmp):
 def c_pt_not_tensors(tmp):
     p = state_dict_file(tmp, {"0.weight": [[1.0, 2.0]]})
     return lambda: load(p), file_snapshot(p), ModelFileError, [str(p), "'0.weight'", "list"]
+
+
+def _sequential_holding(kind):
+    """A 3-4-2 Linear/ReLU stack whose layer '0' holds a tensor that is not dense real
+    values (issue 24): sparse COO / CSR weight, sparse bias, sparse pruning mask, quantized
+    weight, meta device; or a BatchNorm1d whose running mean is sparse."""
+    torch.manual_seed(0)
+    if kind == "meta":
+        return nn.Sequential(nn.Linear(3, 4, device="meta"), nn.ReLU(), nn.Linear(4, 2, device="meta"))
+    m = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    w = m[0].weight.detach()
+    if kind == "coo":
+        m[0].weight = nn.Parameter(w.to_sparse())
+    elif kind == "csr":
+        m[0].weight = nn.Parameter(w.to_sparse_csr())
+    elif kind == "bias":
+        m[0].bias = nn.Parameter(m[0].bias.detach().to_sparse())
+    elif kind == "mask":
+        prune.l1_unstructured(m[0], "weight", amount=0.5)
+        m[0].weight_mask = m[0].weight_mask.to_sparse()
+    elif kind == "quant":
+        m[0].weight = nn.Parameter(torch.quantize_per_tensor(w, 0.1, 0, torch.qint8), requires_grad=False)
+    elif kind == "bn":
+        m = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2)).eval()
+        m[1].running_mean = m[1].running_mean.to_sparse()
+    return m
+
+
+_MODULE_TENSORS = {"coo": "weight is sparse (sparse_coo)", "csr": "weight is sparse (sparse_csr)",
+                   "bias": "bias is sparse (sparse_coo)", "mask": "weight_mask is sparse (sparse_coo)",
+                   "quant": "weight is quantized (torch.qint8)", "meta": "weight is on the meta device"}
+
+
+def _from_torch_case(kind):
+    def case(tmp):
+        import warnings
+
+        with warnings.catch_warnings():  # torch: sparse CSR is beta
+            warnings.simplefilter("ignore")
+            m = _sequential_holding(kind)
+        return lambda: from_torch(m), module_snapshot(m), InvalidNetwork, [f"layer '0' (Linear) {_MODULE_TENSORS[kind]}"]
+    return case
+
+
+def _saved_module_case(kind):
+    def case(tmp):
+        import warnings
+
+        p = tmp / f"module_{kind}.pt"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.save(_sequential_holding(kind), p)
+        return lambda: load(p), file_snapshot(p), ModelFileError, [f"{p}: layer '0' (Linear) {_MODULE_TENSORS[kind]}"]
+    return case
+
+
+for _kind in _MODULE_TENSORS:
+    globals()[f"c_from_torch_{_kind}_tensor"] = _from_torch_case(_kind)
+    globals()[f"c_pt_saved_module_{_kind}_tensor"] = _saved_module_case(_kind)
+
+
+def c_from_torch_sparse_batchnorm_statistics(tmp):
+    m = _sequential_holding("bn")
+    return (lambda: from_torch(m)), module_snapshot(m), InvalidNetwork, ["layer '1' (BatchNorm1d) running_mean",
+                                                                          "sparse"]
+
+
+def c_pattern_from_torch_sparse_weight(tmp):
+    from reluscope.errors import InvalidPattern
+    from reluscope.sparsity import SparsityPattern
+
+    m = _sequential_holding("coo")
+    return (lambda: SparsityPattern.from_torch(m)), module_snapshot(m), InvalidPattern, [
+        "layer '0' (Linear) weight is sparse"]
+
+
+def c_pattern_from_torch_meta_state_dict(tmp):
+    from reluscope.errors import InvalidPattern
+    from reluscope.sparsity import SparsityPattern
+
+    sd = {"0.weight": torch.empty(4, 3, device="meta")}
+    return (lambda: SparsityPattern.from_torch(sd)), (lambda: sorted(sd)), InvalidPattern, ["'0.weight'", "meta"]
 
 
 def c_pt_malicious_pickle(tmp):

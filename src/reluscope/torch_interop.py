@@ -32,7 +32,11 @@ Rules that raise :class:`~reluscope.errors.UnsupportedLayer` naming the layer pa
 
 Pruning masks (``weight_orig`` / ``weight_mask`` of ``torch.nn.utils.prune``) become the
 network's masks; the effective weight ``weight_orig * weight_mask`` becomes its weight.
-Values are converted to float64 exactly (float16/bfloat16/float32 embed in float64).
+Values are converted to float64 exactly (float16/bfloat16/float32 embed in float64) by
+the one tensor reader :func:`reluscope.io.tensors.torch_array`, the same check as for
+state dicts: sparse (COO, CSR, ...), meta-device, quantized and complex parameters or
+buffers raise :class:`~reluscope.errors.InvalidNetwork` naming the layer and tensor
+(``layer '0' (Linear) weight is sparse (sparse_coo); convert it with .to_dense() first``).
 The user's module is never modified.
 """
 
@@ -43,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InvalidNetwork, ReluscopeError, UnsupportedLayer
-from .io.tensors import mask_array
+from .io.tensors import mask_array, torch_array
 from .network import Provenance, ReLUNetwork
 from .torch_trace import token as _token
 from .torch_trace import traced_tokens as _traced_tokens
@@ -70,13 +74,10 @@ def _leaves(module: Any, path: str, torch: Any, out: list[tuple[str, Any]]) -> N
     out.append((path or "<root>", module))
 
 
-def _to_numpy(t: Any, torch: Any) -> np.ndarray:
-    t = t.detach()
-    if t.is_complex():
-        raise InvalidNetwork(f"complex tensors are not supported (dtype {t.dtype})")
-    if t.device.type == "meta":
-        raise InvalidNetwork("tensor is on the 'meta' device and holds no values")
-    return t.to(device="cpu", dtype=torch.float64).numpy().copy()
+def _values(t: Any, what: str) -> np.ndarray:
+    """A parameter or buffer read by the one checked path (sparse, meta, quantized, complex:
+    one-line :class:`InvalidNetwork` naming ``what``), as float64."""
+    return torch_array(t, what, InvalidNetwork).astype(np.float64, copy=False)
 
 
 def _check_finite(arr: np.ndarray, what: str) -> None:
@@ -100,26 +101,28 @@ def _read_linear(path: str, lin: Any, torch: Any) -> tuple[np.ndarray, np.ndarra
     if "weight_orig" in params:
         if "weight_mask" not in buffers:
             raise InvalidNetwork(f"{label} has weight_orig but no weight_mask")
-        orig = _to_numpy(params["weight_orig"], torch)
+        orig = _values(params["weight_orig"], f"{label} weight_orig")
         _check_finite(orig, f"{label} weight_orig")
-        mask = mask_array(_to_numpy(buffers["weight_mask"], torch), f"{label} weight_mask", InvalidNetwork)
+        mask = mask_array(torch_array(buffers["weight_mask"], f"{label} weight_mask", InvalidNetwork),
+                          f"{label} weight_mask", InvalidNetwork)
         if mask.shape != orig.shape:
             raise InvalidNetwork(f"{label} weight_mask has shape {mask.shape} but weight_orig has {orig.shape}")
         w = orig * mask  # exactly torch's effective weight (signed zeros included)
     else:
-        w = _to_numpy(lin.weight, torch)
+        w = _values(lin.weight, f"{label} weight")
         _check_finite(w, f"{label} weight")
     if w.ndim != 2:
         raise InvalidNetwork(f"{label} weight must be 2-D; got shape {w.shape}")
     if "bias_orig" in params:
-        b = _to_numpy(params["bias_orig"], torch)
+        b = _values(params["bias_orig"], f"{label} bias_orig")
         _check_finite(b, f"{label} bias_orig")
-        bm = mask_array(_to_numpy(buffers["bias_mask"], torch), f"{label} bias_mask", InvalidNetwork)
+        bm = mask_array(torch_array(buffers["bias_mask"], f"{label} bias_mask", InvalidNetwork),
+                        f"{label} bias_mask", InvalidNetwork)
         b = b * bm
     elif lin.bias is None:
         b = np.zeros(w.shape[0])
     else:
-        b = _to_numpy(lin.bias, torch)
+        b = _values(lin.bias, f"{label} bias")
         _check_finite(b, f"{label} bias")
     return w, b, mask
 
@@ -165,12 +168,13 @@ def _fold_batchnorm(tokens: list[tuple[str, str, Any]], torch: Any, notes: list[
 
 def _bn_affine(path: str, bn: Any, torch: Any) -> tuple[np.ndarray, np.ndarray]:
     """``(s, t)`` with ``bn(x) == s * x + t`` in evaluation mode."""
-    mean = _to_numpy(bn.running_mean, torch)
-    var = _to_numpy(bn.running_var, torch)
+    label = f"layer '{path}' (BatchNorm1d)"
+    mean = _values(bn.running_mean, f"{label} running_mean")
+    var = _values(bn.running_var, f"{label} running_var")
     s = 1.0 / np.sqrt(var + float(bn.eps))
     t = -mean * s
     if bn.affine:
-        gamma, beta = _to_numpy(bn.weight, torch), _to_numpy(bn.bias, torch)
+        gamma, beta = _values(bn.weight, f"{label} weight"), _values(bn.bias, f"{label} bias")
         s, t = gamma * s, gamma * t + beta
     for what, arr in (("scale", s), ("shift", t)):
         _check_finite(arr, f"layer '{path}' (BatchNorm1d) {what}")

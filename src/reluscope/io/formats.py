@@ -34,6 +34,7 @@ from .tensors import (
     network_from_tensors,
     network_to_tensors,
     provenance_record,
+    torch_array,
 )
 
 __all__ = ["load", "save", "detect_format", "read_mask_arrays", "FORMATS"]
@@ -149,9 +150,10 @@ def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
     )
     try:
         if needs_torch:  # dtypes numpy lacks: read with torch and widen to float64 (exact)
+            _import_torch()  # a one-line "needs PyTorch" when it is missing
             from safetensors.torch import load as torch_load
 
-            tensors = {k: v.to(dtype=_torch_float64()).numpy() for k, v in torch_load(data).items()}
+            tensors = {k: torch_array(v, f"{path}: tensor '{k}'") for k, v in torch_load(data).items()}
         else:
             import safetensors.numpy as stn
 
@@ -179,10 +181,6 @@ def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
         if "provenance" in info:
             tensors[PROVENANCE_KEY] = np.array(json.dumps(info["provenance"]))
     return tensors
-
-
-def _torch_float64() -> Any:
-    return _import_torch().float64
 
 
 _SAFE_SEQUENTIAL_NAMES = ("Sequential", "Linear", "ReLU", "Identity", "Flatten", "Dropout", "BatchNorm1d")
@@ -243,34 +241,11 @@ def _read_torch(path: Path, order: list[str] | None = None) -> ReLUNetwork:
         for key, value in obj.items():
             if not isinstance(value, torch.Tensor):
                 raise fail(path, f"entry '{key}' is a {type(value).__name__}, not a tensor")
-            unsupported = _unsupported_tensor_kind(value, torch)
-            if unsupported:
-                raise fail(path, f"tensor '{key}' is {unsupported}; save dense real tensors "
-                                 "(e.g. {k: v.to_dense().dequantize() ...}) or the model itself")
-            t = value.detach().cpu()
-            if t.is_floating_point():
-                t = t.to(torch.float64)
-            tensors[str(key)] = t.numpy().copy()
+            tensors[str(key)] = torch_array(value, f"{path}: tensor '{key}'")
         tensors = _strip_prefix(tensors, notes)
         net = network_from_tensors(tensors, path, order=order)
         return net.with_provenance(Provenance("torch", None, net.provenance.inferred, tuple(notes)))
     raise fail(path, f"holds a {type(obj).__name__}; expected a state_dict or an nn.Sequential")
-
-
-def _unsupported_tensor_kind(value: Any, torch: Any) -> str:
-    """What makes a loaded tensor unreadable as a dense real array ('' if nothing)."""
-    if value.layout != torch.strided:
-        return f"sparse ({str(value.layout).replace('torch.', '')})"
-    if value.is_meta:
-        return "on the meta device (it holds no values)"
-    if value.is_quantized:
-        return f"quantized ({value.dtype})"
-    if value.is_complex():
-        return f"complex ({value.dtype})"
-    if value.dtype == torch.bool or value.is_floating_point() or value.dtype in (
-            torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8):
-        return ""
-    return f"of dtype {value.dtype}"
 
 
 _CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "net", "module")

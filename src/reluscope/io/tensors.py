@@ -3,8 +3,9 @@
 Every file format ends up here: :func:`network_from_tensors` turns named arrays (the
 ``layers.{i}.weight|bias|mask`` scheme, or a PyTorch ``state_dict``) into a network and
 checks them; :func:`network_to_tensors` is its inverse. :func:`mask_array` is the one
-check that an array is a pruning mask. The scheme itself is described in
-:mod:`reluscope.io`.
+check that an array is a pruning mask, :func:`torch_array` the one reader of PyTorch
+tensors (state dicts, modules, checkpoints, safetensors read through torch). The scheme
+itself is described in :mod:`reluscope.io`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import numpy as np
 from ..errors import InvalidNetwork, ModelFileError, ReluscopeError, UnsupportedLayer
 from ..network import Provenance, ReLUNetwork
 
-__all__ = ["network_from_tensors", "network_to_tensors", "mask_array", "INFERRED", "provenance_record"]
+__all__ = ["network_from_tensors", "network_to_tensors", "mask_array", "torch_array", "INFERRED",
+           "provenance_record"]
 
 MARKER = "__reluscope__"
 MARKER_VALUE = "reluscope-model-1"
@@ -177,6 +179,51 @@ def _check_values(path: str | Path, key: str, arr: np.ndarray) -> np.ndarray:
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         raise fail(path, f"tensor '{key}' (shape {out.shape}) has non-finite value {out[idx]} at index {idx}")
     return out
+
+
+def _torch_refusal(value: Any, torch: Any) -> str:
+    """Why a torch tensor is not readable as a dense real array, with the fix (``""`` if it is)."""
+    if value.layout != torch.strided:
+        layout = str(value.layout).replace("torch.", "")
+        kind = f"sparse ({layout})" if "sparse" in layout else f"of layout {layout}, not a dense tensor"
+        return f"{kind}; convert it with .to_dense() first"
+    if value.is_meta:
+        return "on the meta device (it holds no values); load or initialize its values first"
+    if value.is_quantized:
+        return f"quantized ({value.dtype}); convert it with .dequantize() first"
+    if value.is_complex():
+        return f"complex ({value.dtype}); reluscope reads real-valued tensors"
+    if value.dtype == torch.bool or value.is_floating_point() or value.dtype in (
+            torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8):
+        return ""
+    return f"of dtype {value.dtype}; reluscope reads real-valued (float, int, bool) tensors"
+
+
+def torch_array(value: Any, what: str, error: type[ReluscopeError] = ModelFileError) -> np.ndarray:
+    """The values of a PyTorch tensor as a new numpy array, or ``error`` in one line.
+
+    The one reader of torch tensors: state dicts, the parameters and buffers of modules
+    (:func:`reluscope.from_torch`, saved ``nn.Sequential``), checkpoints and the torch path of
+    safetensors files all go through it, so they accept and refuse the same tensors.
+    Floating tensors become float64 (exact: float8/16, bfloat16 and float32 embed in
+    float64); bool and integer tensors keep their dtype. Sparse (COO, CSR, ...), nested,
+    meta-device, quantized, complex and other non-real tensors are refused with ``error``
+    ``"<what> is sparse (sparse_coo); convert it with .to_dense() first"``: converting them would
+    guess (duplicate COO entries are summed with rounding, quantized values are rounded
+    ones), so the user converts them explicitly. ``what`` names the tensor and its file or
+    layer (e.g. ``"net.pt: layer '0' (Linear) weight"``).
+    """
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        raise error(f"{what} is a {type(value).__name__}, not a tensor")
+    refusal = _torch_refusal(value, torch)
+    if refusal:
+        raise error(f"{what} is {refusal}")
+    t = value.detach().to(device="cpu").resolve_conj().resolve_neg()
+    if t.is_floating_point():
+        t = t.to(torch.float64)
+    return np.array(t.numpy(), copy=True)
 
 
 def mask_array(arr: Any, what: str, error: type[ReluscopeError] = ModelFileError) -> np.ndarray:

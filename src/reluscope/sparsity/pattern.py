@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidPattern, UnsupportedLayer
+from ..io.tensors import torch_array
 from ..network import ReLUNetwork
 from .canonical import canonical_orders
 from .notation import format_masks, parse_masks
@@ -172,10 +173,10 @@ class SparsityPattern:
             state = module
             mask_keys = [k for k in state if str(k).endswith("weight_mask")]
             if mask_keys:
-                masks = [state[k].detach().cpu().numpy() != 0 for k in mask_keys]
+                masks = [torch_array(state[k], f"tensor '{k}'", InvalidPattern) != 0 for k in mask_keys]
             else:
                 masks = [
-                    state[k].detach().cpu().numpy() != 0
+                    torch_array(state[k], f"tensor '{k}'", InvalidPattern) != 0
                     for k in state
                     if (str(k).endswith("weight") or str(k).endswith("weight_orig"))
                     and getattr(state[k], "ndim", 0) == 2
@@ -190,9 +191,8 @@ class SparsityPattern:
                     )
                 if isinstance(sub, torch.nn.Linear):
                     mask = getattr(sub, "weight_mask", None)
-                    if mask is None:
-                        mask = sub.weight.detach() != 0
-                    masks.append(mask.detach().cpu().numpy() != 0)
+                    what = f"layer '{name or type(sub).__name__}' (Linear) {'weight' if mask is None else 'weight_mask'}"
+                    masks.append(torch_array(sub.weight if mask is None else mask, what, InvalidPattern) != 0)
         else:
             raise InvalidPattern(f"expected a torch.nn.Module or a state_dict, got {type(module).__name__}")
         if not masks:
