@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._progress import track
+from .._parallel import run_tasks
 from .._results import ResultMixin, dump_json, make_out_dir
 from .._validation import check_fraction, check_int, check_memory, check_time_limit
 from ..errors import InvalidPattern
@@ -296,47 +294,9 @@ def sweep(
     tasks = [(dims, float(density), int(seed), i, float(time_limit), bool(use_qe)) for i in range(int(samples))]
     start = time.perf_counter()
     description = f"sweep {'x'.join(map(str, dims))} p={density}"
-    results: dict[int, PatternOutcome] = {}
-    if scheduler is not None:
-        backend = _run_dask(tasks, scheduler, results, description, quiet)
-    else:
-        n_workers = int(workers) if workers is not None else (os.cpu_count() or 1)
-        if n_workers <= 1 or len(tasks) == 1:
-            backend = "in-process"
-            for task in track(tasks, description, quiet=quiet):
-                out = _decide_one(task)
-                results[out.index] = out
-        else:
-            import multiprocessing
-
-            backend = f"local processes ({n_workers})"
-            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-            with ProcessPoolExecutor(max_workers=n_workers, mp_context=multiprocessing.get_context(method)) as pool:
-                futures = [pool.submit(_decide_one, t) for t in tasks]
-                for fut in track(as_completed(futures), description, total=len(futures), quiet=quiet):
-                    out = fut.result()
-                    results[out.index] = out
+    outputs, backend = run_tasks(_decide_one, tasks, scheduler=scheduler, workers=workers, description=description,
+                                 quiet=quiet, error=InvalidPattern)
+    results: dict[int, PatternOutcome] = {out.index: out for out in outputs}
     outcomes = tuple(results[i] for i in range(len(tasks)))
     return SweepResult(dims, float(density), int(samples), int(seed), float(time_limit), backend, outcomes,
                        time.perf_counter() - start)
-
-
-def _run_dask(tasks: list, scheduler: Any, results: dict, description: str, quiet: bool | None) -> str:
-    try:
-        from dask.distributed import Client, as_completed as dask_completed
-    except ImportError:  # pragma: no cover - dask is an optional extra
-        raise InvalidPattern("a Dask scheduler was given but dask.distributed is not installed (pip install 'reluscope[dask]')") from None
-    own = not isinstance(scheduler, Client)
-    try:
-        client = Client(scheduler, timeout="5s") if own else scheduler
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise InvalidPattern(f"cannot connect to Dask scheduler {scheduler!r}: {exc}") from None
-    try:
-        futures = client.map(_decide_one, tasks, pure=False)
-        for fut in track(dask_completed(futures), description, total=len(futures), quiet=quiet):
-            out = fut.result()
-            results[out.index] = out
-        return f"dask {client.scheduler.address}"
-    finally:
-        if own:
-            client.close()
