@@ -94,25 +94,215 @@ def run_verifier(tool: str, suite: str, args) -> dict:
     return data
 
 
+
+# --------------------------------------------------------------------------- ours
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _ours_cache_path(suite: str, quick: bool) -> Path:
+    return HERE / "results" / f"verification_ours_{suite}{'_quick' if quick else ''}.json"
+
+
+def run_ours(suite: str, args) -> dict:
+    """reluscope.verify on the suite (fresh child per instance); cached per instance with the
+    commit it ran on (``--reuse-ours`` keeps cached entries)."""
+    from benchmarks.peers import ours
+    path = _ours_cache_path(suite, args.quick)
+    data = json.loads(path.read_text()) if path.exists() else {"instances": {}}
+    rows = _rows(suite, "ours", args)
+    commit = _git_commit()
+    for i, inst in enumerate(rows):
+        T = _timeout(inst, args)
+        old = data["instances"].get(inst.key)
+        if args.reuse_ours and old is not None and old.get("timeout") == T:
+            continue
+        entry = ours.verify_instance(inst.onnx_path, inst.vnnlib_path, T)
+        entry.update(timeout=T, commit=commit, load1=round(os.getloadavg()[0], 2),
+                     measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        data["instances"][inst.key] = entry
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=1, sort_keys=True))
+        chk = entry.get("cex_check")
+        print(f"  ours {suite} [{i + 1}/{len(rows)}] {inst.key}: {entry['result']} {entry['seconds']:.1f}s "
+              f"(consensus {inst.consensus}){' cex ' + str(chk) if chk else ''} {entry.get('note', '')}"[:220],
+              flush=True)
+    data["subset"] = [r.key for r in rows]
+    return data
+
+
+# --------------------------------------------------------------------------- scoring
+def judge(entry: dict | None, inst: consensus.Instance, tool: str) -> str:
+    """solved / wrong / unknown / missing for one answer against the consensus.
+
+    Wrong: ``holds`` where the consensus is violated; ``violated`` where the consensus holds
+    or (ours) whose counterexample does not violate the property in float64. Solved: a
+    right answer within the instance's timeout (ours: load + verify seconds; peers: their
+    own ``--timeout`` is the instance's, wall time includes their start-up)."""
+    if entry is None:
+        return "missing"
+    r = entry.get("result")
+    if r == "holds":
+        return "wrong" if inst.consensus == "violated" else "solved"
+    if r == "violated":
+        chk = entry.get("cex_check")
+        if inst.consensus == "holds" or (tool == "ours" and chk is not None and not chk.get("float64")):
+            return "wrong"
+        return "solved"
+    return "unknown"
+
+
+def summarize(tool: str, entries: dict, rows: list[consensus.Instance]) -> dict:
+    verdicts = {r.key: judge(entries.get(r.key), r, tool) for r in rows}
+    times = [entries[k]["seconds"] for k, v in verdicts.items() if v == "solved"]
+    out = {"tool": tool, "instances": len(rows), "run": sum(v != "missing" for v in verdicts.values())}
+    for v in ("solved", "wrong", "unknown", "missing"):
+        out[v] = sum(x == v for x in verdicts.values())
+    out["holds"] = sum(entries.get(k, {}).get("result") == "holds" and verdicts[k] == "solved" for k in verdicts)
+    out["violated"] = sum(entries.get(k, {}).get("result") == "violated" and verdicts[k] == "solved" for k in verdicts)
+    out["median_solved_seconds"] = statistics.median(times) if times else None
+    out["wrong_instances"] = [k for k, v in verdicts.items() if v == "wrong"]
+    out["verdicts"] = verdicts
+    return out
+
+
+def compare_on_subset(ours_entries: dict, peer: str, peer_entries: dict, rows) -> dict:
+    """Ours vs a peer on the peer's subset: solved counts, and median times on the instances
+    both solved (ratio = ours / peer; < 1: ours faster)."""
+    a = summarize("ours", ours_entries, rows)
+    b = summarize(peer, peer_entries, rows)
+    both = [r.key for r in rows if a["verdicts"][r.key] == "solved" and b["verdicts"][r.key] == "solved"]
+    mo = statistics.median([ours_entries[k]["seconds"] for k in both]) if both else None
+    mp = statistics.median([peer_entries[k]["seconds"] for k in both]) if both else None
+    return {"peer": peer, "subset": len(rows), "ours_solved": a["solved"], "peer_solved": b["solved"],
+            "ours_wrong": a["wrong"], "peer_wrong": b["wrong"], "ours_missing": a["missing"],
+            "peer_missing": b["missing"], "both_solved": len(both), "ours_median_s": mo, "peer_median_s": mp,
+            "solved_ratio": (a["solved"] / b["solved"]) if b["solved"] else None,
+            "median_time_ratio": (mo / mp) if mo and mp else None}
+
+
+def _fmt(x, nd=1):
+    return "-" if x is None else (f"{x:.{nd}f}" if isinstance(x, float) else str(x))
+
+
+def report_suite(suite: str, args, results: dict) -> list[str]:
+    rows_all = consensus.instances(suite)
+    lines = [f"### {suite} ({len(rows_all)} instances; consensus: "
+             f"{sum(r.consensus == 'holds' for r in rows_all)} holds, "
+             f"{sum(r.consensus == 'violated' for r in rows_all)} violated, "
+             f"{sum(r.consensus == 'none' for r in rows_all)} none)", "",
+             "| tool | instances | solved | holds | violated | wrong | unknown/timeout | not run | median s (solved) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    suite_out = {"published": consensus.published_counts(suite), "issue_best": consensus.ISSUE_BEST[suite]}
+    ours_data = results.get(("ours", suite))
+    tools = [("ours", ours_data)] + [(t, results.get((t, suite))) for t in VERIFIERS]
+    for tool, data in tools:
+        if data is None:
+            continue
+        rows = [r for r in rows_all if r.key in set(data.get("subset", []))] or rows_all
+        s = summarize(tool, data["instances"], rows)
+        suite_out[tool] = {k: v for k, v in s.items() if k != "verdicts"}
+        stride = len(rows_all) // max(1, len(rows))
+        label = tool if len(rows) == len(rows_all) else f"{tool} (every {stride}th)"
+        lines.append(f"| {label} | {len(rows)} | {s['solved']} | {s['holds']} | {s['violated']} | {s['wrong']} | "
+                     f"{s['unknown']} | {s['missing']} | {_fmt(s['median_solved_seconds'])} |")
+    pub = suite_out["published"]
+    best = ", ".join(f"{t} {n}" for t, n in list(pub.items())[:3])
+    quoted = ", ".join(f"{t} {n}" for t, n in consensus.ISSUE_BEST[suite].items())
+    lines += ["", f"Best published (VNN-COMP 2021 results, answers agreeing with the consensus, their hardware): "
+              f"{best}; as quoted by issue 25: {quoted}."]
+    if ours_data is not None:
+        cmp_lines = ["", "| ours vs peer, same instances | subset | solved ours / peer | ratio | both solved | "
+                     "median s ours / peer | time ratio |", "|---|---|---|---|---|---|---|"]
+        suite_out["vs"] = {}
+        for peer in VERIFIERS:
+            pdata = results.get((peer, suite))
+            if pdata is None:
+                continue
+            rows = [r for r in rows_all if r.key in set(pdata.get("subset", []))]
+            c = compare_on_subset(ours_data["instances"], peer, pdata["instances"], rows)
+            suite_out["vs"][peer] = c
+            cmp_lines.append(f"| {peer} | {c['subset']} | {c['ours_solved']} / {c['peer_solved']} | "
+                             f"{_fmt(c['solved_ratio'], 2)} | {c['both_solved']} | {_fmt(c['ours_median_s'])} / "
+                             f"{_fmt(c['peer_median_s'])} | {_fmt(c['median_time_ratio'], 2)} |")
+        lines += cmp_lines
+    results[("summary", suite)] = suite_out
+    return lines
+
+
+# --------------------------------------------------------------------------- differential
+ACAS_NETS = [f"{a}_{b}" for a in range(1, 6) for b in range(1, 10)]
+DIFF_EPS = (0.05, 0.01)
+DIFF_TIMEOUT = 60.0
+
+
+def acas_pair(n: str):
+    """An ACAS Xu network (VNN-COMP ONNX, float32 weights) and its 16-bit copy (every
+    weight and bias rounded to float16, as the NeuroDiff artifact's round_nnet.py does)."""
+    import numpy as np
+
+    import reluscope
+    net = reluscope.load(str(consensus.VNNCOMP / "acasxu" / f"ACASXU_run2a_{n}_batch_2000.onnx"))
+    half = [np.asarray(w, dtype=np.float16).astype(np.float64) for w in net.weights]
+    halfb = [np.asarray(b, dtype=np.float16).astype(np.float64) for b in net.biases]
+    return net, reluscope.ReLUNetwork(half, halfb)
+
+
+def _diff_rows(args) -> list[tuple[str, int, float]]:
+    nets = ACAS_NETS[::15] if args.quick else ACAS_NETS
+    return [(n, p, eps) for p in args.diff_props for eps in DIFF_EPS for n in nets]
+
+
+def run_neurodiff(args) -> dict:
+    from benchmarks.peers import neurodiff
+    data = cache.load("neurodiff", "differential")
+    rows = _diff_rows(args)
+    T = 20.0 if args.quick else DIFF_TIMEOUT
+    for i, (n, prop, eps) in enumerate(rows):
+        key = f"{n}|{prop}|{eps}"
+        old = data["instances"].get(key)
+        if args.reuse_peers and old is not None and old.get("timeout") == T:
+            continue
+        net, copy = acas_pair(n)
+        entry = neurodiff.verify_pair(f"ACASXU_run2a_{n}_batch_2000", (list(net.weights), list(net.biases)),
+                                      (list(copy.weights), list(copy.biases)), prop, eps, T)
+        entry["timeout"] = T
+        cache.store("neurodiff", "differential", data, key, entry)
+        print(f"  neurodiff [{i + 1}/{len(rows)}] {key}: {entry['result']} {entry['seconds']:.1f}s {entry['note']}"[:200],
+              flush=True)
+    data["subset"] = [f"{n}|{p}|{e}" for n, p, e in rows]
+    return data
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a few instances per suite, timeouts capped at 20 s")
     ap.add_argument("--suites", nargs="+", choices=SUITES, default=list(SUITES))
     ap.add_argument("--tools", nargs="+", choices=TOOLS, default=list(TOOLS))
     ap.add_argument("--reuse-peers", action="store_true", help="take cached peer results, run only missing instances")
+    ap.add_argument("--reuse-ours", action="store_true", help="take cached results of ours, run only missing instances")
     ap.add_argument("--stride", nargs="*", default=[], metavar="TOOL:SUITE=K",
                     help="every k-th instance for that tool and suite (defaults: %s)" %
                     ", ".join(f"{t}:{s}={k}" for (t, s), k in DEFAULT_STRIDE.items()))
+    ap.add_argument("--diff-props", nargs="+", type=int, default=[1], help="NeuroDiff ACAS Xu properties (1, 3, 4)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "verification.json")
     args = ap.parse_args(argv)
     args.strides = _parse_strides(args.stride)
+    results: dict = {}
     for suite in ("acasxu", "mnistfc"):
         if suite not in args.suites:
             continue
         for tool in VERIFIERS:
             if tool in args.tools:
                 print(f"{tool} on {suite}", flush=True)
-                run_verifier(tool, suite, args)
+                results[(tool, suite)] = run_verifier(tool, suite, args)
+    if "differential" in args.suites and "neurodiff" in args.tools:
+        print("neurodiff on ACAS Xu vs 16-bit copies", flush=True)
+        results[("neurodiff", "differential")] = run_neurodiff(args)
 
 
 if __name__ == "__main__":
