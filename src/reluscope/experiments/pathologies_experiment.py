@@ -12,6 +12,7 @@ For each family 0-4 and each n, three numbers in each norm (uniform and ``W^{1,i
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from . import ExperimentResult, register
@@ -43,19 +44,25 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> ExperimentResult:
             restricted = inverse_stability_ratio(gr, g, DOMAIN, norm=norm, time_limit=time_limit)
             rows.append({
                 "family": family.index, "name": family.name, "n": n, "norm": norm,
-                "ratio_searched": plain.ratio, "ratio_upper": plain.ratio_upper, "ratio_lower": plain.ratio_lower,
+                # ratio_searched is None when the function distance is undecided; the
+                # interval and the status say what is known then
+                "ratio_searched": plain.ratio, "ratio_interval": list(plain.ratio_interval),
+                "ratio_status": plain.status, "function_status": plain.function_status,
+                "ratio_upper": plain.ratio_upper, "ratio_lower": plain.ratio_lower,
                 "parameter_distance_searched": plain.parameter_distance,
                 "parameter_distance_lower_bound": family.distance_lower_bound(n),
                 "function_distance": [plain.function_lower, plain.function_upper],
                 "function_exact": plain.function_exact,
                 "function_distance_analytic": family.function_distance(n, norm),
                 "ratio_analytic_lower": family.ratio_lower_bound(n, norm),
-                "ratio_restricted": restricted.ratio,
+                "ratio_restricted": restricted.ratio, "ratio_restricted_interval": list(restricted.ratio_interval),
+                "ratio_restricted_status": restricted.status,
                 "parameter_distance_restricted": restricted.parameter_distance,
             })
 
     def series(index, norm, key):
-        return [r[key] for r in rows if r["family"] == index and r["norm"] == norm]
+        # an undecided ratio (None) is no point of the curve
+        return [math.nan if r[key] is None else r[key] for r in rows if r["family"] == index and r["norm"] == norm]
 
     growth = {}
     for family in FAMILIES:
@@ -68,8 +75,11 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> ExperimentResult:
                 "n_range": [ns[0], ns[-1]],
             }
     numbers = {"ns": list(ns), "rows": rows, "growth": growth,
-               "note": "ratio_searched is an upper bound on the true ratio; ratio_analytic_lower a lower bound "
-                       "(analytic parameter bound over the analytic function distance)."}
+               "note": "ratio_searched is an upper bound on the true ratio (null when the function distance "
+                       "is undecided: ratio_status 'undecided', ratio_interval the range its bounds allow); "
+                       "ratio_analytic_lower a lower bound (analytic parameter bound over the analytic function "
+                       "distance).",
+               "undecided": sum(r["ratio_status"] != "exact" or r["ratio_restricted_status"] != "exact" for r in rows)}
     json_path = out_dir / "pathologies.json"
     dump_json(numbers, json_path)
 

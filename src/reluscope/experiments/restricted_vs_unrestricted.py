@@ -93,6 +93,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> ExperimentResult:
                 ratio = inverse_stability_ratio(gamma, teacher, box, norm="sobolev", time_limit=time_limit)
                 row.update({"sup_error": [sup.lower, sup.upper], "sobolev_error": [sob.lower, sob.upper],
                             "sobolev_exact": sob.exact, "ratio": ratio.ratio, "ratio_upper": ratio.ratio_upper,
+                            "ratio_interval": list(ratio.ratio_interval), "ratio_status": ratio.status,
                             "parameter_distance": ratio.parameter_distance,
                             "parameter_distance_exact": ratio.parameter_exact})
             else:
@@ -115,7 +116,10 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> ExperimentResult:
                 vals = [r[key][1] if isinstance(r[key], list) else r[key] for r in sel]
                 entry[f"{kind}_sobolev_median"] = float(np.median(vals))
                 if teacher is not None:
-                    entry[f"{kind}_ratio_median"] = float(np.median([r["ratio"] for r in sel]))
+                    # medians of the decided ratios only (an undecided one is an interval)
+                    decided = [r["ratio"] for r in sel if r["ratio"] is not None]
+                    entry[f"{kind}_ratio_median"] = float(np.median(decided)) if decided else None
+                    entry[f"{kind}_ratio_undecided"] = len(sel) - len(decided)
             entry["mse_ratio_restricted_over_unrestricted"] = (
                 entry["restricted_val_mse_median"] / max(entry["unrestricted_val_mse_median"], 1e-300))
             table.append(entry)

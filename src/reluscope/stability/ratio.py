@@ -31,23 +31,39 @@ __all__ = ["InverseStabilityRatio", "inverse_stability_ratio", "drop_null_neuron
 class InverseStabilityRatio(ResultMixin):
     """Result of :func:`inverse_stability_ratio`.
 
+    The measured ratio is ``parameter_distance / sqrt(||R(gamma) - R(phi)||)``. When the
+    function distance is decided (``status == "exact"``) it is the point ``ratio``; when it
+    is not (time limit, numerical risk, ...), only the interval ``ratio_interval`` is
+    known, ``ratio`` is ``None`` and ``status == "undecided"`` -- never a point that looks
+    exact.
+
     Attributes
     ----------
     parameter_distance:
         The searched distance (see :class:`SymmetricParameterDistance`; an upper bound for plain
         networks).
-    function_lower, function_upper, function_exact:
-        Bounds on ``||R(gamma) - R(phi)||`` from :mod:`reluscope.distance`.
+    function_lower, function_upper, function_exact, function_status:
+        Bounds on ``||R(gamma) - R(phi)||`` from :mod:`reluscope.distance` and that
+        result's status (``"optimal"``, ``"time_limit"``, ``"numerical_risk"``, ...).
+    status:
+        ``"exact"`` when the function distance is exact, else ``"undecided"``.
     ratio:
-        ``parameter_distance / sqrt(function distance)`` with the function distance's
-        upper bound (equal to the lower bound when ``function_exact``); ``inf`` when the
-        realizations agree (``nan`` when, in addition, the distance is 0).
+        ``parameter_distance / sqrt(function distance)`` when ``status == "exact"`` (``inf``
+        when the realizations agree, ``nan`` when in addition the parameter distance is
+        0); ``None`` when undecided.
+    ratio_interval:
+        ``(parameter_distance / sqrt(function_upper), parameter_distance / sqrt(function_lower))``:
+        the measured ratio lies in it whatever the undecided function distance is (both
+        ends equal ``ratio`` up to the distance's tolerance when exact).
     ratio_upper:
-        ``parameter_distance / sqrt(function_lower)``: an upper bound on the true ratio
-        (true parameter distance <= searched one, true norm >= its lower bound).
+        ``parameter_distance / sqrt(function_lower)`` (the interval's upper end): an upper
+        bound on the true ratio (true parameter distance <= searched one, true norm >= its
+        lower bound).
     ratio_lower:
         ``distance_lower_bound / sqrt(function_upper)`` when an analytic lower bound on the
-        true parameter distance was given, else ``None``.
+        true parameter distance was given, else ``None``: a lower bound on the true ratio,
+        valid whether or not the function distance is decided (0 when its upper bound is
+        infinite).
     """
 
     norm: str
@@ -57,18 +73,30 @@ class InverseStabilityRatio(ResultMixin):
     function_lower: float
     function_upper: float
     function_exact: bool
-    ratio: float
+    ratio: float | None
     ratio_upper: float
     ratio_lower: float | None
     distance_lower_bound: float | None
     search: SymmetricParameterDistance
+    status: str = "exact"
+    ratio_interval: tuple[float, float] = (math.nan, math.nan)
+    function_status: str = "optimal"
+
+    @property
+    def decided(self) -> bool:
+        """Whether the function distance, hence the measured ratio, is decided."""
+        return self.status == "exact"
 
     def __str__(self) -> str:
-        f = f"{self.function_upper:.6g}" if self.function_exact else f"[{self.function_lower:.6g}, {self.function_upper:.6g}]"
         lower = "" if self.ratio_lower is None else f", true ratio >= {self.ratio_lower:.6g}"
         kind = "exact" if self.parameter_exact else "searched upper bound"
-        return (f"inverse-stability ratio ({self.norm}): {self.ratio:.6g} = {self.parameter_distance:.6g} ({kind}) "
-                f"/ sqrt({f}){lower}")
+        if self.decided:
+            return (f"inverse-stability ratio ({self.norm}): {self.ratio:.6g} = {self.parameter_distance:.6g} ({kind}) "
+                    f"/ sqrt({self.function_upper:.6g}){lower}")
+        lo, hi = self.ratio_interval
+        return (f"inverse-stability ratio ({self.norm}): undecided, in [{lo:.6g}, {hi:.6g}] = "
+                f"{self.parameter_distance:.6g} ({kind}) / sqrt([{self.function_lower:.6g}, {self.function_upper:.6g}]) "
+                f"(function distance {self.function_status}){lower}")
 
 
 def drop_null_neurons(net: ReLUNetwork) -> ReLUNetwork:
@@ -127,6 +155,14 @@ def inverse_stability_ratio(
         Seconds for the function distance.
     use_degeneracy:
         Passed to :func:`symmetric_parameter_distance`.
+
+    Returns
+    -------
+    InverseStabilityRatio
+        ``status == "exact"`` and the point ``ratio`` when the function distance is exact;
+        otherwise ``status == "undecided"``, ``ratio is None`` and ``ratio_interval`` the
+        range of ratios the function distance's bounds allow. ``ratio_lower`` (given
+        ``distance_lower_bound``) bounds the true ratio from below in both cases.
     """
     norm = check_choice(norm, ("sobolev", "sup"), "norm")
     time_limit = check_time_limit(time_limit)
@@ -149,13 +185,16 @@ def inverse_stability_ratio(
     else:
         res = sobolev_distance(f_net, g_net, box, time_limit=time_limit)
     lower, upper = max(float(res.lower), 0.0), float(res.upper)
-    ratio = _safe_ratio(search.distance, upper if math.isfinite(upper) else lower)
-    ratio_upper = _safe_ratio(search.distance, lower)
+    decided = bool(res.exact)
+    ratio = _safe_ratio(search.distance, upper) if decided else None
+    interval = (_safe_ratio(search.distance, upper) if math.isfinite(upper) else 0.0,
+                _safe_ratio(search.distance, lower))
     ratio_lower = None
     if distance_lower_bound is not None:
         ratio_lower = _safe_ratio(float(distance_lower_bound), upper) if math.isfinite(upper) else 0.0
     return InverseStabilityRatio(
-        norm, float(search.distance), bool(search.exact), search.method, lower, upper, bool(res.exact),
-        float(ratio), float(ratio_upper), ratio_lower,
+        norm, float(search.distance), bool(search.exact), search.method, lower, upper, decided,
+        None if ratio is None else float(ratio), float(interval[1]), ratio_lower,
         None if distance_lower_bound is None else float(distance_lower_bound), search,
+        "exact" if decided else "undecided", (float(interval[0]), float(interval[1])), str(res.status),
     )
