@@ -1,7 +1,7 @@
 """ONNX normalization folding (issue 25): the VNN-COMP 2021 networks (ACAS Xu with its
 ``Sub`` on an ``(N, 1, 1, 5)`` input before ``Flatten``, mnistfc with ``Flatten`` of an
 ``(N, 784, 1)`` input) read as the function onnxruntime computes; normalization constants
-of any feature shape before or after ``Flatten`` / ``Reshape`` fold exactly (Rule 1 of
+of any feature shape before or after ``Flatten`` / ``Reshape`` fold exactly (Rules 1 and 6 of
 docs/background/model-import.md, checked here against onnxruntime in float64 on random graphs).
 """
 
@@ -125,7 +125,7 @@ def test_constant_that_does_not_broadcast_over_the_features_is_named(tmp_path, c
 
 
 def test_random_normalizations_around_flatten_agree_with_onnxruntime(tmp_path):
-    """Rule 1 on random graphs: Add/Sub/Mul/Div (and constant - x) by constants of every
+    """Rules 1 and 6 on random graphs: Add/Sub/Mul/Div (and constant - x) by constants of every
     broadcastable shape on a random multi-dimensional input, Flatten or Reshape, affine
     layers, and normalizations after the last layer."""
     from hypothesis import given, settings

@@ -15,9 +15,9 @@ last ReLU's output (or of the input), so
   on any feature shape -- an input normalization ``(x - mean) / std`` on an
   ``(N, 1, 1, 5)`` input before its ``Flatten`` (the VNN-COMP ACAS Xu networks), or an
   output scaling after the last layer -- they are diagonal maps of the flat (C-order)
-  features. Folding is exact in real arithmetic; in float64 each composed coefficient is
-  rounded once (a product, quotient or dot product), far below the float32 precision the
-  exporters store;
+  features (Rule 6 of docs/background/model-import.md). Folding is exact in real
+  arithmetic; in float64 each composed coefficient is rounded once (a product, quotient or
+  dot product), far below the float32 precision the exporters store;
 * ``BatchNormalization`` (inference mode) is the affine map
   ``x -> scale * (x - mean) / sqrt(var + eps) + B`` and is folded into the neighbouring
   affine layer (the preceding one when it comes before the ReLU, the following one after);
