@@ -19,7 +19,7 @@ from . import rounding
 from .control import _tol_gap
 from .pointwise import Terms, _all_patterns_jacobian_bound, _jacobian_diff, _values
 from .results import DistanceResult
-from .scaling import RISK_STATUS
+from .scaling import CERTIFIED_MARGIN, RISK_STATUS
 
 __all__: list[str] = []
 
@@ -29,7 +29,7 @@ _AUTO_ENUMERATE_SUP_DIM = 3
 _AUTO_ENUMERATE_GRADIENT_DIM = 3
 # the enumeration's gradient bound covers the regions realized with this margin (the default
 # ``region_margin`` of sobolev_distance) once the certified pattern margin is below it
-_CERTIFIED_MARGIN = 1e-6
+_CERTIFIED_MARGIN = CERTIFIED_MARGIN
 
 
 def _enumeration_share(method: str, d: int, auto_max_dim: int) -> float:
@@ -210,14 +210,16 @@ def _enumerated_gradient(terms: Terms, lo: np.ndarray, hi: np.ndarray, clock: Bu
     all_patterns = _all_patterns_jacobian_bound(terms)
     jac_err = rounding._SAFETY * rounding.gamma(K) * all_patterns  # rounding of the products
     radius = np.max(np.abs(V), axis=0)
-    margin = float(np.max(cert.kappa)) + rounding.hidden_lipschitz(terms) * rounding.cover_gap(
-        terms, float(np.max(radius)), lo.size)
-    upper = float(np.abs(J).max()) + jac_err
+    slope_gap = rounding.hidden_lipschitz(terms) * rounding.cover_gap(terms, float(np.max(radius)), lo.size)
+    # a cell where some non-constant neuron stays within (rounding + carried error) of 0
+    # contains no point of a region realized with a margin above that: not counted
+    starts = _starts(pieces)
+    relevant = rounding.pattern_margins(terms, V, starts) + 2 * cert.pre_error >= _CERTIFIED_MARGIN - slope_gap
+    margin = float(np.max(cert.kappa[relevant], initial=0.0)) + slope_gap
+    upper = float(np.abs(J[relevant]).max(initial=0.0)) + jac_err
     centroids = np.array([p.vertices.mean(axis=0) for p in pieces])
-    z_err = max((float(np.max(M)) for net, _ in terms for M in rounding.magnitudes(net, radius)[:-1]),
-                default=0.0) * rounding._SAFETY * rounding.gamma(K)
-    Jr, zmin = _jacobian_diff(terms, centroids)
-    A = np.where((zmin > z_err)[:, None, None], np.abs(Jr), -np.inf)
+    Jr, _ = _jacobian_diff(terms, centroids)
+    A = np.where((rounding.pattern_margins(terms, centroids) > 0)[:, None, None], np.abs(Jr), -np.inf)
     i, kk, j = np.unravel_index(int(np.argmax(A)), A.shape)
     lower = float(A[i, kk, j])
     witness = centroids[i].copy() if math.isfinite(lower) else None
@@ -230,4 +232,4 @@ def _enumerated_gradient(terms: Terms, lo: np.ndarray, hi: np.ndarray, clock: Bu
         status = RISK_STATUS  # rounding may hide a region realized with the default margin
     cert_upper = max(upper, all_patterns * (1.0 + rounding._SAFETY * rounding.gamma(K)))
     return DistanceResult(lower, upper, witness, exact, status, clock.elapsed(),
-                          "enumerate", norm, (int(kk), int(j)), 0, cert_upper)
+                          "enumerate", norm, (int(kk), int(j)), 0, cert_upper, certified_margin=margin)

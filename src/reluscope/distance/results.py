@@ -78,6 +78,9 @@ class DistanceResult(ResultMixin):
     n_binaries: int = 0
     certified_upper: float | None = None
     per_box: tuple[tuple[float, float], ...] | None = None
+    #: gradient norms by region enumeration in one or two dimensions: ``upper`` bounds the
+    #: gradient over every region realized with a margin above this (rounding certified)
+    certified_margin: float | None = None
 
     @property
     def value(self) -> float | None:

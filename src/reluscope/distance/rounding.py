@@ -114,6 +114,8 @@ class CellCertificate:
     error: np.ndarray
     kappa: np.ndarray
     active: tuple[tuple[np.ndarray, ...], ...]
+    #: per cell: the largest ``rounding + carried`` error of a hidden pre-activation
+    pre_error: np.ndarray | None = None
 
 
 def certify_cells(terms: Terms, V: np.ndarray, starts: np.ndarray) -> CellCertificate:
@@ -125,6 +127,7 @@ def certify_cells(terms: Terms, V: np.ndarray, starts: np.ndarray) -> CellCertif
     P = len(starts)
     error = np.zeros(P)
     kappa = np.zeros(P)
+    pre_error = np.zeros(P)
     patterns = []
     with np.errstate(all="ignore"):
         for net, _ in terms:
@@ -142,13 +145,15 @@ def certify_cells(terms: Terms, V: np.ndarray, starts: np.ndarray) -> CellCertif
                 eps = _SAFETY * (gK * M[layer] + K * _UNDERFLOW)  # rounding of the computed z
                 carried = _SAFETY * (delta @ A.T)
                 kappa = np.maximum(kappa, np.max(tau + eps + carried, axis=1))
+                pre_error = np.maximum(pre_error, np.max(eps + carried, axis=1))
                 delta = 2.0 * carried + tau + eps
                 acts.append(active)
             error = error + _SAFETY * np.max(delta @ np.abs(net.weights[-1]).T, axis=1)
             patterns.append(tuple(acts))
     error = np.where(np.isfinite(error), error, np.inf)
     kappa = np.where(np.isfinite(kappa), kappa, np.inf)
-    return CellCertificate(error, kappa, tuple(patterns))
+    pre_error = np.where(np.isfinite(pre_error), pre_error, np.inf)
+    return CellCertificate(error, kappa, tuple(patterns), pre_error)
 
 
 def pattern_jacobians(terms: Terms, cert: CellCertificate) -> np.ndarray:
@@ -175,3 +180,33 @@ def hidden_lipschitz(terms: Terms) -> float:
                 P = np.abs(W) if P is None else np.abs(W) @ P
                 best = max(best, float(np.max(P.sum(axis=1))))
     return _SAFETY * best if math.isfinite(best) else math.inf
+
+
+def pattern_margins(terms: Terms, V: np.ndarray, starts: np.ndarray | None = None) -> np.ndarray:
+    """Per cell (``starts`` given: consecutive vertex blocks of ``V``) or per point: the
+    smallest, over the hidden neurons that are not constant under the computed pattern, of
+    ``max |computed z| - (its rounding error)``. On a cell, no point has every such neuron
+    at ``|z| >`` this value plus the cell's carried error; at a point, a positive value
+    proves the computed pattern is the real one there (docs, Lemma 5)."""
+    radius = np.max(np.abs(V), axis=0)
+    K = operation_count(terms)
+    gK = gamma(K)
+    n = len(V) if starts is None else len(starts)
+    out = np.full(n, np.inf)
+    with np.errstate(all="ignore"):
+        for net, _ in terms:
+            Z = net.preactivations(V)
+            M = magnitudes(net, radius)
+            U = None  # gradient of the pre-activations under the computed pattern (per point)
+            for layer in range(net.depth - 1):
+                W = net.weights[layer]
+                U = np.broadcast_to(W, (len(V), *W.shape)) if U is None else np.matmul(W, U)
+                flat = ~np.any(U != 0, axis=2)
+                size = np.abs(Z[layer])
+                if starts is not None:
+                    size = np.maximum.reduceat(size, starts, axis=0)
+                    flat = np.logical_and.reduceat(flat, starts, axis=0)
+                eps = _SAFETY * (gK * M[layer] + K * _UNDERFLOW)
+                out = np.minimum(out, np.where(flat, np.inf, size - eps).min(axis=1, initial=np.inf))
+                U = U * (Z[layer] > 0)[:, :, None]
+    return out

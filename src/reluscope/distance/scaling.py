@@ -49,6 +49,9 @@ _SAFE_PAD = 1e-9
 RISK_STATUS = "numerical_risk"
 #: region enumerations up to this input dimension certify their own rounding error
 CERTIFIED_ENUMERATION_DIM = 2
+#: gradients: enumerated bounds count once they cover every region realized with this
+#: margin (the default ``region_margin``)
+CERTIFIED_MARGIN = 1e-6
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,11 @@ def unscale(result: DistanceResult, plan_: ScalePlan, f: ReLUNetwork, g: ReLUNet
             cert = s * cert
     if not sup:
         upper = cert if cert is not None else max(result.upper, _safe_upper(terms, lo, hi, result.norm))
+        # a certified enumeration: its bound covers the scaled regions with margin above
+        # certified_margin, i.e. the original regions with margin above scale times that
+        if (result.method == "enumerate" and result.certified_margin is not None and lo.size <= CERTIFIED_ENUMERATION_DIM
+                and result.status == "optimal" and s * result.certified_margin <= CERTIFIED_MARGIN):
+            upper = result.upper
         if near is not None and near.lower > lower:
             lower, witness, comp = near.lower, near.witness, near.component
     upper = max(upper, lower) if math.isfinite(lower) else upper
