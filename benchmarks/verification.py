@@ -153,6 +153,8 @@ def judge(entry: dict | None, inst: consensus.Instance, tool: str) -> str:
         if inst.consensus == "holds" or (tool == "ours" and chk is not None and not chk.get("float64")):
             return "wrong"
         return "solved"
+    if r in ("error", "killed"):
+        return "error"
     return "unknown"
 
 
@@ -160,7 +162,7 @@ def summarize(tool: str, entries: dict, rows: list[consensus.Instance]) -> dict:
     verdicts = {r.key: judge(entries.get(r.key), r, tool) for r in rows}
     times = [entries[k]["seconds"] for k, v in verdicts.items() if v == "solved"]
     out = {"tool": tool, "instances": len(rows), "run": sum(v != "missing" for v in verdicts.values())}
-    for v in ("solved", "wrong", "unknown", "missing"):
+    for v in ("solved", "wrong", "unknown", "error", "missing"):
         out[v] = sum(x == v for x in verdicts.values())
     out["holds"] = sum(entries.get(k, {}).get("result") == "holds" and verdicts[k] == "solved" for k in verdicts)
     out["violated"] = sum(entries.get(k, {}).get("result") == "violated" and verdicts[k] == "solved" for k in verdicts)
@@ -195,8 +197,8 @@ def report_suite(suite: str, args, results: dict) -> list[str]:
              f"{sum(r.consensus == 'holds' for r in rows_all)} holds, "
              f"{sum(r.consensus == 'violated' for r in rows_all)} violated, "
              f"{sum(r.consensus == 'none' for r in rows_all)} none)", "",
-             "| tool | instances | solved | holds | violated | wrong | unknown/timeout | not run | median s (solved) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| tool | instances | solved | holds | violated | wrong | unknown/timeout | error/killed | not run | median s (solved) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     suite_out = {"published": consensus.published_counts(suite), "issue_best": consensus.ISSUE_BEST[suite]}
     ours_data = results.get(("ours", suite))
     tools = [("ours", ours_data)] + [(t, results.get((t, suite))) for t in VERIFIERS]
@@ -207,9 +209,9 @@ def report_suite(suite: str, args, results: dict) -> list[str]:
         s = summarize(tool, data["instances"], rows)
         suite_out[tool] = {k: v for k, v in s.items() if k != "verdicts"}
         stride = len(rows_all) // max(1, len(rows))
-        label = tool if len(rows) == len(rows_all) else f"{tool} (every {stride}th)"
+        label = tool if len(rows) == len(rows_all) else f"{tool} (every k-th, k={stride})"
         lines.append(f"| {label} | {len(rows)} | {s['solved']} | {s['holds']} | {s['violated']} | {s['wrong']} | "
-                     f"{s['unknown']} | {s['missing']} | {_fmt(s['median_solved_seconds'])} |")
+                     f"{s['unknown']} | {s['error']} | {s['missing']} | {_fmt(s['median_solved_seconds'])} |")
     pub = suite_out["published"]
     best = ", ".join(f"{t} {n}" for t, n in list(pub.items())[:3])
     quoted = ", ".join(f"{t} {n}" for t, n in consensus.ISSUE_BEST[suite].items())
@@ -240,25 +242,13 @@ DIFF_EPS = (0.05, 0.01)
 DIFF_TIMEOUT = 60.0
 
 
-def acas_pair(n: str):
-    """An ACAS Xu network (VNN-COMP ONNX, float32 weights) and its 16-bit copy (every
-    weight and bias rounded to float16, as the NeuroDiff artifact's round_nnet.py does)."""
-    import numpy as np
-
-    import reluscope
-    net = reluscope.load(str(consensus.VNNCOMP / "acasxu" / f"ACASXU_run2a_{n}_batch_2000.onnx"))
-    half = [np.asarray(w, dtype=np.float16).astype(np.float64) for w in net.weights]
-    halfb = [np.asarray(b, dtype=np.float16).astype(np.float64) for b in net.biases]
-    return net, reluscope.ReLUNetwork(half, halfb)
-
-
 def _diff_rows(args) -> list[tuple[str, int, float]]:
     nets = ACAS_NETS[::15] if args.quick else ACAS_NETS
     return [(n, p, eps) for p in args.diff_props for eps in DIFF_EPS for n in nets]
 
 
 def run_neurodiff(args) -> dict:
-    from benchmarks.peers import neurodiff
+    from benchmarks.peers import neurodiff, ours
     data = cache.load("neurodiff", "differential")
     rows = _diff_rows(args)
     T = 20.0 if args.quick else DIFF_TIMEOUT
@@ -267,7 +257,7 @@ def run_neurodiff(args) -> dict:
         old = data["instances"].get(key)
         if args.reuse_peers and old is not None and old.get("timeout") == T:
             continue
-        net, copy = acas_pair(n)
+        net, copy = ours.acas_pair(n)
         entry = neurodiff.verify_pair(f"ACASXU_run2a_{n}_batch_2000", (list(net.weights), list(net.biases)),
                                       (list(copy.weights), list(copy.biases)), prop, eps, T)
         entry["timeout"] = T
@@ -276,6 +266,102 @@ def run_neurodiff(args) -> dict:
               flush=True)
     data["subset"] = [f"{n}|{p}|{e}" for n, p, e in rows]
     return data
+
+
+
+def _ours_diff_path(quick: bool) -> Path:
+    return HERE / "results" / f"verification_ours_differential{'_quick' if quick else ''}.json"
+
+
+def run_ours_differential(args) -> dict:
+    from benchmarks.peers import ours
+    path = _ours_diff_path(args.quick)
+    data = json.loads(path.read_text()) if path.exists() else {"instances": {}}
+    rows = _diff_rows(args)
+    T = 20.0 if args.quick else DIFF_TIMEOUT
+    commit = _git_commit()
+    for i, (n, prop, eps) in enumerate(rows):
+        key = f"{n}|{prop}|{eps}"
+        old = data["instances"].get(key)
+        if args.reuse_ours and old is not None and old.get("timeout") == T:
+            continue
+        entry = ours.differential_pair(n, prop, eps, T)
+        entry.update(timeout=T, commit=commit, load1=round(os.getloadavg()[0], 2))
+        data["instances"][key] = entry
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=1, sort_keys=True))
+        print(f"  ours differential [{i + 1}/{len(rows)}] {key}: {entry['result']} {entry['seconds']:.1f}s "
+              f"{entry.get('bounds') or ''}"[:200], flush=True)
+    data["subset"] = [f"{n}|{p}|{e}" for n, p, e in rows]
+    return data
+
+
+def report_differential(ours_data: dict | None, nd_data: dict | None, args, results: dict) -> list[str]:
+    lines = ["### differential: ACAS Xu network vs its 16-bit copy, |f_t - g_t| <= eps on the property "
+             "region (t = NeuroDiff's target output)", "",
+             "| property | eps | pairs | ours proved | NeuroDiff proved | ours refuted | NeuroDiff refuted | "
+             "both proved | median s ours / NeuroDiff | time ratio |", "|---|---|---|---|---|---|---|---|---|---|"]
+    out = {}
+    for prop in args.diff_props:
+        for eps in DIFF_EPS:
+            keys = [f"{n}|{prop}|{eps}" for n in (ACAS_NETS[::15] if args.quick else ACAS_NETS)]
+            o = {k: (ours_data or {}).get("instances", {}).get(k, {}) for k in keys}
+            d = {k: (nd_data or {}).get("instances", {}).get(k, {}) for k in keys}
+            op = [k for k in keys if o[k].get("result") == "proved"]
+            dp = [k for k in keys if d[k].get("result") == "proved"]
+            both = [k for k in op if k in dp]
+            mo = statistics.median([o[k]["seconds"] for k in both]) if both else None
+            md = statistics.median([d[k]["seconds"] for k in both]) if both else None
+            row = {"pairs": len(keys), "ours_proved": len(op), "neurodiff_proved": len(dp),
+                   "ours_refuted": sum(o[k].get("result") == "refuted" for k in keys),
+                   "neurodiff_refuted": sum(d[k].get("result") == "refuted" for k in keys),
+                   "ours_run": sum(bool(o[k]) for k in keys), "neurodiff_run": sum(bool(d[k]) for k in keys),
+                   "both_proved": len(both), "ours_median_s": mo, "neurodiff_median_s": md,
+                   "median_time_ratio": (mo / md) if mo and md else None,
+                   "conflicts": [k for k in keys if {o[k].get("result"), d[k].get("result")} == {"proved", "refuted"}]}
+            out[f"{prop}|{eps}"] = row
+            lines.append(f"| {prop} | {eps} | {len(keys)} | {len(op)} | {len(dp)} | {row['ours_refuted']} | "
+                         f"{row['neurodiff_refuted']} | {len(both)} | {_fmt(mo, 2)} / {_fmt(md, 2)} | "
+                         f"{_fmt(row['median_time_ratio'], 2)} |")
+    results[("summary", "differential")] = out
+    return lines
+
+
+# --------------------------------------------------------------------------- bounds, memory
+def report_bounds(rows: list[dict]) -> list[str]:
+    lines = ["### bounds: reluscope linear tier vs auto_LiRPA (output-bound widths, ours / theirs; < 1: ours tighter)",
+             "", "| networks and boxes | boxes | vs CROWN: median (max) | as tight | s ours / CROWN | "
+             "optimized vs alpha-CROWN: median (max) | as tight | s ours / alpha-CROWN |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        c, a = r["CROWN"], r["CROWN-Optimized"]
+        lines.append(f"| {r['case']} | {r['n_boxes']} | {c['median_width_ratio']:.3f} ({c['max_width_ratio']:.3f}) | "
+                     f"{c['boxes_ours_as_tight']}/{r['n_boxes']} | {c['ours_seconds_total']:.2f} / "
+                     f"{c['theirs_seconds_total']:.2f} | {a['median_width_ratio']:.3f} ({a['max_width_ratio']:.3f}) | "
+                     f"{a['boxes_ours_as_tight']}/{r['n_boxes']} | {a['ours_seconds_total']:.2f} / "
+                     f"{a['theirs_seconds_total']:.2f} |")
+    return lines
+
+
+MEMORY_INSTANCES = ("prop_0_0.05.vnnlib", "prop_1_0.05.vnnlib")
+
+
+def run_memory(args, ours_mnist: dict | None) -> dict:
+    """Peak resident memory of ``reluscope.verify`` on mnist-net_256x6 (fresh process each):
+    the instances run here, plus every 256x6 instance of the mnistfc run if there was one."""
+    from benchmarks.peers import ours
+    rows = []
+    net = consensus.VNNCOMP / "mnistfc" / "mnist-net_256x6.onnx"
+    T = QUICK_TIMEOUT if args.quick else 120.0
+    for spec in MEMORY_INSTANCES[:1] if args.quick else MEMORY_INSTANCES:
+        e = ours.verify_instance(net, consensus.VNNCOMP / "mnistfc" / (spec + ".gz"), T)
+        rows.append({"instance": f"mnist-net_256x6.onnx|{spec}", "result": e["result"],
+                     "seconds": e["seconds"], "maxrss_mb": e.get("maxrss_mb")})
+        print(f"  memory {spec}: {e['result']} {e['seconds']:.1f}s peak {e.get('maxrss_mb')} MB", flush=True)
+    from_run = [v.get("maxrss_mb") for k, v in (ours_mnist or {}).get("instances", {}).items()
+                if k.startswith("mnist-net_256x6") and v.get("maxrss_mb")]
+    peak = max([r["maxrss_mb"] for r in rows if r["maxrss_mb"]] + from_run, default=None)
+    return {"runs": rows, "mnistfc_run_256x6_instances": len(from_run), "peak_mb": peak, "goal_mb": 2048}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -289,10 +375,14 @@ def main(argv: list[str] | None = None) -> None:
                     help="every k-th instance for that tool and suite (defaults: %s)" %
                     ", ".join(f"{t}:{s}={k}" for (t, s), k in DEFAULT_STRIDE.items()))
     ap.add_argument("--diff-props", nargs="+", type=int, default=[1], help="NeuroDiff ACAS Xu properties (1, 3, 4)")
-    ap.add_argument("--out", type=Path, default=HERE / "results" / "verification.json")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="default benchmarks/results/verification.json (verification_quick.json with --quick)")
     args = ap.parse_args(argv)
     args.strides = _parse_strides(args.stride)
+    out_path = args.out or HERE / "results" / f"verification{'_quick' if args.quick else ''}.json"
+    t_start = time.time()
     results: dict = {}
+    table: list[str] = []
     for suite in ("acasxu", "mnistfc"):
         if suite not in args.suites:
             continue
@@ -300,9 +390,48 @@ def main(argv: list[str] | None = None) -> None:
             if tool in args.tools:
                 print(f"{tool} on {suite}", flush=True)
                 results[(tool, suite)] = run_verifier(tool, suite, args)
-    if "differential" in args.suites and "neurodiff" in args.tools:
-        print("neurodiff on ACAS Xu vs 16-bit copies", flush=True)
-        results[("neurodiff", "differential")] = run_neurodiff(args)
+            elif args.reuse_peers and cache.path_for(tool, suite).exists():
+                data = cache.load(tool, suite)
+                data.setdefault("subset", [r.key for r in _rows(suite, tool, args)])
+                results[(tool, suite)] = data
+        if "ours" in args.tools:
+            print(f"ours on {suite}", flush=True)
+            results[("ours", suite)] = run_ours(suite, args)
+        table += report_suite(suite, args, results) + [""]
+    if "differential" in args.suites:
+        nd = None
+        if "neurodiff" in args.tools:
+            print("NeuroDiff on ACAS Xu vs 16-bit copies", flush=True)
+            nd = run_neurodiff(args)
+        elif args.reuse_peers and cache.path_for("neurodiff", "differential").exists():
+            nd = cache.load("neurodiff", "differential")
+        od = run_ours_differential(args) if "ours" in args.tools else None
+        table += report_differential(od, nd, args, results) + [""]
+    if "bounds" in args.suites and "lirpa" in args.tools:
+        from benchmarks.peers import bounds_suite
+        print("bounds: ours vs auto_LiRPA", flush=True)
+        rows = bounds_suite.run(args.quick)
+        results[("summary", "bounds")] = rows
+        table += report_bounds(rows) + [""]
+    if "memory" in args.suites and "ours" in args.tools:
+        print("memory: reluscope.verify on mnist-net_256x6", flush=True)
+        mem = run_memory(args, results.get(("ours", "mnistfc")))
+        results[("summary", "memory")] = mem
+        table += [f"### memory: peak resident memory of reluscope.verify on mnistfc 784-256x6-10: "
+                  f"{_fmt(mem['peak_mb'], 0)} MB (goal <= 2048 MB; fresh process each, ru_maxrss, "
+                  f"{len(mem['runs'])} dedicated runs + {mem['mnistfc_run_256x6_instances']} instances of the mnistfc run)", ""]
+    print("\n".join(table))
+    from benchmarks.peers.cache import versions
+    record = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine(),
+                          "load1_end": round(os.getloadavg()[0], 2)},
+              "commit": _git_commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),
+              "wall_seconds": time.time() - t_start, "argv": sys.argv[1:], "peer_versions": versions(),
+              "strides": {f"{t}:{s}": k for (t, s), k in args.strides.items()},
+              "summaries": {f"{k[1]}": v for k, v in results.items() if k[0] == "summary"},
+              "table": table}
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(record, indent=1, default=str))
+    print(f"wrote {out_path}")
 
 
 if __name__ == "__main__":

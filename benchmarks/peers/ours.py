@@ -52,6 +52,76 @@ def _child_verify(onnx: str, vnnlib: str, T: float, out: str) -> None:
     Path(out).write_text(json.dumps(record))
 
 
+def acas_pair(n: str):
+    """An ACAS Xu network (VNN-COMP ONNX, float32 weights) and its 16-bit copy (every
+    weight and bias rounded to float16, as the NeuroDiff artifact's round_nnet.py does)."""
+    import reluscope
+    from .consensus import VNNCOMP
+    net = reluscope.load(str(VNNCOMP / "acasxu" / f"ACASXU_run2a_{n}_batch_2000.onnx"))
+    half = [np.asarray(w, dtype=np.float16).astype(np.float64) for w in net.weights]
+    halfb = [np.asarray(b, dtype=np.float16).astype(np.float64) for b in net.biases]
+    return net, reluscope.ReLUNetwork(half, halfb)
+
+
+def output_slice(net, k: int):
+    """The network restricted to output ``k`` (NeuroDiff checks the target output only)."""
+    import reluscope
+    W, b = list(net.weights), list(net.biases)
+    return reluscope.ReLUNetwork(W[:-1] + [W[-1][k:k + 1]], b[:-1] + [b[-1][k:k + 1]])
+
+
+def _solver_differential():
+    """Ours for the differential suite: ``benchmarks/differential.py``'s ``solve_pair`` when
+    it provides one, else ``reluscope.epsilon_equivalent``."""
+    try:
+        import benchmarks.differential as d
+        if hasattr(d, "solve_pair"):
+            return "benchmarks.differential.solve_pair", d.solve_pair
+    except ImportError:
+        pass
+    import reluscope
+
+    def solve_pair(f, g, box, eps, time_limit):
+        return reluscope.epsilon_equivalent(f, g, box, eps, time_limit=time_limit)
+    return "reluscope.epsilon_equivalent", solve_pair
+
+
+def _child_diff(n: str, prop: int, eps: float, T: float, out: str) -> None:
+    t_import = time.perf_counter()
+    import reluscope
+    from . import neurodiff
+    t0 = time.perf_counter()
+    net, copy = acas_pair(n)
+    lo, hi, target = neurodiff.region(f"ACASXU_run2a_{n}_batch_2000", prop) + (neurodiff.PROPERTIES[prop][2],)
+    f, g = output_slice(net, target), output_slice(copy, target)
+    how, solve = _solver_differential()
+    t1 = time.perf_counter()
+    v = solve(f, g, reluscope.Box(lo, hi, allow_flat=True), eps, T)
+    t2 = time.perf_counter()
+    bounds = getattr(v, "bounds", None)
+    record = {"result": str(getattr(v, "status", v)), "seconds": t2 - t1, "setup_seconds": t1 - t0,
+              "import_seconds": t0 - t_import, "solver": how, "target_output": target,
+              "bounds": None if bounds is None else [float(x) for x in bounds],
+              "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+    Path(out).write_text(json.dumps(record))
+
+
+def differential_pair(n: str, prop: int, eps: float, timeout: float) -> dict:
+    """Ours on one (network, 16-bit copy, property region, eps) in a fresh process."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+        out = Path(tmp) / "diff.json"
+        done = run([str(PYTHON), "-m", "benchmarks.peers.ours", "diff", n, str(prop), repr(float(eps)),
+                    repr(float(timeout)), str(out)],
+                   wall_limit=1.2 * timeout + 1 + LOAD_MARGIN, cwd=ROOT, env={"PYTHONPATH": str(ROOT)})
+        record = json.loads(out.read_text()) if out.exists() else None
+    if record is None:
+        return {"result": "killed" if done.killed else "error", "seconds": done.seconds,
+                "note": "" if done.killed else f"rc={done.returncode}: {tail(done.stderr, 400)}"}
+    record["wall_seconds"] = done.seconds
+    return record
+
+
 def check_counterexample(onnx: Path, vnnlib: Path, x: list[float]) -> dict:
     """Does ``x`` violate the property? Checked with onnxruntime (float32) and float64."""
     import onnxruntime as ort
@@ -103,5 +173,7 @@ def verify_instance(onnx: Path, vnnlib: Path, timeout: float) -> dict:
 if __name__ == "__main__":
     if len(sys.argv) == 6 and sys.argv[1] == "verify":
         _child_verify(sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5])
+    elif len(sys.argv) == 7 and sys.argv[1] == "diff":
+        _child_diff(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), sys.argv[6])
     else:
         raise SystemExit("usage: python -m benchmarks.peers.ours verify NET.onnx SPEC.vnnlib T OUT.json")
