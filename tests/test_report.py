@@ -398,10 +398,17 @@ def test_section_times_and_consistent_distance_bounds(report):
     sup, sob = dist["sup"], dist["sobolev"]
     # sup |f - g| <= ||f - g||_{W^{1,inf}}: the reported bounds respect it
     assert sob["lower"] >= sup["lower"] and sup["upper"] <= sob["upper"]
-    # the scale: the output range on sampled points of the domain
+    # the scale: an output spread attained at two witness points, at least the sampled spread,
+    # at most the bound engine's range
     X = Box(-1, 1).sample(2000, 2, seed=5)
-    out = degenerate_network()(X)
-    assert dist["output_range"] == pytest.approx(float((out.max(0) - out.min(0)).max()))
+    net = degenerate_network()
+    out = net(X)
+    scale = report.sections["network"]["output_scale"]
+    k = scale["output"]
+    attained = float(net(np.array([scale["witness_high"]]))[0, k] - net(np.array([scale["witness_low"]]))[0, k])
+    assert dist["output_range"] == pytest.approx(attained, rel=1e-12) == pytest.approx(scale["attained"], rel=1e-12)
+    assert dist["output_range"] >= float((out.max(0) - out.min(0)).max()) - 1e-12
+    assert dist["output_range"] <= scale["upper_bound"]
     assert "lower / R" in md
 
 

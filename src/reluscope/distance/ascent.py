@@ -3,8 +3,8 @@
 Uniform sampling sees almost nothing of a box in high dimension (in ``[0, 1]^784`` every
 uniform point is a grey blur, typical of nothing), so the lower bounds it gives for extreme
 outputs, distances and Lipschitz constants can be off by orders of magnitude. Here every
-quantity is pushed up by projected gradient ascent (PyTorch autograd, Adam steps, clamped
-to the box) from many starting points (data points when the caller has them, the best of a
+quantity is pushed up by projected gradient ascent (PyTorch autograd, sign-gradient steps
+clamped to the box) from many starting points (data points when the caller has them, the best of a
 sampled pool for each target, random pool points):
 
 * :func:`output_ascent` -- extreme values ``max sign * (f - g)_k`` (``g`` optional): extreme
@@ -41,6 +41,8 @@ from .pointwise import Terms, _jacobian_diff, _terms, _values
 
 __all__ = ["AscentBounds", "output_ascent", "jacobian_ascent", "starting_pool"]
 
+#: precision of the search itself (float32: twice as fast); what it finds is re-evaluated in float64
+_PRECISION = "float32"
 #: the pool's Jacobians are computed on at most about this many entries at once
 _JACOBIAN_ENTRIES = 2 ** 22
 
@@ -117,19 +119,21 @@ def _pick_starts(scores: np.ndarray, restarts: int, rng: np.random.Generator) ->
     return np.concatenate([best, np.asarray(extra, dtype=int)])
 
 
-def _adam(torch, X0: np.ndarray, lo: np.ndarray, hi: np.ndarray, objective, budget: Budget, steps: int,
-          lr: float = 0.1):
-    """Adam on ``u in [0, 1]^d`` (``x = lo + u (hi - lo)``), clamped after each step:
-    maximizes ``objective(x)`` row by row. ``objective(x, step)`` returns the surrogate to
-    ascend and the exact per-row value to keep; returns the best points seen and the steps run."""
+def _pgd(torch, X0: np.ndarray, lo: np.ndarray, hi: np.ndarray, objective, budget: Budget, steps: int,
+         lr: float = 0.1):
+    """Projected sign-gradient ascent (steepest ascent for the box's max-norm) on
+    ``u in [0, 1]^d`` (``x = lo + u (hi - lo)``), clamped after each step, the step falling
+    from ``lr`` to ``lr / 50`` on a cosine: maximizes ``objective(x)`` row by row.
+    ``objective(x, progress)`` returns the surrogate to ascend and the exact per-row value to
+    keep. (A two-line update rather than ``torch.optim``: the first optimizer step imports
+    TorchDynamo, seconds that a short budget cannot spare.) Returns the best points seen and
+    the steps run."""
     width = np.where(hi > lo, hi - lo, 0.0)
     safe = np.where(width > 0, width, 1.0)
-    lo_t, w_t = torch.from_numpy(lo), torch.from_numpy(width)
-    U = torch.tensor((X0 - lo) / safe, dtype=torch.float64).clamp_(0.0, 1.0).requires_grad_(True)
-    opt = torch.optim.Adam([U], lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1), eta_min=lr / 50)
-    best_v = torch.full((X0.shape[0],), -math.inf, dtype=torch.float64)
-    best_x = torch.from_numpy(np.array(X0, dtype=np.float64))
+    lo_t, w_t = torch.tensor(lo, dtype=getattr(torch, _PRECISION)), torch.tensor(width, dtype=getattr(torch, _PRECISION))
+    U = torch.tensor((X0 - lo) / safe, dtype=getattr(torch, _PRECISION)).clamp_(0.0, 1.0).requires_grad_(True)
+    best_v = torch.full((X0.shape[0],), -math.inf, dtype=getattr(torch, _PRECISION))
+    best_x = torch.tensor(X0, dtype=getattr(torch, _PRECISION))
     done = 0
     for step in range(steps + 1):
         X = lo_t + U * w_t
@@ -140,14 +144,14 @@ def _adam(torch, X0: np.ndarray, lo: np.ndarray, hi: np.ndarray, objective, budg
             best_x = torch.where(better[:, None], X.detach(), best_x)
         if step == steps or budget.expired():
             break
-        opt.zero_grad()
-        (-surrogate.sum()).backward()
-        opt.step()
-        sched.step()
+        (grad,) = torch.autograd.grad(surrogate.sum(), U)
+        alpha = lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * step / max(steps, 1))))
         with torch.no_grad():
+            U += alpha * torch.sign(grad)
             U.clamp_(0.0, 1.0)
         done += 1
-    return best_x.numpy().copy(), done
+    # float64 again, inside the box (float32 rounding may step just outside it)
+    return np.clip(best_x.numpy().astype(np.float64), lo, hi), done
 
 
 def _ascend(torch, terms: Terms, lo, hi, pool, scores, targets, make_objective, verify, budget: Budget,
@@ -173,7 +177,7 @@ def _ascend(torch, terms: Terms, lo, hi, pool, scores, targets, make_objective, 
                             for t in range(len(scores))])
         owner = np.concatenate([np.full(len(rw), t) for t, rw in enumerate(rows)])
         with _one_thread(torch):
-            Xend, n = _adam(torch, X0, lo, hi, make_objective(owner), budget, steps, lr)
+            Xend, n = _pgd(torch, X0, lo, hi, make_objective(owner), budget, steps, lr)
         done += n
         got, points = verify(Xend, owner)
         for i, t in enumerate(owner):
@@ -203,7 +207,7 @@ def output_ascent(f: ReLUNetwork, g: ReLUNetwork | None, lo: np.ndarray, hi: np.
 
     def make_objective(owner):
         ks = torch.tensor([targets[t][0] for t in owner])
-        signs = torch.tensor([float(targets[t][1]) for t in owner], dtype=torch.float64)
+        signs = torch.tensor([float(targets[t][1]) for t in owner], dtype=getattr(torch, _PRECISION))
         index = torch.arange(len(owner))
 
         def objective(X, progress):
@@ -218,13 +222,12 @@ def output_ascent(f: ReLUNetwork, g: ReLUNetwork | None, lo: np.ndarray, hi: np.
 
     values, witnesses, done = _ascend(torch, terms, lo, hi, pool, scores, targets, make_objective, verify, budget,
                                       restarts, steps, rounds, 0.1, np.random.default_rng(seed))
-    start_values = np.array([sc.max() for sc in scores])
-    return AscentBounds(tuple(targets), values, witnesses, start_values, done, time.perf_counter() - start, "ascent")
+    return _found(targets, scores, values, witnesses, done, start)
 
 
 def _torch_terms(torch, terms: Terms):
-    return [([torch.tensor(W, dtype=torch.float64) for W in net.weights],
-             [torch.tensor(b, dtype=torch.float64) for b in net.biases], float(s)) for net, s in terms]
+    return [([torch.tensor(W, dtype=getattr(torch, _PRECISION)) for W in net.weights],
+             [torch.tensor(b, dtype=getattr(torch, _PRECISION)) for b in net.biases], float(s)) for net, s in terms]
 
 
 def _forward(torch, Ws, bs, X):
@@ -254,6 +257,12 @@ def _jacobian_targets(terms: Terms, J: np.ndarray, lo: np.ndarray, hi: np.ndarra
             if (k, j, 1 - 2 * si) not in chosen:
                 chosen.append((k, j, 1 - 2 * si))
     return chosen
+
+
+def _found(targets, scores, values, witnesses, done: int, start: float) -> AscentBounds:
+    method = "ascent" if done else "sampled (no time left for ascent)"
+    return AscentBounds(tuple(targets), values, witnesses, np.array([sc.max() for sc in scores]), done,
+                        time.perf_counter() - start, method)
 
 
 def _pool_only(targets, scores, pool: np.ndarray, start: float, torch) -> AscentBounds:
@@ -289,12 +298,12 @@ def jacobian_ascent(f: ReLUNetwork, g: ReLUNetwork | None, lo: np.ndarray, hi: n
     nets = _torch_terms(torch, terms)
     # per term and hidden layer, the typical |pre-activation| on the pool: the temperature's unit
     with torch.no_grad():
-        units = [_pre_activation_scales(torch, Ws, bs, torch.from_numpy(pool)) for Ws, bs, _ in nets]
+        units = [_pre_activation_scales(torch, Ws, bs, torch.tensor(pool, dtype=getattr(torch, _PRECISION))) for Ws, bs, _ in nets]
 
     def make_objective(owner):
         ks = torch.tensor([targets[t][0] for t in owner])
         js = torch.tensor([targets[t][1] for t in owner])
-        signs = torch.tensor([float(targets[t][2]) for t in owner], dtype=torch.float64)
+        signs = torch.tensor([float(targets[t][2]) for t in owner], dtype=getattr(torch, _PRECISION))
         index = torch.arange(len(owner))
 
         def objective(X, progress):
@@ -324,8 +333,7 @@ def jacobian_ascent(f: ReLUNetwork, g: ReLUNetwork | None, lo: np.ndarray, hi: n
 
     values, witnesses, done = _ascend(torch, terms, lo, hi, pool, scores, targets, make_objective, verify, budget,
                                       restarts, steps, rounds, 0.05, rng)
-    start_values = np.array([sc.max() for sc in scores])
-    return AscentBounds(tuple(targets), values, witnesses, start_values, done, time.perf_counter() - start, "ascent")
+    return _found(targets, scores, values, witnesses, done, start)
 
 
 def _pre_activation_scales(torch, Ws, bs, X):

@@ -65,7 +65,7 @@ _BUILDER_SHARE = 0.9
 _WRITE_RESERVE = 0.05
 #: Under ``total_time_limit``: relative weight of each section's share of what is left
 #: (solver-bound sections get more; the others need only a figure or two).
-_WEIGHTS = {"network": 1.0, "degeneracies": 2.0, "reduction": 1.5, "canonical-form": 0.5, "lipschitz": 2.0,
+_WEIGHTS = {"network": 1.5, "degeneracies": 2.0, "reduction": 1.5, "canonical-form": 0.5, "lipschitz": 2.0,
             "distances": 2.0, "sparsity": 1.0, "activations": 0.5, "constructive": 1.0}
 #: Under ``total_time_limit``: a section is stopped by the safety net only past twice its
 #: share or this fraction of what is left, whichever is more (still within the run's
@@ -83,6 +83,9 @@ class AnalysisReport(ResultMixin):
         The report folder and its three documents.
     figures : tuple of Path
         PNG figures written into ``out_dir``.
+    attachments : tuple of Path
+        Other files written into ``out_dir`` and linked from the report (the sparsity
+        certificate as JSON).
     sections : dict
         Section key -> ``{"status": "ok" | "partial" | "not computed", "reason": ..., <numbers>}``.
     summary : dict
@@ -99,6 +102,7 @@ class AnalysisReport(ResultMixin):
     sections: dict[str, dict[str, Any]]
     summary: dict[str, Any]
     seconds: float
+    attachments: tuple[Path, ...] = ()
 
     def status(self, key: str) -> str:
         """Status of section ``key``."""
@@ -272,10 +276,13 @@ def analyze(
         else:
             share = net_budget = run.share(1.0 / (len(keys) - i))
         ctx.budget = share.share(_BUILDER_SHARE)
-        n_figures = len(ctx.figures)
+        n_figures, n_attachments = len(ctx.figures), len(ctx.attachments)
         outcome = run_section(key, title_k, lambda build=build: build(ctx), net_budget)
         if outcome.status == "not computed":
             del ctx.figures[n_figures:]  # a stopped or failed section's figures are not the report's
+            for path in ctx.attachments[n_attachments:]:  # nor its other files (not linked from any text)
+                path.unlink(missing_ok=True)
+            del ctx.attachments[n_attachments:]
         outcomes.append(outcome)
 
     summary = _summary(network, outcomes)
@@ -294,12 +301,14 @@ def analyze(
     html_path.write_text(doc.to_html())
     section_data = {o.key: {**o.data, "seconds": o.seconds} for o in outcomes}
     written = tuple(p for p in ctx.figures if p.exists())
+    attached = tuple(p for p in ctx.attachments if p.exists())
     seconds = time.perf_counter() - start
     dump_json({"model": source, "provenance": None if network.provenance is None else network.provenance.to_dict(),
                "widths": list(network.widths), "domain": domain_text(dom, network.input_dim),
                "domain_note": domain_note, "time_limit": time_limit, "summary": summary, "sections": section_data,
-               "figures": [p.name for p in written], "seconds": seconds}, json_path)
-    return AnalysisReport(out, md_path, html_path, json_path, written, section_data, summary, seconds)
+               "figures": [p.name for p in written], "attachments": [p.name for p in attached],
+               "seconds": seconds}, json_path)
+    return AnalysisReport(out, md_path, html_path, json_path, written, section_data, summary, seconds, attached)
 
 
 def check_sections(sections: Sequence[str] | None, what: str = "") -> tuple[str, ...]:
@@ -316,11 +325,16 @@ def check_sections(sections: Sequence[str] | None, what: str = "") -> tuple[str,
 
 def _preload() -> None:
     """Import the libraries the sections share (matplotlib, SciPy's optimizers, HiGHS) before
-    the sections' shares are computed: imported lazily, their about 1.5 s would be charged to
+    the sections' shares are computed (and PyTorch, when installed, for the gradient searches):
+    imported lazily, their about 1.5 s would be charged to
     whichever section comes first and could leave it no time of its own."""
     import matplotlib.backends.backend_agg  # noqa: F401
     import matplotlib.figure  # noqa: F401
     import scipy.optimize  # noqa: F401
+    try:  # the gradient searches (network, Lipschitz and distance sections)
+        import torch  # noqa: F401
+    except ImportError:
+        pass
 
 
 def _summary(net: ReLUNetwork, outcomes: list[SectionOutcome]) -> dict[str, Any]:
@@ -346,10 +360,12 @@ def _summary(net: ReLUNetwork, outcomes: list[SectionOutcome]) -> dict[str, Any]
         sup = dist["sup"]
         text = (format_value(sup["upper"]) if sup["exact"]
                 else f"[{format_value(sup['lower'])}, {format_value(sup['upper'])}]")
-        if dist.get("output_range"):
-            text += f" (output range on the domain {format_value(dist['output_range'], 4)}: " + (
-                f"{sup['upper'] / dist['output_range']:.2%})" if sup["exact"] else
-                f"{sup['lower'] / dist['output_range']:.2%} to {sup['upper'] / dist['output_range']:.2%})")
+        R = dist.get("output_range")
+        if R:
+            what = "output range attained on the domain" if dist.get("output_range_kind", "").startswith(
+                "attained") else "output range on the domain's points"
+            text += f" (relative to the {what}, R = {format_value(R, 4)}: " + (
+                f"{sup['upper'] / R:.2%})" if sup["exact"] else f"{sup['lower'] / R:.2%} to {sup['upper'] / R:.2%})")
         summary[f"sup |f - g|, g = f pruned {dist['fraction']:.0%} more"] = text
     sp = data.get("sparsity", {})
     if "answer" in sp:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,21 @@ class Context:
     domain_reason: str = ""  # why this domain: the data's bounding box, the caller's, or the default
     budget: Budget = dataclasses.field(default_factory=Budget)
     figures: list[Path] = dataclasses.field(default_factory=list)
+    attachments: list[Path] = dataclasses.field(default_factory=list)  # other files of the report (JSON)
+    cache: dict[str, Any] = dataclasses.field(default_factory=dict)  # results shared by sections
+
+    def attachment(self, name: str) -> Path:
+        """Path of a non-figure file in the report folder (e.g. a certificate), recorded as
+        written by the report (listed in ``report.json``)."""
+        path = self.out_dir / name
+        self.attachments.append(path)
+        return path
+
+    def search_budget(self, share: float) -> Budget:
+        """Budget of a gradient search: ``share`` of what is left of the section's budget,
+        at most a quarter of the per-call time limit (searches stop early on small networks
+        only when they run out of rounds)."""
+        return self.budget.share(share).child(0.25 * self.time_limit)
 
     def figure(self, name: str) -> Path:
         """Path of a figure file in the report folder, recorded as written by the report."""

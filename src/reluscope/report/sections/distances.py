@@ -11,6 +11,7 @@ from ...network import ReLUNetwork
 from .._runner import SectionContent
 from ..document import Paragraph, Table, format_value
 from ._context import Context, sample
+from ._scale import output_scale, search_starts
 
 __all__ = ["build"]
 
@@ -54,6 +55,26 @@ def _data_neighbourhoods(ctx: Context) -> Boxes:
     return Boxes(lo, hi, centres=X)
 
 
+def _searched_lower_bounds(ctx: Context, pruned: ReLUNetwork) -> dict[str, Any]:
+    """Gradient search for the largest |f - g| and the largest gradient entry of f - g on the
+    box (each value re-evaluated on both networks at its witness)."""
+    from ...distance.ascent import jacobian_ascent, output_ascent
+
+    lo, hi = ctx.domain.bounds(ctx.net.input_dim)
+    starts = search_starts(ctx)
+    found: dict[str, Any] = {}
+    for key, search in (("sup", lambda b: output_ascent(ctx.net, pruned, lo, hi, starts, budget=b, rounds=20,
+                                                        seed=ctx.seed)),
+                        ("gradient", lambda b: jacobian_ascent(ctx.net, pruned, lo, hi, starts, budget=b, rounds=20,
+                                                               seed=ctx.seed))):
+        r = search(ctx.search_budget(0.25 if key == "sup" else 0.35))
+        i = r.best()
+        found[key] = {"lower": max(float(r.values[i]), 0.0), "witness": r.witnesses[i].tolist(),
+                      "component": list(r.targets[i][:-1]), "method": r.method, "steps": r.steps,
+                      "seconds": r.seconds, "best_at_starting_points": float(r.start_values.max())}
+    return found
+
+
 def _closed(lower: float, upper: float) -> bool:
     return upper - lower <= 1e-9 * max(1.0, abs(upper))
 
@@ -65,6 +86,8 @@ def build(ctx: Context) -> SectionContent:
     fraction = 0.1
     pruned = _pruned_further(ctx.net, fraction)
     removed = sum(int(np.count_nonzero(a)) - int(np.count_nonzero(b)) for a, b in zip(ctx.net.weights, pruned.weights))
+    scale = output_scale(ctx, share=0.15) if isinstance(ctx.domain, Box) else None  # computed once per run
+    searched = _searched_lower_bounds(ctx, pruned) if isinstance(ctx.domain, Box) else None
     # shares of the section's time: sup, then Sobolev, then (with data) the boxes around the data
     first = 0.25 if ctx.X is not None else 0.45
     lim_sup = ctx.solver_limit(first)
@@ -72,17 +95,30 @@ def build(ctx: Context) -> SectionContent:
     lim_sob = ctx.solver_limit(0.4 if ctx.X is not None else 1.0)
     sob = sobolev_distance(ctx.net, pruned, ctx.domain, time_limit=lim_sob, seed=ctx.seed)
     limits = f"{lim_sup:.2g} s (sup) and {lim_sob:.2g} s (Sobolev)"
+    # lower bounds: the solvers' or the gradient search's, whichever is larger (each attained at a witness)
+    sup_lo, sup_src = float(sup.lower), "solver"
+    grad_lo, grad_src = float(sob.gradient_part.lower), "solver"
+    if searched is not None:
+        if searched["sup"]["lower"] > sup_lo:
+            sup_lo, sup_src = searched["sup"]["lower"], "gradient search"
+        if searched["gradient"]["lower"] > grad_lo:
+            grad_lo, grad_src = searched["gradient"]["lower"], "gradient search"
     # sup |f - g| <= ||f - g||_{W^{1,inf}} (the latter is the max of the sup and the gradient norm):
     # each bound of one is a bound of the other
-    sup_lo, sup_up, sup_exact = float(sup.lower), min(float(sup.upper), float(sob.upper)), bool(sup.exact)
-    sob_lo, sob_up, sob_exact = max(float(sob.lower), sup_lo), float(sob.upper), bool(sob.exact)
+    sup_up, sup_exact = min(float(sup.upper), float(sob.upper)), bool(sup.exact)
+    sob_lo, sob_up, sob_exact = max(float(sob.lower), sup_lo, grad_lo), float(sob.upper), bool(sob.exact)
     sup_exact = sup_exact or _closed(sup_lo, sup_up)
     sob_exact = sob_exact or _closed(sob_lo, sob_up)
-    points = sample(ctx.domain, ctx.net.input_dim, ctx.n_samples, ctx.seed + 5)
-    if ctx.X is not None:
-        points = np.vstack([points, ctx.X])
-    out = ctx.net(points)
-    out_range = float((out.max(axis=0) - out.min(axis=0)).max()) if len(points) else 0.0
+    if scale is None:  # a point set: the exact spread over its points
+        points = sample(ctx.domain, ctx.net.input_dim, ctx.n_samples, ctx.seed + 5)
+        out = ctx.net(points)
+        out_range = float((out.max(axis=0) - out.min(axis=0)).max()) if len(points) else 0.0
+        scale_text = (f"Scale: the output range of f on the {len(points)} points of the domain is R = "
+                      f"{format_value(out_range)} (largest max - min of one output); the relative columns divide by R.")
+    else:
+        out_range = scale.attained
+        scale_text = (scale.relative_to() + " So a relative number is a fraction of an output spread "
+                      "the network really produces on the domain.")
 
     def rel(v: float) -> float | None:
         return v / out_range if out_range > 0 else None
@@ -96,10 +132,14 @@ def build(ctx: Context) -> SectionContent:
     data: dict[str, Any] = {
         "fraction": fraction,
         "weights_removed": int(removed),
-        "sup": {"lower": sup_lo, "upper": sup_up, "exact": sup_exact},
-        "sobolev": {"lower": sob_lo, "upper": sob_up, "exact": sob_exact},
+        "sup": {"lower": sup_lo, "upper": sup_up, "exact": sup_exact, "lower_source": sup_src},
+        "sobolev": {"lower": sob_lo, "upper": sob_up, "exact": sob_exact, "gradient_lower": grad_lo,
+                    "gradient_lower_source": grad_src},
         "output_range": out_range,
-        "output_range_points": int(len(points)),
+        "output_range_kind": "exact on the points" if scale is None else (
+            "attained by gradient search" if scale.method == "ascent" else "attained at the search's starting points"),
+        "output_range_upper_bound": None if scale is None else scale.upper,
+        "searched": searched,
     }
     if ctx.X is not None:
         on_data = sup_distance(ctx.net, pruned, PointSet(ctx.X))
@@ -122,13 +162,17 @@ def build(ctx: Context) -> SectionContent:
                   f"{fraction:.0%} smallest-magnitude remaining weights of each layer removed "
                   f"({removed} weights). Distances are computed by MILP on HiGHS within "
                   f"{limits}; when the limit hits, the true value lies between the bounds."),
-        Paragraph(f"Scale: the output range of f on the domain is R = {format_value(out_range)} (largest "
-                  f"max - min of one output over {len(points)} sampled{' and data' if ctx.X is not None else ''} "
-                  "points, a lower estimate of the true range); the relative columns divide by R. "
-                  "Bounds of the two norms are made consistent: sup |f - g| <= the W^{1,inf} norm."),
+        Paragraph(f"Lower bounds are values of |f - g| (or of a gradient entry of f - g) at witness points, "
+                  f"evaluated on both networks: from the solvers or from a gradient search (projected gradient "
+                  f"ascent with restarts{', from the data and' if ctx.X is not None else ' from'} points of the box), "
+                  f"whichever is larger (sup: {sup_src}; gradient part: {grad_src}). " + scale_text +
+                  " Bounds of the two norms are made consistent: sup |f - g| <= the W^{1,inf} norm."),
         Table(("distance between f (the network) and g (pruned further)", "lower", "upper", "lower / R",
                "upper / R", "status"), tuple(rows)),
     ]
+    note = scale.note(ctx.net.input_dim) if scale is not None else ""
+    if note:
+        blocks.append(Paragraph(note))
     status, reason = "ok", ""
     if not (sup_exact and sob_exact):
         status, reason = "partial", (f"the exact distances were not closed (solver status {sup.status} / "

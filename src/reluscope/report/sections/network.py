@@ -8,6 +8,7 @@ from .. import figures
 from .._runner import SectionContent
 from ..document import Figure, Paragraph, Table
 from ._context import Context, domain_text
+from ._scale import output_scale
 
 __all__ = ["build"]
 
@@ -22,6 +23,8 @@ def build(ctx: Context) -> SectionContent:
         nonzero = int(np.count_nonzero(W))
         rows.append((i + 1, f"{W.shape[0]} x {W.shape[1]}", W.size + W.shape[0], allowed,
                      nonzero, nonzero / W.size, float(np.abs(W).max()) if W.size else 0.0))
+    scale = output_scale(ctx)
+    note = scale.note(net.input_dim)
     path = figures.weight_heatmaps(net.weights, net.masks, ctx.figure("weights.png"))
     data = {
         "widths": list(net.widths),
@@ -31,6 +34,8 @@ def build(ctx: Context) -> SectionContent:
         "masked": net.masks is not None,
         "domain": domain_text(ctx.domain, net.input_dim),
         "domain_reason": ctx.domain_reason,
+        "domain_note": note,
+        "output_scale": scale.to_dict(),
         "layers": [dict(zip(("layer", "shape", "parameters", "mask_entries", "nonzero_weights",
                              "weight_density", "max_abs_weight"), r)) for r in rows],
     }
@@ -43,6 +48,7 @@ def build(ctx: Context) -> SectionContent:
                   + (f": {ctx.domain_reason}." if ctx.domain_reason else ".")
                   + " Every statement about dead, always-active or degenerate neurons, distances and "
                     "Lipschitz constants holds on this domain only."),
+        *([Paragraph(note)] if note else []),
         Table(("layer", "weight shape", "parameters (with bias)", "mask entries", "nonzero weights",
                "weight density", "max |w|"), tuple(rows)),
         Figure(path.name, "Weight magnitudes per layer (log10 |w|); grey entries are zero or outside the mask."),
