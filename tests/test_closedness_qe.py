@@ -44,10 +44,12 @@ def test_plain_encoding_agrees_on_small_patterns() -> None:
 
 def test_undecided_is_honest_and_time_limited() -> None:
     # a 3x3x3 pattern that quantifier elimination does not settle in a fraction of a second
+    # (nor in 60 s); the deadline promise itself is measured in benchmarks/, here a margin
+    # that a loaded machine keeps too
     text = "110/011/101;101/110/011"
     start = time.perf_counter()
     closed, seconds, _ = decide_qe(SparsityPattern.from_text(text), time_limit=0.3)
-    assert time.perf_counter() - start < 3.0
+    assert time.perf_counter() - start < 10.0
     assert closed is None or closed is False  # never a wrong "closed" (it is not closed)
     verdict = is_closed(text, time_limit=0.3, method="qe")
     assert verdict.closed in (None, False)
@@ -63,7 +65,7 @@ def _sleep(seconds: float) -> str:
 def test_run_with_limit_kills_and_returns() -> None:
     start = time.perf_counter()
     assert run_with_limit(_sleep, (30.0,), 0.2) == ("timeout", None)
-    assert time.perf_counter() - start < 5.0
+    assert time.perf_counter() - start < 10.0  # killed, not waited for (the child sleeps 30 s)
     assert run_with_limit(_sleep, (0.0,), 5.0) == ("ok", "done")
 
 

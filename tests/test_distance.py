@@ -214,7 +214,9 @@ def test_pointset_is_exact_maximum_over_points():
     r = sup_distance(f, g, PointSet(X))
     D = np.abs(f(X) - g(X))
     assert r.exact and r.status == "points" and r.method == "points"
-    assert r.lower == r.upper == D.max()
+    # the library evaluates f - g its own way (a joint evaluation, other matmul shapes): the
+    # same number up to rounding, which another BLAS may do differently
+    assert r.lower == r.upper == pytest.approx(D.max(), rel=1e-12, abs=1e-15)
     assert np.abs(f(r.witness) - g(r.witness)).max() == pytest.approx(D.max(), rel=1e-12)
     rg = sobolev_distance(f, g, X)
     assert rg.gradient_part.status == "points" and rg.exact
