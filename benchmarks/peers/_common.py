@@ -4,13 +4,15 @@ peer call in a child process with a wall-clock limit, and plain VNN-LIB files.
 Every peer call runs as its own process group; past the wall-clock limit the whole group
 is killed (SIGKILL), so a peer that ignores its own ``--timeout`` cannot stall the run.
 The measured time is the wall time of the whole child (start-up included), the same for
-every tool.
+every tool; its CPU time (user + system, the child and the descendants it waited for) is
+recorded too, since the machine's two cores are shared and wall times stretch with the load.
 """
 
 from __future__ import annotations
 
 import gzip
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -53,12 +55,14 @@ class Completed:
     stderr: str
     seconds: float
     killed: bool
+    cpu_seconds: float  # user + system time of the child and the descendants it waited for
 
 
 def run(cmd: list[str], wall_limit: float, env: dict[str, str] | None = None,
         cwd: Path | None = None) -> Completed:
     """Run ``cmd`` with a wall-clock limit; the process group is killed past it."""
     full_env = {**os.environ, **ONE_THREAD, **(env or {})}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             errors="replace", env=full_env, cwd=cwd, start_new_session=True)
@@ -72,7 +76,10 @@ def run(cmd: list[str], wall_limit: float, env: dict[str, str] | None = None,
         except ProcessLookupError:
             pass
         out, err = proc.communicate()
-    return Completed(None if killed else proc.returncode, out, err, time.monotonic() - t0, killed)
+    seconds = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Completed(None if killed else proc.returncode, out, err, seconds, killed, cpu)
 
 
 def plain_vnnlib(path: Path) -> Path:

@@ -54,8 +54,8 @@ def verify(onnx: Path, vnnlib: Path, timeout: float, grace: float = 20.0) -> dic
     done: Completed = run([str(binary), str(onnx), str(spec), "--timeout", str(int(round(timeout))),
                            "--num-workers", "1"], wall_limit=timeout + grace)
     if done.killed:
-        return {"result": "timeout", "seconds": done.seconds, "counterexample": None,
+        return {"result": "timeout", "seconds": done.seconds, "cpu_seconds": done.cpu_seconds, "counterexample": None,
                 "note": f"killed at {timeout + grace:.0f} s wall"}
     result, cex = parse(done.stdout)
     note = "" if result != "error" else f"rc={done.returncode}: {tail(done.stdout + done.stderr)}"
-    return {"result": result, "seconds": done.seconds, "counterexample": cex, "note": note}
+    return {"result": result, "seconds": done.seconds, "cpu_seconds": done.cpu_seconds, "counterexample": cex, "note": note}

@@ -52,8 +52,8 @@ def verify(onnx: Path, vnnlib: Path, timeout: float, grace: float = 30.0) -> dic
                    env={"PYTHONPATH": f"{SHIM}:{site / 'src'}"})
         text = result_file.read_text(errors="replace") if result_file.exists() else ""
     if done.killed:
-        return {"result": "timeout", "seconds": done.seconds, "counterexample": None,
+        return {"result": "timeout", "seconds": done.seconds, "cpu_seconds": done.cpu_seconds, "counterexample": None,
                 "note": f"killed at {timeout + grace:.0f} s wall"}
     result, cex = parse(text)
     note = "" if result != "error" else f"rc={done.returncode}: {tail(done.stdout + done.stderr)}"
-    return {"result": result, "seconds": done.seconds, "counterexample": cex, "note": note}
+    return {"result": result, "seconds": done.seconds, "cpu_seconds": done.cpu_seconds, "counterexample": cex, "note": note}

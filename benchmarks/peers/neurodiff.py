@@ -114,7 +114,7 @@ def verify_pair(name: str, net: tuple[list, list], copy: tuple[list, list], prop
     done = run([str(binary), str(prop), str(f1), str(f2), str(eps), "-e", str(EXTRA_VARS)],
                wall_limit=timeout, cwd=CODE)
     if done.killed:
-        return {"result": "timeout", "seconds": done.seconds, "note": ""}
+        return {"result": "timeout", "seconds": done.seconds, "cpu_seconds": done.cpu_seconds, "note": ""}
     result = parse(done.stderr)
-    return {"result": result, "seconds": done.seconds,
+    return {"result": result, "seconds": done.seconds, "cpu_seconds": done.cpu_seconds,
             "note": "" if result != "error" else f"rc={done.returncode}: {tail(done.stdout + done.stderr)}"}

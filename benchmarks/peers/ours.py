@@ -119,6 +119,7 @@ def differential_pair(n: str, prop: int, eps: float, timeout: float) -> dict:
         return {"result": "killed" if done.killed else "error", "seconds": done.seconds,
                 "note": "" if done.killed else f"rc={done.returncode}: {tail(done.stderr, 400)}"}
     record["wall_seconds"] = done.seconds
+    record["cpu_seconds"] = done.cpu_seconds
     return record
 
 
@@ -162,6 +163,7 @@ def verify_instance(onnx: Path, vnnlib: Path, timeout: float) -> dict:
                 "wall_seconds": done.seconds, "counterexample": None,
                 "note": "" if done.killed else f"rc={done.returncode}: {tail(done.stderr, 400)}"}
     record["wall_seconds"] = done.seconds
+    record["cpu_seconds"] = done.cpu_seconds
     if record["result"] == "violated":
         if record["counterexample"] is None:
             record["cex_check"] = {"float64": False, "onnxruntime": False}
