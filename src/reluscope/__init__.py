@@ -49,6 +49,7 @@ _LAZY: dict[str, str] = {
     "lipschitz_constant": "distance",
     "epsilon_equivalent": "distance", "top1_agreement": "distance",
     "parameter_distance": "symmetry", "ParameterDistance": "symmetry",
+    "verify": "verify", "VerificationResult": "verify",
     "load_vnnlib": "io",
 }
 

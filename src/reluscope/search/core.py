@@ -50,9 +50,11 @@ class Problem(Protocol):
         """The children of a batch (each child inside its parent, their union the parent).
         A child's entry ``"parent"`` gives the index of its parent in ``doms``."""
 
-    def bound(self, doms: Domains) -> tuple[np.ndarray, np.ndarray]:
-        """``(lb, candidates)``: sound lower bounds (shape ``(n,)``; ``+inf`` for an empty
-        subdomain) and points worth evaluating (shape ``(k, d)``, may be empty)."""
+    def bound(self, doms: Domains) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(lb, candidates, resolved)``: sound lower bounds (shape ``(n,)``; ``+inf`` for
+        an empty subdomain), points worth evaluating (shape ``(k, d)``, may be empty) and
+        which subdomains are solved exactly (their bound is final: they leave the
+        frontier; ``None``: none)."""
 
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         """The objective ``max_j phi_j`` at the rows of ``X`` on the real network(s), float64."""
@@ -156,11 +158,22 @@ def branch_and_bound(problem: Problem, *, budget: Budget, rng: np.random.Generat
         offer(np.atleast_2d(np.asarray(initial[1], dtype=np.float64)))
     pruned_min = math.inf  # lowest bound of a subdomain dropped from the frontier
     frontier = _Frontier()
+
+    def retire(doms: Domains, lb: np.ndarray, done: np.ndarray | None) -> tuple[Domains, np.ndarray]:
+        """Subdomains solved exactly leave the frontier; their bound stays in the global one."""
+        nonlocal pruned_min
+        if done is None or not done.any():
+            return doms, lb
+        pruned_min = min(pruned_min, float(lb[done].min()))
+        keep = ~done
+        return {k: v[keep] for k, v in doms.items()}, lb[keep]
+
     root = problem.root()
-    lb, cand = problem.bound(root)
+    lb, cand, done = problem.bound(root)
     offer(cand)
     offer(problem.attack(root, lb, budget.share(0.2), rng))
     lower = -math.inf
+    root, lb = retire(root, lb, done)
     frontier.push(root, lb)
     history: list[tuple[float, float]] = []
     n_dom, it = 1, 0
@@ -209,13 +222,14 @@ def branch_and_bound(problem: Problem, *, budget: Budget, rng: np.random.Generat
         doms, plb = frontier.pop_lowest(problem.batch_size)
         children = problem.branch(doms, plb)
         parent = children.pop("parent")
-        clb, cand = problem.bound(children)
+        clb, cand, done = problem.bound(children)
         # a child lies inside its parent: the parent's bound holds for it too
         clb = np.maximum(clb, plb[parent])
         offer(cand)
         if attack_every and it % attack_every == 0 and not budget.expired():
             offer(problem.attack(children, clb, budget.share(0.1), rng))
         n_dom += clb.size
+        children, clb = retire(children, clb, done)
         children, clb = prune(children, clb)
         frontier.push(children, clb)
     return SearchOutcome(float(lower), float(best), witness, status, n_dom, it, tuple(history))

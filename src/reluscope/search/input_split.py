@@ -28,12 +28,15 @@ __all__ = ["Bounder", "BoxBounds", "InputSplitProblem", "minimize_max", "maximiz
 class BoxBounds:
     """What a bounder may return for a batch of ``B`` boxes: ``lower`` ``(B, m)`` sound lower
     bounds of every ``phi_j``; optionally ``sensitivity`` ``(B, d)`` (``|d phi / d x_k|``
-    estimates that steer the split) and ``points`` ``(k, d)`` worth evaluating (e.g. primal
-    points of exact leaf LPs)."""
+    estimates that steer the split), ``points`` ``(k, d)`` worth evaluating (e.g. primal
+    points of exact leaf LPs), ``resolved`` ``(B,)``: boxes whose bound is final, and
+    ``joint`` ``(B,)``: a lower bound on ``max_j phi_j`` (not on each row) when known."""
 
     lower: np.ndarray
     sensitivity: np.ndarray | None = None
     points: np.ndarray | None = None
+    resolved: np.ndarray | None = None  # (B,) bool: the bound is exact, the box needs no split
+    joint: np.ndarray | None = None  # (B,): a lower bound on max_j phi_j itself (rows together)
 
 
 @runtime_checkable
@@ -88,7 +91,7 @@ class InputSplitProblem:
         return {"lo": np.concatenate([lo, lo_r]), "hi": np.concatenate([hi_l, hi]),
                 "sens": np.concatenate([sens, sens]), "parent": parent}
 
-    def bound(self, doms: Domains) -> tuple[np.ndarray, np.ndarray]:
+    def bound(self, doms: Domains) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         lo, hi = doms["lo"], doms["hi"]
         out = self.bounder.bound(lo, hi)
         if not isinstance(out, BoxBounds):
@@ -100,7 +103,10 @@ class InputSplitProblem:
         pts = [sample_boxes(lo, hi, self.n_random, self.probe_rng)]
         if out.points is not None and len(out.points):
             pts.append(np.asarray(out.points, dtype=np.float64).reshape(-1, lo.shape[1]))
-        return np.max(out.lower, axis=1), np.concatenate(pts)
+        lb = np.max(out.lower, axis=1)
+        if out.joint is not None:
+            lb = np.maximum(lb, out.joint)
+        return lb, np.concatenate(pts), out.resolved
 
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         return np.max(np.asarray(self.bounder.evaluate(X), dtype=np.float64).reshape(X.shape[0], -1), axis=1)

@@ -1,0 +1,276 @@
+"""Batched linear bounds of a network objective ``phi = C f(x) + d`` on many subdomains at
+once (PyTorch float64 on CPU): CROWN back-substitution with per-subdomain intermediate
+bounds, optimized lower slopes (alpha-CROWN) and split multipliers (beta-CROWN).
+
+A subdomain is a box ``[lo, hi]`` together with per-neuron pre-activation bounds
+``(l, u)`` that hold on it; a ReLU split ``s_i z_i >= 0`` (``s_i = +1``: active, ``-1``:
+inactive) is carried by tightening ``l_i = 0`` or ``u_i = 0`` and by a Lagrange term
+``- beta_i s_i z_i`` (``beta_i >= 0``) added to the objective before relaxing. For *every*
+``alpha`` in ``[0, 1]`` and ``beta >= 0`` the result is a sound lower bound
+(``docs/background/branch-and-bound.md``); the optimizer only proposes ``alpha`` and
+``beta``, and the final bound is recomputed without gradients with the outward rounding
+pad of :data:`reluscope.bounds.ROUNDING_PAD`.
+
+Shapes: ``B`` subdomains, ``r`` bounded rows, hidden layer ``k`` of width ``n_k``; the
+coefficient tensor ``Lam`` is ``(B, r, n)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..bounds import ROUNDING_PAD
+
+__all__ = ["TorchNet", "LinearBound", "interval_then_crown", "objective_bound", "optimize_objective_bound",
+           "joint_lower"]
+
+
+class TorchNet:
+    """A network's affine layers as float64 torch tensors, with the objective rows ``C, d``
+    kept as a last linear map (no fold, so no extra rounding)."""
+
+    def __init__(self, weights: list[np.ndarray], biases: list[np.ndarray], C: np.ndarray, d: np.ndarray) -> None:
+        import torch
+
+        self.W = [torch.tensor(np.array(w, dtype=np.float64)) for w in weights]
+        self.b = [torch.tensor(np.array(v, dtype=np.float64)) for v in biases]
+        self.C = torch.tensor(np.array(C, dtype=np.float64))
+        self.d = torch.tensor(np.array(d, dtype=np.float64))
+        self.Wabs = [w.abs() for w in self.W]
+        self.babs = [v.abs() for v in self.b]
+        self.widths = [w.shape[0] for w in self.W[:-1]]  # hidden widths
+        self.n_in = self.W[0].shape[1]
+        self.m = self.C.shape[0]
+
+    def forward(self, X: Any) -> Any:
+        """``phi`` at the rows of a torch tensor ``X`` (differentiable)."""
+        h = X
+        for W, b in zip(self.W[:-1], self.b[:-1]):
+            h = (h @ W.T + b).clamp(min=0.0)
+        y = h @ self.W[-1].T + self.b[-1]
+        return y @ self.C.T + self.d
+
+
+@dataclass
+class LinearBound:
+    """Lower bounds ``(B, r)`` with their input coefficients ``Lam_x`` ``(B, r, d)``, the
+    per-layer coefficients on the hidden post-activations (for branching scores) and the
+    padded constants of the linear lower bounds."""
+
+    lower: Any
+    lam_x: Any
+    lam_hidden: list
+    const: Any = None  # (B, r), padded: phi_j(x) >= lam_x[j] . x + const[j] on the box
+
+
+def _relax(l: Any, u: Any, alpha: Any | None) -> tuple[Any, Any, Any]:
+    """``(slope_l, slope_u, icpt_u)`` of the ReLU on ``[l, u]``; unstable neurons take the
+    chord above and ``alpha z`` below (``alpha=None``: CROWN's adaptive 0/1 choice)."""
+    import torch
+
+    unstable = (l < 0) & (u > 0)
+    active = (l >= 0).to(l.dtype)
+    width = torch.where(unstable, u - l, torch.ones_like(u))
+    su = torch.where(unstable, u / width, active)
+    iu = torch.where(unstable, -l * u / width, torch.zeros_like(u))
+    if alpha is None:
+        sl = torch.where(unstable, (u >= -l).to(l.dtype), active)
+    else:
+        sl = torch.where(unstable.unsqueeze(1), alpha, active.unsqueeze(1))
+    return sl, su, iu
+
+
+def _backward(net: TorchNet, lam: Any, const: Any, top: int, lows: list, highs: list, *,
+              alphas: list | None = None, betas: list | None = None, signs: list | None = None,
+              keep_hidden: bool = False, track_mag: bool = True) -> tuple[Any, Any, Any, list]:
+    """Substitute a linear lower bound ``lam . h^(top) + const`` (``lam`` ``(B, r, n_top)``
+    on the post-activations of hidden layer ``top``) back to the input.
+
+    Returns ``(lam_x, const, mag, lam_hidden)``: ``mag`` is the sum of absolute terms of
+    the constant (for the rounding pad); ``lam_hidden[k]`` the coefficients on ``h^(k)``."""
+    import torch
+
+    mag = const.abs() if track_mag else None
+    hidden: list = [None] * (top + 1)
+    for k in range(top, -1, -1):
+        if keep_hidden:
+            hidden[k] = lam
+        sl, su, iu = _relax(lows[k], highs[k], None if alphas is None else alphas[k])
+        if sl.dim() == 2:
+            sl = sl.unsqueeze(1)
+        neg = lam.clamp(max=0.0)
+        const = const + (neg * iu.unsqueeze(1)).sum(-1)
+        lam = torch.where(lam < 0, lam * su.unsqueeze(1), lam * sl)
+        if betas is not None and signs is not None and betas[k] is not None:
+            lam = lam - betas[k] * signs[k].unsqueeze(1)
+        const = const + lam @ net.b[k]
+        if track_mag:
+            mag = mag + (neg.abs() * iu.abs().unsqueeze(1)).sum(-1) + lam.abs() @ net.babs[k]
+        lam = lam @ net.W[k]
+    return lam, const, mag, hidden
+
+
+def _concretize(lam: Any, const: Any, lo: Any, hi: Any) -> Any:
+    """``min over [lo, hi]`` of ``lam x + const`` per row (``lo``, ``hi`` ``(B, d)``)."""
+    return const + (lam.clamp(min=0.0) * lo.unsqueeze(1)).sum(-1) + (lam.clamp(max=0.0) * hi.unsqueeze(1)).sum(-1)
+
+
+def _padded(value: Any, lam: Any, mag: Any, lo: Any, hi: Any) -> Any:
+    """``value`` moved down by the rounding allowance of its computation."""
+    big = torch_max_abs(lo, hi)
+    total = mag + (lam.abs() * big.unsqueeze(1)).sum(-1)
+    return value - ROUNDING_PAD * (1.0 + total)
+
+
+def torch_max_abs(lo: Any, hi: Any) -> Any:
+    return lo.abs().maximum(hi.abs())
+
+
+def interval_then_crown(net: TorchNet, lo: Any, hi: Any) -> tuple[list, list]:
+    """Per-box pre-activation bounds ``(lows, highs)`` of every hidden layer (each
+    ``(B, n_k)``): exact interval for the first layer, then CROWN back-substitution
+    intersected with interval propagation, all padded outward."""
+    import torch
+
+    lows: list = []
+    highs: list = []
+    a_lo, a_hi = lo, hi
+    for k, (W, b) in enumerate(zip(net.W[:-1], net.b[:-1])):
+        Wp, Wn = W.clamp(min=0.0), W.clamp(max=0.0)
+        zl = a_lo @ Wp.T + a_hi @ Wn.T + b
+        zh = a_hi @ Wp.T + a_lo @ Wn.T + b
+        mag = torch_max_abs(a_lo, a_hi) @ net.Wabs[k].T + net.babs[k]
+        zl = zl - ROUNDING_PAD * (1.0 + mag)
+        zh = zh + ROUNDING_PAD * (1.0 + mag)
+        if k > 0:
+            B = lo.shape[0]
+            lam = torch.cat([W, -W]).unsqueeze(0).expand(B, -1, -1)
+            const = torch.cat([b, -b]).unsqueeze(0).expand(B, -1)
+            lam_x, c, mg, _ = _backward(net, lam, const, k - 1, lows, highs)
+            val = _padded(_concretize(lam_x, c, lo, hi), lam_x, mg, lo, hi)
+            n = W.shape[0]
+            zl = torch.maximum(zl, val[:, :n])
+            zh = torch.minimum(zh, -val[:, n:])
+        lows.append(zl)
+        highs.append(zh)
+        a_lo, a_hi = zl.clamp(min=0.0), zh.clamp(min=0.0)
+    return lows, highs
+
+
+def _top(net: TorchNet, B: int) -> tuple[Any, Any]:
+    """The objective's coefficients on the last hidden layer: ``C W_L``, ``C b_L + d``."""
+    lam = (net.C @ net.W[-1]).unsqueeze(0).expand(B, -1, -1)
+    const = (net.C @ net.b[-1] + net.d).unsqueeze(0).expand(B, -1)
+    return lam, const
+
+
+def objective_bound(net: TorchNet, lo: Any, hi: Any, lows: list, highs: list, *, alphas: list | None = None,
+                    betas: list | None = None, signs: list | None = None, keep_hidden: bool = False
+                    ) -> LinearBound:
+    """Sound (padded) lower bounds of every ``phi_j`` on every subdomain, for the given
+    slopes and multipliers (``None``: CROWN's adaptive slopes, no multipliers)."""
+    import torch
+
+    with torch.no_grad():
+        lam, const = _top(net, lo.shape[0])
+        if not lows:  # no hidden layer: phi is affine in x
+            lam_x, c, mg, hidden = lam, const, const.abs(), []
+            h_max = torch_max_abs(lo, hi)
+        else:
+            lam_x, c, mg, hidden = _backward(net, lam, const, len(lows) - 1, lows, highs, alphas=alphas,
+                                             betas=betas, signs=signs, keep_hidden=keep_hidden)
+            h_max = highs[-1].clamp(min=0.0)
+        raw = _concretize(lam_x, c, lo, hi)
+        val = _padded(raw, lam_x, mg, lo, hi)
+        # the rounding of the product C W_L itself: its absolute terms are |C| |W_L|
+        val = val - ROUNDING_PAD * (h_max @ (net.C.abs() @ net.Wabs[-1]).T)
+    return LinearBound(val, lam_x, hidden, c - (raw - val))
+
+
+def optimize_objective_bound(net: TorchNet, lo: Any, hi: Any, lows: list, highs: list, *, signs: list | None = None,
+                             steps: int = 20, lr_alpha: float = 0.1, lr_beta: float = 0.05,
+                             init: LinearBound | None = None, budget: Any = None) -> LinearBound:
+    """alpha-CROWN (and beta-CROWN when ``signs`` has split neurons): Adam on the slopes of
+    the unstable neurons (projected to ``[0, 1]``) and the multipliers of the split neurons
+    (projected to ``>= 0``), maximizing the sum of the lower bounds; the best bound per row
+    over the steps and the starting CROWN bound is kept (each one is sound)."""
+    import torch
+
+    B, r = lo.shape[0], net.m
+    base = init if init is not None else objective_bound(net, lo, hi, lows, highs, keep_hidden=True)
+    unstable = [((l < 0) & (u > 0)) for l, u in zip(lows, highs)]
+    if not any(bool(un.any()) for un in unstable) and (signs is None or not any(bool((s != 0).any()) for s in signs)):
+        return base
+    alphas = [(u >= -l).to(l.dtype).unsqueeze(1).expand(B, r, -1).clone().requires_grad_(True)
+              for l, u in zip(lows, highs)]
+    params = [{"params": alphas, "lr": lr_alpha}]
+    betas = None
+    if signs is not None:
+        betas = [torch.zeros(B, r, s.shape[1], dtype=torch.float64, requires_grad=True) for s in signs]
+        params.append({"params": betas, "lr": lr_beta})
+    opt = torch.optim.Adam(params)
+    lam0, const0 = _top(net, B)
+    best = base.lower.clone()
+    best_alpha = [a.detach().clone() for a in alphas]
+    best_beta = None if betas is None else [b.detach().clone() for b in betas]
+    for _ in range(steps):
+        if budget is not None and budget.expired():
+            break
+        opt.zero_grad()
+        lam_x, c, _, _ = _backward(net, lam0, const0, len(lows) - 1, lows, highs, alphas=alphas, betas=betas,
+                                   signs=signs, track_mag=False)
+        val = _concretize(lam_x, c, lo, hi)
+        with torch.no_grad():
+            better = val > best
+            if better.any():
+                best = torch.where(better, val, best)
+                for a, ba in zip(alphas, best_alpha):
+                    ba[better] = a.detach()[better]
+                if betas is not None:
+                    for bt, bb in zip(betas, best_beta):
+                        bb[better] = bt.detach()[better]
+        (-val.sum()).backward()
+        opt.step()
+        with torch.no_grad():
+            for a in alphas:
+                a.clamp_(0.0, 1.0)
+            if betas is not None:
+                for bt in betas:
+                    bt.clamp_(min=0.0)
+    # the proposed parameters, re-bounded soundly (padded); never worse than CROWN's
+    out = objective_bound(net, lo, hi, lows, highs, alphas=best_alpha, betas=best_beta, signs=signs,
+                          keep_hidden=True)
+    keep = base.lower > out.lower
+    lower = torch.where(keep, base.lower, out.lower)
+    lam_x = torch.where(keep.unsqueeze(-1), base.lam_x, out.lam_x)
+    return LinearBound(lower, lam_x, out.lam_hidden, torch.where(keep, base.const, out.const))
+
+
+def joint_lower(bound: LinearBound, lo: Any, hi: Any, *, steps: int = 25) -> Any:
+    """A lower bound ``(B,)`` on ``max_j phi_j`` from the rows' linear lower bounds taken
+    *together*: for any ``mu`` in the simplex, ``max_j phi_j(x) >= sum_j mu_j (lam_j x + c_j)``,
+    so its minimum over the box is a bound; ``mu`` is chosen by Adam on a softmax
+    parametrization (each iterate's value is sound; the best is kept, padded)."""
+    import torch
+
+    lam, c = bound.lam_x.detach(), bound.const.detach()
+    best = bound.lower.max(dim=1).values.clone()
+    if lam.shape[1] < 2:
+        return best
+    big = torch_max_abs(lo, hi)
+    theta = bound.lower.detach().clone().requires_grad_(True)  # start near the best row
+    opt = torch.optim.Adam([theta], lr=0.5)
+    for _ in range(steps):
+        mu = torch.softmax(theta, dim=1)
+        g = (mu.unsqueeze(-1) * lam).sum(1)
+        val = (mu * c).sum(1) + (g.clamp(min=0.0) * lo).sum(1) + (g.clamp(max=0.0) * hi).sum(1)
+        with torch.no_grad():
+            mag = (mu * c.abs()).sum(1) + ((mu.unsqueeze(-1) * lam.abs()).sum(1) * big).sum(1)
+            best = torch.maximum(best, val.detach() - ROUNDING_PAD * (1.0 + mag))
+        opt.zero_grad()
+        (-val.sum()).backward()
+        opt.step()
+    return best

@@ -1,0 +1,103 @@
+"""A network's objective ``phi = C f(x) + d`` for the search: the input-split bounder and
+the automatic choice between input splitting (small input dimension) and ReLU splitting.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._budget import Budget
+from .core import SearchOutcome, branch_and_bound
+from .crown import TorchNet, interval_then_crown, joint_lower, objective_bound, optimize_objective_bound
+from .input_split import BoxBounds, InputSplitProblem
+from .leaf_lp import affine_preactivations, certified_min_max
+from .relu_split import ReluSplitProblem
+
+__all__ = ["NetworkBounder", "search_network", "INPUT_SPLIT_MAX_DIM"]
+
+#: input dimensions up to which input splitting is the default (ACAS Xu has 5)
+INPUT_SPLIT_MAX_DIM = 12
+
+
+class NetworkBounder:
+    """The :class:`~reluscope.search.Bounder` of ``phi = C f(x) + d`` on input boxes:
+    per-box CROWN intermediate bounds, the objective's bound (optionally alpha-optimized),
+    split scores ``|d phi / d x|`` from the back-substituted coefficients, the minimizing box
+    vertex of the deciding row as a candidate, and exact LPs on boxes where every neuron is
+    stable."""
+
+    def __init__(self, net, C: np.ndarray, d: np.ndarray, *, alpha_steps: int = 0,
+                 memory_bytes: float = 2.5e8) -> None:
+        self.net = net
+        self.C, self.d = np.asarray(C, dtype=np.float64), np.asarray(d, dtype=np.float64)
+        self.tnet = TorchNet(list(net.weights), list(net.biases), self.C, self.d)
+        self.torch_objective = self.tnet.forward
+        self.n_inputs = net.input_dim
+        self.alpha_steps = alpha_steps
+        #: stable boxes whose bound is above this need no LP (set to the search's target)
+        self.leaf_below = math.inf
+        widths = list(net.widths)
+        per = 8.0 * 4 * max(2 * a * b for a, b in zip(widths[1:], widths[:-1]))
+        self.batch_size = int(np.clip(memory_bytes / per, 16, 2048))
+
+    def bound(self, lo: np.ndarray, hi: np.ndarray) -> BoxBounds:
+        import torch
+
+        lo_t, hi_t = torch.from_numpy(np.ascontiguousarray(lo)), torch.from_numpy(np.ascontiguousarray(hi))
+        with torch.no_grad():
+            lows, highs = interval_then_crown(self.tnet, lo_t, hi_t)
+        out = objective_bound(self.tnet, lo_t, hi_t, lows, highs)
+        if self.alpha_steps:
+            out = optimize_objective_bound(self.tnet, lo_t, hi_t, lows, highs, steps=self.alpha_steps)
+        lower = out.lower.numpy().copy()
+        B = lower.shape[0]
+        row = lower.argmax(axis=1)
+        lam = out.lam_x[torch.arange(B), torch.from_numpy(row)].numpy()
+        sens = np.abs(lam)
+        pts = [np.where(lam > 0, lo, hi)]
+        stable = np.ones(B, dtype=bool)
+        for l, u in zip(lows, highs):
+            stable &= ~((l < 0) & (u > 0)).any(dim=1).numpy()
+        resolved = stable.copy()
+        joint = joint_lower(out, lo_t, hi_t).numpy().copy()
+        if lower.shape[1] > 1:
+            # affine on the box, but the max of several rows: solve the box's LP
+            for i in np.nonzero(stable & (joint <= self.leaf_below))[0]:
+                val, x = self._leaf(lo[i], hi[i], [l[i].numpy() >= 0 for l in lows])
+                resolved[i] = math.isfinite(val)
+                joint[i] = max(joint[i], val)
+                if x is not None:
+                    pts.append(x[None, :])
+        return BoxBounds(lower, sens, np.concatenate(pts), resolved, joint)
+
+    def _leaf(self, lo: np.ndarray, hi: np.ndarray, active: list[np.ndarray]) -> tuple[float, np.ndarray | None]:
+        pieces = affine_preactivations(list(self.net.weights), list(self.net.biases), active)
+        A, c = pieces[-1]
+        return certified_min_max(self.C @ A, self.C @ c + self.d, lo, hi)
+
+    def evaluate(self, X: np.ndarray) -> np.ndarray:
+        return self.net(X) @ self.C.T + self.d
+
+
+def search_network(net, C: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray, *, budget: Budget,
+                   rng: np.random.Generator, target: float | None = 0.0, method: str = "auto",
+                   gap_abs: float = 0.0, gap_rel: float = 0.0, max_bytes: float = 1.0e9,
+                   initial: tuple[float, np.ndarray] | None = None) -> SearchOutcome:
+    """Anytime bounds on ``min_{lo <= x <= hi} max_j (C net(x) + d)_j``.
+
+    ``method``: ``"input"`` (input splitting), ``"relu"`` (ReLU splitting with beta) or
+    ``"auto"`` (input splitting up to :data:`INPUT_SPLIT_MAX_DIM` inputs)."""
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    if method == "auto":
+        method = "input" if lo.size <= INPUT_SPLIT_MAX_DIM else "relu"
+    if method == "input":
+        bounder = NetworkBounder(net, C, d)
+        if target is not None:
+            bounder.leaf_below = target
+        problem = InputSplitProblem(bounder, lo, hi)
+    else:
+        problem = ReluSplitProblem(net, C, d, lo, hi, budget=budget)
+    return branch_and_bound(problem, budget=budget, rng=rng, target=target, gap_abs=gap_abs, gap_rel=gap_rel,
+                            max_bytes=max_bytes, initial=initial)

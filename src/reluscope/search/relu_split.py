@@ -1,0 +1,150 @@
+"""ReLU splitting for high input dimension (the beta-CROWN branch and bound).
+
+A subdomain is the case box plus a sign for some unstable neurons (``s_i z_i >= 0``),
+stored as one ``int8`` row per subdomain (``+1`` active, ``-1`` inactive, ``0`` free), so
+the frontier costs a few bytes per neuron. Intermediate bounds are the root's (computed
+once), tightened at the split neurons (``l_i = 0`` or ``u_i = 0``): a subdomain lies inside
+the root box, so the root's bounds hold on it. Only the objective's bound is optimized per
+subdomain, by alpha (slopes) and beta (split multipliers). A subdomain without a free
+unstable neuron is affine on a polytope and is solved exactly by a certified LP
+(:mod:`.leaf_lp`). Branching picks per subdomain the free unstable neuron with the largest
+``|lambda_i| (-l_i u_i / (u_i - l_i))`` (the BaBSR intercept score: how much the relaxation
+of that neuron costs the bound).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._budget import Budget
+from .attack import pgd_minimize
+from .core import Domains
+from .crown import TorchNet, interval_then_crown, joint_lower, optimize_objective_bound
+from .leaf_lp import affine_preactivations, certified_min_max
+
+__all__ = ["ReluSplitProblem"]
+
+
+class ReluSplitProblem:
+    """The branch-and-bound :class:`~reluscope.search.core.Problem` of ReLU splits for
+    ``min_{x in [lo, hi]} max_j (C f(x) + d)_j``."""
+
+    def __init__(self, net, C: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray, *,
+                 steps: int = 20, memory_bytes: float = 4e8, root_bounds: tuple[list, list] | None = None,
+                 budget: Budget | None = None) -> None:
+        import torch
+
+        self.net = net
+        self.C, self.d = np.asarray(C, dtype=np.float64), np.asarray(d, dtype=np.float64)
+        self.tnet = TorchNet(list(net.weights), list(net.biases), self.C, self.d)
+        self.lo, self.hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+        self.lo_t, self.hi_t = torch.from_numpy(self.lo.copy())[None], torch.from_numpy(self.hi.copy())[None]
+        if root_bounds is None:
+            root_bounds = interval_then_crown(self.tnet, self.lo_t, self.hi_t)
+        self.root_lows = [l[0] for l in root_bounds[0]]
+        self.root_highs = [u[0] for u in root_bounds[1]]
+        self.widths = list(self.tnet.widths)
+        self.offsets = np.concatenate([[0], np.cumsum(self.widths)]).astype(int)
+        self.unstable = np.concatenate([((l < 0) & (u > 0)).numpy() for l, u in zip(self.root_lows, self.root_highs)]) \
+            if self.widths else np.zeros(0, dtype=bool)
+        self.steps = steps
+        self.budget = budget if budget is not None else Budget(None)
+        m, n, din = self.tnet.m, int(sum(self.widths)), self.tnet.n_in
+        per = 8.0 * (14 * m * n + 6 * m * din + 4 * n)  # parameters, Adam moments, graph
+        self.batch_size = int(np.clip(memory_bytes / max(per, 1.0), 4, 1024))
+
+    # -------------------------------------------------------------------- helpers
+    def _layer_bounds(self, signs: np.ndarray) -> tuple[list, list, list]:
+        import torch
+
+        lows, highs, sg = [], [], []
+        for k, (a, b) in enumerate(zip(self.offsets[:-1], self.offsets[1:])):
+            s = torch.from_numpy(signs[:, a:b].astype(np.float64))
+            l0, u0 = self.root_lows[k].unsqueeze(0), self.root_highs[k].unsqueeze(0)
+            lows.append(torch.where(s > 0, l0.clamp(min=0.0), l0).expand_as(s).contiguous())
+            highs.append(torch.where(s < 0, u0.clamp(max=0.0), u0).expand_as(s).contiguous())
+            sg.append(s)
+        return lows, highs, sg
+
+    def root(self) -> Domains:
+        return {"signs": np.zeros((1, int(self.offsets[-1])), dtype=np.int8), "choice": np.full(1, -1)}
+
+    def branch(self, doms: Domains, lb: np.ndarray) -> Domains:
+        signs, choice = doms["signs"], doms["choice"]
+        rows = np.arange(signs.shape[0])
+        if (choice < 0).any():  # only leaves whose LP failed have no choice: keep them once more
+            raise RuntimeError("a subdomain without a free unstable neuron reached the branching step")
+        pos, neg = signs.copy(), signs.copy()
+        pos[rows, choice] = 1
+        neg[rows, choice] = -1
+        return {"signs": np.concatenate([pos, neg]), "choice": np.concatenate([choice, choice]),
+                "parent": np.concatenate([rows, rows])}
+
+    def bound(self, doms: Domains) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        import torch
+
+        signs = doms["signs"]
+        B = signs.shape[0]
+        lows, highs, sg = self._layer_bounds(signs)
+        lo, hi = self.lo_t.expand(B, -1), self.hi_t.expand(B, -1)
+        has_split = bool(signs.any())
+        lb_t = optimize_objective_bound(self.tnet, lo, hi, lows, highs, signs=sg if has_split else None,
+                                        steps=self.steps, budget=self.budget)
+        lower = lb_t.lower.numpy()
+        lb = np.maximum(lower.max(axis=1), joint_lower(lb_t, lo, hi).numpy())
+        row = lower.argmax(axis=1)
+        # candidates: the box vertex minimizing the deciding row's linear bound
+        lam = lb_t.lam_x[torch.arange(B), torch.from_numpy(row)].numpy()
+        cand = np.where(lam > 0, self.lo[None, :], self.hi[None, :])
+        # branching: the free unstable neuron with the largest intercept score
+        free = (signs == 0) & self.unstable[None, :]
+        scores = np.full(signs.shape, -np.inf)
+        for k, (a, b) in enumerate(zip(self.offsets[:-1], self.offsets[1:])):
+            lam_h = lb_t.lam_hidden[k][torch.arange(B), torch.from_numpy(row)].detach().numpy()
+            l, u = lows[k].numpy(), highs[k].numpy()
+            width = np.where(u > l, u - l, 1.0)
+            scores[:, a:b] = np.abs(lam_h) * (-l * u / width) + 1e-9 * np.abs(lam_h)
+        scores = np.where(free, scores, -np.inf)
+        choice = np.argmax(scores, axis=1)
+        leaf = ~free.any(axis=1)
+        choice[leaf] = -1
+        doms["choice"] = choice
+        resolved = np.zeros(B, dtype=bool)
+        pts = [cand]
+        for i in np.nonzero(leaf & np.isfinite(lb))[0]:
+            if self.budget.expired():
+                break
+            val, x = self._leaf(signs[i])
+            lb[i] = max(lb[i], val)
+            resolved[i] = np.isfinite(val)
+            if x is not None:
+                pts.append(x[None, :])
+        # a leaf whose LP certified nothing keeps its linear bound (exact up to the pad)
+        resolved |= leaf
+        return lb, np.concatenate(pts), resolved
+
+    def _leaf(self, signs: np.ndarray) -> tuple[float, np.ndarray | None]:
+        """The exact LP of a subdomain on which every neuron's sign is fixed."""
+        active = []
+        for k, (a, b) in enumerate(zip(self.offsets[:-1], self.offsets[1:])):
+            s = signs[a:b]
+            active.append(np.where(s != 0, s > 0, self.root_lows[k].numpy() >= 0))
+        pieces = affine_preactivations(list(self.net.weights), list(self.net.biases), active)
+        A_out, c_out = pieces[-1]
+        P, q = self.C @ A_out, self.C @ c_out + self.d
+        split = np.nonzero(signs)[0]
+        G = np.zeros((split.size, self.lo.size))
+        h = np.zeros(split.size)
+        for r, flat in enumerate(split):
+            k = int(np.searchsorted(self.offsets, flat, side="right") - 1)
+            A_k, c_k = pieces[k]
+            i = flat - self.offsets[k]
+            G[r], h[r] = signs[flat] * A_k[i], signs[flat] * c_k[i]
+        return certified_min_max(P, q, self.lo, self.hi, G, h, time_limit=self.budget.solver_limit())
+
+    def evaluate(self, X: np.ndarray) -> np.ndarray:
+        return np.max(self.net(X) @ self.C.T + self.d, axis=1)
+
+    def attack(self, doms: Domains, lb: np.ndarray, budget: Budget, rng: np.random.Generator) -> np.ndarray:
+        return pgd_minimize(self.tnet.forward, self.lo[None, :], self.hi[None, :], restarts=32, steps=40,
+                            rng=rng, budget=budget)
