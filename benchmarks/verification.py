@@ -45,8 +45,8 @@ TOOLS = ("ours", "marabou", "neuralsat", "neurodiff", "lirpa")
 VERIFIERS = ("marabou", "neuralsat")
 # Every k-th instance per (tool, suite): what fits the time of one run on 2 shared cores.
 DEFAULT_STRIDE = {("ours", "acasxu"): 1, ("ours", "mnistfc"): 1,
-                  ("marabou", "acasxu"): 1, ("marabou", "mnistfc"): 5,
-                  ("neuralsat", "acasxu"): 3, ("neuralsat", "mnistfc"): 5}
+                  ("marabou", "acasxu"): 2, ("marabou", "mnistfc"): 6,
+                  ("neuralsat", "acasxu"): 3, ("neuralsat", "mnistfc"): 6}
 QUICK_STRIDE = {"acasxu": 31, "mnistfc": 30}
 QUICK_TIMEOUT = 20.0
 
@@ -167,6 +167,8 @@ def summarize(tool: str, entries: dict, rows: list[consensus.Instance]) -> dict:
     out["holds"] = sum(entries.get(k, {}).get("result") == "holds" and verdicts[k] == "solved" for k in verdicts)
     out["violated"] = sum(entries.get(k, {}).get("result") == "violated" and verdicts[k] == "solved" for k in verdicts)
     out["median_solved_seconds"] = statistics.median(times) if times else None
+    cpus = [entries[k]["cpu_seconds"] for k, v in verdicts.items() if v == "solved" and "cpu_seconds" in entries[k]]
+    out["median_solved_cpu_seconds"] = statistics.median(cpus) if cpus else None
     out["wrong_instances"] = [k for k, v in verdicts.items() if v == "wrong"]
     out["verdicts"] = verdicts
     return out
@@ -197,8 +199,9 @@ def report_suite(suite: str, args, results: dict) -> list[str]:
              f"{sum(r.consensus == 'holds' for r in rows_all)} holds, "
              f"{sum(r.consensus == 'violated' for r in rows_all)} violated, "
              f"{sum(r.consensus == 'none' for r in rows_all)} none)", "",
-             "| tool | instances | solved | holds | violated | wrong | unknown/timeout | error/killed | not run | median s (solved) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| tool | instances | solved | holds | violated | wrong | unknown/timeout | error/killed | not run | "
+             "median wall s (solved) | median CPU s (solved) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     suite_out = {"published": consensus.published_counts(suite), "issue_best": consensus.ISSUE_BEST[suite]}
     ours_data = results.get(("ours", suite))
     tools = [("ours", ours_data)] + [(t, results.get((t, suite))) for t in VERIFIERS]
@@ -211,7 +214,8 @@ def report_suite(suite: str, args, results: dict) -> list[str]:
         stride = len(rows_all) // max(1, len(rows))
         label = tool if len(rows) == len(rows_all) else f"{tool} (every k-th, k={stride})"
         lines.append(f"| {label} | {len(rows)} | {s['solved']} | {s['holds']} | {s['violated']} | {s['wrong']} | "
-                     f"{s['unknown']} | {s['error']} | {s['missing']} | {_fmt(s['median_solved_seconds'])} |")
+                     f"{s['unknown']} | {s['error']} | {s['missing']} | {_fmt(s['median_solved_seconds'])} | "
+                     f"{_fmt(s['median_solved_cpu_seconds'])} |")
     pub = suite_out["published"]
     best = ", ".join(f"{t} {n}" for t, n in list(pub.items())[:3])
     quoted = ", ".join(f"{t} {n}" for t, n in consensus.ISSUE_BEST[suite].items())
@@ -329,17 +333,16 @@ def report_differential(ours_data: dict | None, nd_data: dict | None, args, resu
 
 # --------------------------------------------------------------------------- bounds, memory
 def report_bounds(rows: list[dict]) -> list[str]:
-    lines = ["### bounds: reluscope linear tier vs auto_LiRPA (output-bound widths, ours / theirs; < 1: ours tighter)",
-             "", "| networks and boxes | boxes | vs CROWN: median (max) | as tight | s ours / CROWN | "
-             "optimized vs alpha-CROWN: median (max) | as tight | s ours / alpha-CROWN |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["### bounds: reluscope vs auto_LiRPA on the same networks and boxes (output-bound widths, "
+             "ours / theirs; < 1: ours tighter)", "",
+             "| networks and boxes | boxes | ours | theirs | width ratio median (max) | ours as tight | "
+             "s ours / theirs | bounds overlap |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        c, a = r["CROWN"], r["CROWN-Optimized"]
-        lines.append(f"| {r['case']} | {r['n_boxes']} | {c['median_width_ratio']:.3f} ({c['max_width_ratio']:.3f}) | "
-                     f"{c['boxes_ours_as_tight']}/{r['n_boxes']} | {c['ours_seconds_total']:.2f} / "
-                     f"{c['theirs_seconds_total']:.2f} | {a['median_width_ratio']:.3f} ({a['max_width_ratio']:.3f}) | "
-                     f"{a['boxes_ours_as_tight']}/{r['n_boxes']} | {a['ours_seconds_total']:.2f} / "
-                     f"{a['theirs_seconds_total']:.2f} |")
+        for c in r["vs"]:
+            lines.append(f"| {r['case']} | {r['n_boxes']} | {c['ours']} | {c['theirs']} | "
+                         f"{c['median_width_ratio']:.3f} ({c['max_width_ratio']:.3f}) | "
+                         f"{c['boxes_ours_as_tight']}/{r['n_boxes']} | {c['ours_seconds_total']:.2f} / "
+                         f"{c['theirs_seconds_total']:.2f} | {'yes' if c['bounds_overlap'] else 'NO'} |")
     return lines
 
 

@@ -93,14 +93,38 @@ def _ours(net, boxes, alpha: str):
     return np.array(lows), np.array(ups), secs
 
 
+def _search_root(net, boxes, alpha_steps: int):
+    """The branch and bound's batched root bound (``reluscope.search.network.NetworkBounder``,
+    all boxes in one call) on ``phi = [f; -f]``: output bounds ``(lower, upper)``, seconds."""
+    from reluscope.search.network import NetworkBounder
+    m = net.output_dim
+    bounder = NetworkBounder(net, np.vstack([np.eye(m), -np.eye(m)]), np.zeros(2 * m), alpha_steps=alpha_steps)
+    bounder.leaf_below = -np.inf  # bounds of each row only: no leaf LPs of the rows' maximum
+    lo = np.array([b[0] for b in boxes])
+    hi = np.array([b[1] for b in boxes])
+    t0 = time.perf_counter()
+    lower = np.asarray(bounder.bound(lo, hi).lower)
+    return lower[:, :m], -lower[:, m:], time.perf_counter() - t0
+
+
 def compare(label, net, boxes) -> dict:
     lo = np.array([b[0] for b in boxes])
     hi = np.array([b[1] for b in boxes])
     theirs = lirpa.output_bounds(list(net.weights), list(net.biases), lo, hi)
     row = {"case": label, "n_boxes": len(boxes), "widths": list(net.widths),
            "lirpa_convert_seconds": theirs["convert_seconds"]}
-    for ours_alpha, method in (("adaptive", "CROWN"), ("optimized", "CROWN-Optimized")):
-        ol, ou, secs = _ours(net, boxes, ours_alpha)
+    runs = [("linear alpha=adaptive", "CROWN", lambda: _ours(net, boxes, "adaptive")),
+            ("linear alpha=optimized", "CROWN-Optimized", lambda: _ours(net, boxes, "optimized"))]
+    try:
+        import reluscope.search.network  # noqa: F401 - the search's bounder, when present
+        runs += [("search root bound (CROWN, batched)", "CROWN", lambda: _search_root(net, boxes, 0)),
+                 ("search root bound (alpha, 20 steps, batched)", "CROWN-Optimized",
+                  lambda: _search_root(net, boxes, 20))]
+    except ImportError:
+        pass
+    for ours_name, method, fn in runs:
+        ol, ou, secs = fn()
+        secs = secs if isinstance(secs, list) else [secs]
         tl, tu = theirs[method]["lower"], theirs[method]["upper"]
         ow, tw = ou - ol, tu - tl
         slack = 1e-6 * np.maximum(1.0, np.abs(np.concatenate([tl, tu], axis=1))).max(axis=1, keepdims=True)
@@ -108,13 +132,13 @@ def compare(label, net, boxes) -> dict:
         ratios = ow.mean(axis=1) / np.maximum(tw.mean(axis=1), 1e-300)
         # soundness cross-check: both are outer bounds, so they must overlap
         overlap = bool(np.all(np.maximum(ol, tl) <= np.minimum(ou, tu) + 2 * slack))
-        row[method] = {"ours": f"linear alpha={ours_alpha}",
+        row.setdefault("vs", []).append({"ours": ours_name, "theirs": method,
                        "median_width_ratio": float(statistics.median(ratios)),
                        "max_width_ratio": float(ratios.max()), "min_width_ratio": float(ratios.min()),
                        "boxes_ours_as_tight": int(as_tight.sum()),
                        "ours_mean_width": float(ow.mean()), "theirs_mean_width": float(tw.mean()),
                        "ours_seconds_total": float(sum(secs)), "theirs_seconds_total": float(theirs[method]["seconds"]),
-                       "bounds_overlap": overlap}
+                       "bounds_overlap": overlap})
     return row
 
 
@@ -122,9 +146,8 @@ def run(quick: bool, log=print) -> list[dict]:
     rows = []
     for label, net, boxes in cases(quick):
         row = compare(label, net, boxes)
-        for m in ("CROWN", "CROWN-Optimized"):
-            r = row[m]
-            log(f"  {label}: vs {m}: width ours/theirs median {r['median_width_ratio']:.4f} "
+        for r in row["vs"]:
+            log(f"  {label}: {r['ours']} vs {r['theirs']}: width ours/theirs median {r['median_width_ratio']:.4f} "
                 f"(max {r['max_width_ratio']:.4f}), ours as tight on {r['boxes_ours_as_tight']}/{row['n_boxes']} boxes; "
                 f"time ours {r['ours_seconds_total']:.2f}s theirs {r['theirs_seconds_total']:.2f}s")
         rows.append(row)
