@@ -139,6 +139,7 @@ def build(ctx: Context) -> SectionContent:
         "output_range_kind": "exact on the points" if scale is None else (
             "attained by gradient search" if scale.method == "ascent" else "attained at the search's starting points"),
         "output_range_upper_bound": None if scale is None else scale.upper,
+        "output_scale": None if scale is None else scale.to_dict(),
         "searched": searched,
     }
     if ctx.X is not None:
