@@ -119,7 +119,8 @@ def run_ours(suite: str, args) -> dict:
     for i, inst in enumerate(rows):
         T = _timeout(inst, args)
         old = data["instances"].get(inst.key)
-        if args.reuse_ours and old is not None and old.get("timeout") == T:
+        if args.reuse_ours and old is not None and old.get("timeout") == T and not (
+                args.rerun_unsolved and judge(old, inst, "ours") != "solved"):
             continue
         entry = ours.verify_instance(inst.onnx_path, inst.vnnlib_path, T)
         entry.update(timeout=T, commit=commit, load1=round(os.getloadavg()[0], 2),
@@ -287,7 +288,8 @@ def run_ours_differential(args) -> dict:
     for i, (n, prop, eps) in enumerate(rows):
         key = f"{n}|{prop}|{eps}"
         old = data["instances"].get(key)
-        if args.reuse_ours and old is not None and old.get("timeout") == T:
+        if args.reuse_ours and old is not None and old.get("timeout") == T and not (
+                args.rerun_unsolved and old.get("result") != "proved"):
             continue
         entry = ours.differential_pair(n, prop, eps, T)
         entry.update(timeout=T, commit=commit, load1=round(os.getloadavg()[0], 2))
@@ -374,6 +376,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tools", nargs="+", choices=TOOLS, default=list(TOOLS))
     ap.add_argument("--reuse-peers", action="store_true", help="take cached peer results, run only missing instances")
     ap.add_argument("--reuse-ours", action="store_true", help="take cached results of ours, run only missing instances")
+    ap.add_argument("--rerun-unsolved", action="store_true",
+                    help="with --reuse-ours: run again the cached instances ours did not solve (newer code)")
     ap.add_argument("--stride", nargs="*", default=[], metavar="TOOL:SUITE=K",
                     help="every k-th instance for that tool and suite (defaults: %s)" %
                     ", ".join(f"{t}:{s}={k}" for (t, s), k in DEFAULT_STRIDE.items()))

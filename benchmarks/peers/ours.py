@@ -43,7 +43,11 @@ def _child_verify(onnx: str, vnnlib: str, T: float, out: str) -> None:
     res = reluscope.verify(net, spec, time_limit=T)
     t2 = time.perf_counter()
     cex = getattr(res, "counterexample", None)
-    record = {"result": str(res.result), "seconds": t2 - t0, "verify_seconds": t2 - t1,
+    if isinstance(cex, tuple):  # (x, f(x)): keep x; f(x) is recomputed by the checker
+        cex = cex[0]
+    record = {"lower": float(getattr(res, "lower", float("nan"))), "upper": float(getattr(res, "upper", float("nan"))),
+              "method": str(getattr(res, "method", "")),
+              "result": str(res.result), "seconds": t2 - t0, "verify_seconds": t2 - t1,
               "reported_seconds": float(getattr(res, "seconds", float("nan"))),
               "load_seconds": t1 - t0, "import_seconds": t0 - t_import,
               "counterexample": None if cex is None else np.asarray(cex, dtype=np.float64).ravel().tolist(),
