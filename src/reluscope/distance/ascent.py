@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 from .._budget import Budget
-from ..bounds import jacobian_bounds
+from ..bounds import jacobian_bounds, layer_bounds
 from ..domain import Box
 from ..network import ReLUNetwork
 from .lower import _realized_gradient
@@ -44,7 +44,7 @@ __all__ = ["AscentBounds", "output_ascent", "jacobian_ascent", "starting_pool"]
 #: precision of the search itself (float32: twice as fast); what it finds is re-evaluated in float64
 _PRECISION = "float32"
 #: the pool's Jacobians are computed on at most about this many entries at once
-_JACOBIAN_ENTRIES = 2 ** 22
+_JACOBIAN_ENTRIES = 2 ** 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +69,14 @@ class AscentBounds:
     def best(self) -> int:
         """Index of the largest attained value."""
         return int(np.argmax(self.values))
+
+    @property
+    def source(self) -> str:
+        """What found the best value: the ascent, or already one of its starting points."""
+        if self.method != "ascent":
+            return f"the search's starting points ({self.method})"
+        i = self.best()
+        return "gradient search" if self.values[i] > self.start_values[i] else "the search's starting points"
 
 
 def _torch():
@@ -245,7 +253,7 @@ def _jacobian_targets(terms: Terms, J: np.ndarray, lo: np.ndarray, hi: np.ndarra
     box = Box(lo, hi)
     bound = 0.0
     for net, s in terms:
-        jb = jacobian_bounds(net, box)
+        jb = jacobian_bounds(net, bounds=layer_bounds(net, box, method="interval"))  # cheap: a ranking only
         bound = bound + np.stack([jb.upper, -jb.lower] if s > 0 else [-jb.lower, jb.upper], axis=-1)
     seen = np.stack([J.max(axis=0), (-J).max(axis=0)], axis=-1)  # (k, d, 2): sign +1, -1
     chosen: list[tuple[int, int, int]] = []
@@ -285,8 +293,10 @@ def jacobian_ascent(f: ReLUNetwork, g: ReLUNetwork | None, lo: np.ndarray, hi: n
     terms = _terms(f, g)
     lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
     pool = np.clip(np.asarray(starts, dtype=np.float64), lo, hi)
-    pool = pool[: max(8, _JACOBIAN_ENTRIES // max(1, f.output_dim * f.input_dim))]
     rng = np.random.default_rng(seed)
+    cap = max(8, _JACOBIAN_ENTRIES // max(1, f.output_dim * f.input_dim))
+    if len(pool) > cap:  # a random part of the pool (its Jacobians cost k * d per point)
+        pool = pool[np.sort(rng.choice(len(pool), cap, replace=False))]
     J, zmin = _jacobian_diff(terms, pool)
     valid = zmin > 0  # only points interior to a linear region count
     J = np.where(valid[:, None, None], J, 0.0)

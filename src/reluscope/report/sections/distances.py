@@ -70,7 +70,7 @@ def _searched_lower_bounds(ctx: Context, pruned: ReLUNetwork) -> dict[str, Any]:
         r = search(ctx.search_budget(0.25 if key == "sup" else 0.35))
         i = r.best()
         found[key] = {"lower": max(float(r.values[i]), 0.0), "witness": r.witnesses[i].tolist(),
-                      "component": list(r.targets[i][:-1]), "method": r.method, "steps": r.steps,
+                      "component": list(r.targets[i][:-1]), "method": r.method, "source": r.source, "steps": r.steps,
                       "seconds": r.seconds, "best_at_starting_points": float(r.start_values.max())}
     return found
 
@@ -100,9 +100,9 @@ def build(ctx: Context) -> SectionContent:
     grad_lo, grad_src = float(sob.gradient_part.lower), "solver"
     if searched is not None:
         if searched["sup"]["lower"] > sup_lo:
-            sup_lo, sup_src = searched["sup"]["lower"], "gradient search"
+            sup_lo, sup_src = searched["sup"]["lower"], searched["sup"]["source"]
         if searched["gradient"]["lower"] > grad_lo:
-            grad_lo, grad_src = searched["gradient"]["lower"], "gradient search"
+            grad_lo, grad_src = searched["gradient"]["lower"], searched["gradient"]["source"]
     # sup |f - g| <= ||f - g||_{W^{1,inf}} (the latter is the max of the sup and the gradient norm):
     # each bound of one is a bound of the other
     sup_up, sup_exact = min(float(sup.upper), float(sob.upper)), bool(sup.exact)

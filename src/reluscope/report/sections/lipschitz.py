@@ -56,7 +56,7 @@ def build(ctx: Context) -> SectionContent:
         rows.append(("largest gradient entry at the search's starting points (sampling alone)",
                      float(search.start_values.max())))
         if found > lower:
-            lower, witness, component, source = found, search.witnesses[i], (k, j), "gradient search"
+            lower, witness, component, source = found, search.witnesses[i], (k, j), search.source
     exact = bool(result.exact) or upper - lower <= 1e-6 * max(1.0, upper)
     data.update({"lower": lower, "upper": upper, "exact": exact, "lower_source": source,
                  "lower_witness": None if witness is None else np.asarray(witness).tolist(),
@@ -65,7 +65,7 @@ def build(ctx: Context) -> SectionContent:
                  "result": to_jsonable(result)})
     blocks.append(Table(("bound", "value"), tuple(rows)))
     text = (f"The constant lies in [{format_value(lower)}, {format_value(upper)}]: the lower bound is the gradient "
-            f"of the network realized at a witness point inside a linear region (found by the {source}), the "
+            f"of the network realized at a witness point inside a linear region (found by {'the ' if source == 'solver' else ''}{source}), the "
             "upper bound the solver's.")
     if lower > 0 and upper / lower > _WIDE_GAP:
         text += (f" The bounds are {upper / lower:.0f} times apart: in {net.input_dim} dimensions the exact solve "
