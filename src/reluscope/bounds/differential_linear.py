@@ -39,7 +39,7 @@ from ..network import ReLUNetwork
 from .layers import ROUNDING_PAD
 
 __all__ = ["BatchDifferenceBounds", "batch_layer_bounds", "batch_difference_bounds", "relu_difference_range",
-           "difference_relaxation"]
+           "difference_relaxation", "single_thread"]
 
 _EPS = float(np.finfo(float).eps)
 _TINY = float(np.finfo(float).tiny)
@@ -113,6 +113,11 @@ class _Namespace:
 
 _B = _Backend()
 T = _Namespace()
+
+
+def single_thread():
+    """A context in which PyTorch (when installed) uses one intra-op thread."""
+    return _B.single_thread()
 
 
 def _relu(x):

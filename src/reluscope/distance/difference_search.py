@@ -20,11 +20,12 @@ import numpy as np
 
 from .._budget import Budget
 from ..bounds.difference import _close_copy, joint_difference_network
-from ..bounds.differential_linear import batch_difference_bounds, batch_layer_bounds
+from ..bounds.differential_linear import batch_difference_bounds, batch_layer_bounds, single_thread
 from ..network import ReLUNetwork
 from ..search import BoxBounds, minimize_max
+from .results import DistanceResult
 
-__all__ = ["DifferenceBounder", "SupSearch", "search_sup"]
+__all__ = ["DifferenceBounder", "SupSearch", "search_sup", "search_result", "SEARCH_MAX_DIM"]
 
 
 class DifferenceBounder:
@@ -113,7 +114,32 @@ def search_sup(f: ReLUNetwork, g: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, *
     """
     bounder = DifferenceBounder(f, g, outputs)
     init = None if initial is None or initial[1] is None else (-float(initial[0]), initial[1])
-    out = minimize_max(bounder, np.asarray(lo, float), np.asarray(hi, float), budget=budget, rng=rng,
-                       target=None if eps is None else -float(eps), gap_abs=gap_abs, gap_rel=gap_rel,
-                       initial=init, n_random=2)
+    with single_thread():  # the bounding and the attack's small products (see single_thread)
+        out = minimize_max(bounder, np.asarray(lo, float), np.asarray(hi, float), budget=budget, rng=rng,
+                           target=None if eps is None else -float(eps), gap_abs=gap_abs, gap_rel=gap_rel,
+                           initial=init, n_random=2)
     return SupSearch(max(-out.upper, 0.0), max(-out.lower, 0.0), out.witness, out.status, out.domains)
+
+
+#: input dimensions up to which input splitting is worth its time (halving a box along one
+#: of ``d`` coordinates shrinks the relaxations only when ``d`` is small)
+SEARCH_MAX_DIM = 16
+
+
+def search_result(f: ReLUNetwork, g: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, *, budget: Budget,
+                  rng: np.random.Generator, eps: float | None = None, tol: float = 1e-6,
+                  initial: tuple[float, np.ndarray] | None = None) -> DistanceResult:
+    """:func:`search_sup` as a :class:`DistanceResult` (method ``"search"``): ``exact`` when
+    the gap closed within ``tol`` (relative), status ``"optimal"`` then, else
+    ``"time_limit"`` (also when ``eps`` was decided before the gap closed)."""
+    res = search_sup(f, g, lo, hi, budget=budget, rng=rng, eps=eps, gap_rel=tol, initial=initial)
+    witness = res.witness
+    if witness is None:
+        witness = 0.5 * (np.asarray(lo, float) + np.asarray(hi, float))
+    D = np.abs(f(witness[None, :]) - g(witness[None, :]))[0]
+    lower = float(D.max())  # re-evaluated on the real networks
+    upper = max(res.upper, lower)
+    exact = res.status in ("gap", "exhausted") and upper - lower <= tol * max(1.0, upper)
+    status = "optimal" if exact else "time_limit"
+    return DistanceResult(lower, upper, witness, exact, status, budget.elapsed(), "search", "sup",
+                          (int(np.argmax(D)),), 0)

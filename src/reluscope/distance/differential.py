@@ -17,6 +17,7 @@ from .._budget import Budget
 from .._results import ResultMixin
 from .._validation import check_pair, check_seed, check_time_limit, check_tol
 from ..bounds import layer_bounds
+from .difference_search import SEARCH_MAX_DIM, search_result
 from .disagreement import find_disagreement
 from ..domain import Box, Boxes, PointSet, as_domain
 from ..milp import neuron_range
@@ -100,10 +101,15 @@ def epsilon_equivalent(f: ReLUNetwork, g: ReLUNetwork, domain: Box | Boxes | Poi
                        budget: Budget | None = None) -> DifferentialVerdict:
     """Decide whether ``max_k |f_k(x) - g_k(x)| <= eps`` for every ``x`` in the domain.
 
-    Each box is *proved* when an upper bound on ``sup |f - g|`` over it (the bound engine's,
-    or the MILP's of :func:`sup_distance` on that box) is at most ``eps``, *refuted* when a
-    point with ``|f - g| > eps`` is found (gradient ascent, then the MILP's incumbent), and
-    *undecided* otherwise. The domain is refuted if one box is, proved if all are.
+    Each box is *proved* when an upper bound on ``sup |f - g|`` over it is at most ``eps``,
+    *refuted* when a point with ``|f - g| > eps`` is found (evaluated on the real networks),
+    and *undecided* otherwise. The bounds come first from the bound engine on every box at
+    once (the symbolic differential bounds for networks of equal widths), then, box by box
+    (largest upper bound first), from the branch and bound of :mod:`reluscope.search` over
+    input boxes (input dimension up to 16; it stops as soon as the box is decided) or from
+    :func:`sup_distance`'s MILPs (higher dimension). The last open box gets all the time
+    left, so an undecided answer comes only when ``time_limit`` is spent. The domain is
+    refuted if one box is, proved if all are.
     """
     check_pair(f, g)
     eps = check_tol(eps, "eps")
@@ -135,6 +141,9 @@ def epsilon_equivalent(f: ReLUNetwork, g: ReLUNetwork, domain: Box | Boxes | Poi
         return max(open_, key=lambda i: s.upper[i]) if open_ else None
 
     def one_box(box: Box, box_budget: Budget) -> DistanceResult:
+        if f.input_dim <= SEARCH_MAX_DIM:  # the branch and bound, stopping once eps is decided
+            lo, hi = box.bounds(f.input_dim)
+            return search_result(f, g, lo, hi, budget=box_budget, rng=rng, eps=eps)
         return sup_distance(f, g, box, time_limit=time_limit, seed=seed, budget=box_budget)
 
     refine_boxes(state, dom, one_box, budget, settled, pick)

@@ -175,13 +175,15 @@ def refine_boxes(state: BoxIntervals, boxes: Boxes, solve: BoxSolver, budget: Bu
     """Hand boxes chosen by ``pick`` to the single-box solver until ``done`` or out of time.
 
     Each box gets half the remaining time (a box solved quickly leaves the rest to the
-    next); a box the solver could not close is not retried.
+    next) and the last box not yet tried all of it; a box the solver could not close is not
+    retried.
     """
     while not done(state) and not budget.expired():
         i = pick(state)
         if i is None:
             return
-        res = solve(boxes.box(i), budget.share(0.5))
+        last = int(state.refined.sum()) == len(boxes) - 1
+        res = solve(boxes.box(i), budget.share(1.0 if last else 0.5))
         state.refined[i] = True
         state.risky = state.risky or res.status == scaling.RISK_STATUS
         if res.lower > state.lower[i] and res.witness is not None:

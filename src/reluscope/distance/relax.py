@@ -13,7 +13,6 @@ import numpy as np
 from .._budget import Budget
 from .._validation import check_choice, check_int, check_pair, check_time_limit
 from ..bounds import difference_bounds, relu_relaxation
-from ..search import maximize
 from ..domain import Box
 from ..errors import InvalidDomain
 from ..milp import MILPBuilder, encode_network, preactivation_bounds
@@ -222,37 +221,3 @@ def _split_bounds(terms: Terms, lo: np.ndarray, hi: np.ndarray, targets: list[tu
             return np.full(len(targets), math.inf)
         worst = np.maximum(worst, _box_lp_bounds(terms, sl, sh, targets, budget, bound_method))
     return worst
-
-
-#: input dimensions up to which the engine's input-splitting search is worth its time
-ENGINE_SPLIT_MAX_DIM = 16
-
-
-def _engine_split_bounds(terms: Terms, lo: np.ndarray, hi: np.ndarray, targets: list[tuple[int, float]],
-                         budget: Budget, best, rng: np.random.Generator) -> np.ndarray:
-    """Upper bounds on ``max sign (f - g)_k`` by branch and bound over input boxes with the
-    bound engine's differential bounds (:func:`reluscope.search.maximize`), the
-    targets sharing the budget equally. Points evaluated on the way are offered to
-    ``best`` (a ``_Best``); a target whose search does not start keeps ``inf``."""
-    (f, sf), (g, _) = terms
-    out = np.full(len(targets), np.inf)
-    for t, (k, sign) in enumerate(targets):
-        share = budget.share(1.0 / (len(targets) - t))
-        if share.expired():
-            break
-        s = sign * sf  # the target is s * (f - g)_k
-
-        def upper(blo: np.ndarray, bhi: np.ndarray, k=k, s=s) -> float:
-            db = difference_bounds(f, g, Box(blo, bhi))
-            return float(db.upper[k] if s > 0 else -db.lower[k])
-
-        def value(X: np.ndarray, k=k, s=s) -> np.ndarray:
-            return s * (f(X)[:, k] - g(X)[:, k])
-
-        init = None
-        if best.witness is not None:
-            init = (float(value(best.witness[None, :])[0]), best.witness)
-        res = maximize(lo, hi, upper, value, budget=share, rng=rng, initial=init)
-        out[t] = res.upper + _FEAS * (1.0 + abs(res.upper))
-        best.offer(abs(res.lower), res.witness, (k,))
-    return out

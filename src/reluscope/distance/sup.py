@@ -33,10 +33,9 @@ from .enumeration import _AUTO_ENUMERATE_SUP_DIM, _enumerated_sup, _enumeration_
 from .lower import _Best, _local_ascent, _sup_candidates
 from .neighbourhoods import boxes_result
 from .pointwise import Terms, _points_result, _terms, _values
+from .difference_search import SEARCH_MAX_DIM, search_result
 from .relax import (
-    ENGINE_SPLIT_MAX_DIM,
     _coupled_lp_bounds,
-    _engine_split_bounds,
     _decoupled_bounds,
     _relaxable_binaries,
     _split_bounds,
@@ -57,8 +56,12 @@ _SPLIT_MIN_BINARIES = 96
 _SPLIT_RESERVE = 0.5
 # numbers of split coordinates tried, in turn (2^s sub-boxes each)
 _SPLIT_LEVELS = (2, 4, 6, 8)
-# share of that reserve for the engine's input-splitting search (low dimension only)
-_ENGINE_SPLIT_SHARE = 0.6
+# share of the time after sampling for the branch and bound over input boxes when it goes
+# before the MILPs (pairs in input dimension <= SEARCH_MAX_DIM with large MILPs); below 8
+# inputs it nearly always beats them, above it shares
+_SEARCH_SHARE = {True: 0.8, False: 0.5}
+# share of the MILP phases when they go first and the search follows
+_MILP_SHARE = 0.6
 # share of that reserve for the decoupled bound (each network alone), before the splitting
 _DECOUPLED_SHARE = 0.7
 
@@ -168,11 +171,6 @@ def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, budget: Budget, mip
 
     if milp_budget is not budget:
         net_bounds = [b for _, _, b in encs]
-        # low input dimension, two networks: branch and bound over input boxes with the
-        # engine's differential bounds first (BENCHMARKS.md "## bounds": tighter than the
-        # LP phases below on 10-D pairs)
-        if len(terms) == 2 and lo.size <= ENGINE_SPLIT_MAX_DIM:
-            tighten(lambda t: _engine_split_bounds(terms, lo, hi, t, budget.share(_ENGINE_SPLIT_SHARE), best, rng))
         # targets left open, first: each network alone (the decoupled bound)
         tighten(lambda t: _decoupled_bounds(terms, net_bounds, lo, hi, t, budget.share(_DECOUPLED_SHARE)))
         # pairs of equal widths: the LP with neuron-pair coupling rows (cheap: one LP each)
@@ -223,7 +221,10 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | Boxes | PointSet 
         number of regions grows quickly with the dimension).
     time_limit:
         Seconds for the whole computation. When it hits, the result keeps valid bounds
-        with ``lower < upper`` and ``status="time_limit"``. MILPs with at least 96 binaries
+        with ``lower < upper`` and ``status="time_limit"``. Two networks in input dimension
+        up to 16 first get the branch and bound of :mod:`reluscope.search` over input boxes
+        with the differential bounds (80% of the time after sampling up to 8 inputs, 50%
+        above; ``method="search"`` when it closes the gap alone). MILPs with at least 96 binaries
         get half of the remaining time; if they do not close a target, 70% of the rest goes
         to the decoupled bound ``max f_k - min g_k`` (one MILP per network and extreme,
         whose dual bounds stay valid when the time runs out), then, for networks of equal
@@ -318,8 +319,37 @@ def _sup_box(terms: Terms, lo: np.ndarray, hi: np.ndarray, method: str, budget: 
         starts = 2 if n_estimate < _SMALL_MILP_BINARIES else 10
         per_target = _sup_candidates(terms, lo, hi, n_samples, seed, starts,
                                      budget.share(0.1), best)
-    upper, status, n_bin = _exact_sup(terms, lo, hi, budget, mip_gap, tol, per_target, best,
+    gap = max(tol, 2 * mip_gap)
+    use_search = len(terms) == 2 and lo.size <= SEARCH_MAX_DIM
+    searched: list[DistanceResult] = []
+
+    def search(share: Budget) -> DistanceResult:
+        """The branch and bound of reluscope.search over input boxes with the differential
+        bounds; its witness joins ``best``."""
+        (f, _), (g, _) = terms
+        r = search_result(f, g, lo, hi, budget=share, rng=rng, tol=gap,
+                          initial=None if best.witness is None else (best.value, best.witness))
+        best.offer(r.lower, r.witness, r.component)
+        searched.append(r)
+        return r
+
+    # large MILPs (ACAS Xu 6x50 pairs: 600 binaries) rarely close: the search goes first;
+    # small ones close in seconds: the MILPs go first and the search gets what they leave
+    if use_search and n_estimate > _AUTO_SMALL_BINARIES:
+        r = search(budget.share(_SEARCH_SHARE[lo.size <= 8]))
+        if r.exact and r.lower >= best.value:
+            return DistanceResult(r.lower, r.upper, r.witness, True, "optimal", budget.elapsed(), "search",
+                                  "sup", r.component, 0)
+    milp_budget = budget.share(_MILP_SHARE) if use_search and not searched else budget
+    upper, status, n_bin = _exact_sup(terms, lo, hi, milp_budget, mip_gap, tol, per_target, best,
                                       bound_method, rng)
+    if use_search and not searched and not _tol_gap(best.value, max(upper, best.value), gap) \
+            and not budget.expired():
+        search(budget)
+    if searched:
+        upper = min(upper, searched[0].upper)
+        if _tol_gap(best.value, max(upper, best.value), gap):
+            status = "optimal"
     upper = max(upper, best.value)
     exact = status == "optimal" and _tol_gap(best.value, upper, max(tol, 2 * mip_gap))
     if not exact and status == "optimal":
