@@ -7,10 +7,12 @@ from typing import Any
 import numpy as np
 
 from ..._budget import OutOfTime
+from ...domain import Box
 from ...errors import ReluscopeError
 from .._runner import SectionContent
 from ..document import Code, Paragraph, Table, format_value
 from ._context import Context, sample
+from ._scale import search_starts
 
 __all__ = ["build"]
 
@@ -73,9 +75,23 @@ def build(ctx: Context) -> SectionContent:
                                 f"{format_value(sampled_gap)}."))
         return SectionContent(blocks, data, status, reason)
     try:
+        searched = None
+        if isinstance(ctx.domain, Box):  # a lower bound with a witness, however wide the input
+            from ...distance.ascent import output_ascent
+
+            lo, hi = ctx.domain.bounds(ctx.net.input_dim)
+            searched = output_ascent(ctx.net, reduced, lo, hi, search_starts(ctx), budget=ctx.search_budget(0.3),
+                                     rounds=10, seed=ctx.seed)
         dist = sup_distance(ctx.net, reduced, ctx.domain, time_limit=ctx.solver_limit())
         lower, upper, exact = float(dist.lower), float(dist.upper), bool(dist.exact)
-        data["sup_distance"] = {"lower": lower, "upper": upper, "exact": exact, "status": str(dist.status)}
+        data["sup_distance"] = {"lower": lower, "upper": upper, "exact": exact, "status": str(dist.status),
+                                "lower_source": "solver"}
+        if searched is not None and float(searched.values.max()) > lower:
+            i = searched.best()
+            lower = float(searched.values[i])  # |f - reduced| at the witness, both networks in float64
+            exact = exact or upper - lower <= 1e-9 * max(1.0, upper)
+            data["sup_distance"].update({"lower": lower, "exact": exact, "lower_source": searched.source,
+                                         "lower_witness": searched.witnesses[i].tolist()})
         blocks.append(Paragraph(
             f"Sup distance between the network and its reduction on the domain (MILP): "
             + (f"{format_value(upper)} (exact up to the solver tolerance)." if exact else
