@@ -39,8 +39,12 @@ class DistanceResult(ResultMixin):
         ``"optimal"``, ``"time_limit"``, ``"sampled"`` (no upper bound computed),
         ``"points"`` (exact maximum over a finite point set), ``"unresolved"`` (a union of
         boxes whose boxes were all tried without closing the gap), ``"region_limit"`` (region
-        enumeration stopped at ``max_regions``) or ``"solver_error"`` (HiGHS failed on a
-        MILP even after retries; the bounds stay valid).
+        enumeration stopped at ``max_regions``), ``"solver_error"`` (HiGHS failed on a
+        MILP even after retries; the bounds stay valid) or ``"numerical_risk"`` (floating
+        point may have changed the answer beyond the tolerance: the computation's own
+        rounding-error bound keeps the interval open, or a MILP met big-M constants or
+        magnitudes beyond HiGHS's absolute tolerances; never exact, the bounds stay valid;
+        docs/background/numerical-scaling.md and rounding-errors.md).
     seconds:
         Wall-clock time.
     method:
@@ -64,6 +68,10 @@ class DistanceResult(ResultMixin):
     per_box:
         For a union of boxes (:class:`~reluscope.Boxes`): ``(lower, upper)`` for each box;
         the result's ``lower`` and ``upper`` are their maxima.
+    certified_margin:
+        Gradient norms by region enumeration in one or two dimensions: ``upper`` bounds the
+        gradient over every linear region realized with a margin above this (the rounding
+        errors of the enumeration certified; ``None`` otherwise).
     """
 
     lower: float
