@@ -45,7 +45,7 @@ TOOLS = ("ours", "marabou", "neuralsat", "neurodiff", "lirpa")
 VERIFIERS = ("marabou", "neuralsat")
 # Every k-th instance per (tool, suite): what fits the time of one run on 2 shared cores.
 DEFAULT_STRIDE = {("ours", "acasxu"): 1, ("ours", "mnistfc"): 1,
-                  ("marabou", "acasxu"): 2, ("marabou", "mnistfc"): 6,
+                  ("marabou", "acasxu"): 4, ("marabou", "mnistfc"): 9,
                   ("neuralsat", "acasxu"): 3, ("neuralsat", "mnistfc"): 6}
 QUICK_STRIDE = {"acasxu": 31, "mnistfc": 30}
 QUICK_TIMEOUT = 20.0
