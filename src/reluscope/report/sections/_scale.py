@@ -125,11 +125,11 @@ def output_scale(ctx: Context, share: float = 0.5) -> OutputScale:
         return ctx.cache["scale"]
     net, dim = ctx.net, ctx.net.input_dim
     typical_pts = sample(ctx.domain, dim, ctx.n_samples, ctx.seed + 5)
-    typical = _spread(net(typical_pts))
+    out = net(typical_pts)
+    typical = _spread(out)
     on_data = _spread(net(ctx.X)) if ctx.X is not None else None
     wider = 0
     if isinstance(ctx.domain, PointSet):
-        out = net(typical_pts)
         k = int(np.argmax(out.max(axis=0) - out.min(axis=0)))
         hi_i, lo_i = int(np.argmax(out[:, k])), int(np.argmin(out[:, k]))
         scale = OutputScale(typical, k, float(out[hi_i, k]), float(out[lo_i, k]), typical_pts[hi_i], typical_pts[lo_i],
@@ -145,30 +145,29 @@ def output_scale(ctx: Context, share: float = 0.5) -> OutputScale:
     starts = search_starts(ctx)
     # a short ascent on every output, then the rest of the time on the outputs spread widest
     found = output_ascent(net, None, lo, hi, starts, budget=budget.share(0.4), steps=25, restarts=4, seed=ctx.seed)
-    v = found.values.reshape(-1, 2)  # per output: max f_k, max -f_k
+    v = found.values.reshape(-1, 2).copy()  # per output: max f_k, max -f_k
+    witnesses = found.witnesses.copy()  # per target (k, +1), (k, -1)
     top = np.argsort(-(v[:, 0] + v[:, 1]), kind="stable")[:3]
     focus = output_ascent(net, None, lo, hi, starts, budget=budget, targets=[(int(k), s) for k in top for s in (1, -1)],
                           rounds=20, seed=ctx.seed + 1)
     for i, (k, s) in enumerate(focus.targets):
         if focus.values[i] > v[k, (1 - s) // 2]:
             v[k, (1 - s) // 2] = focus.values[i]
-            found.witnesses[2 * k + (1 - s) // 2] = focus.witnesses[i]
-    out = net(typical_pts)  # the uniform points count too (in low dimension they may do better)
+            witnesses[2 * k + (1 - s) // 2] = focus.witnesses[i]
+    # the uniform points count too (in low dimension they may do better)
     for k in range(v.shape[0]):
         for side, idx in ((0, int(np.argmax(out[:, k]))), (1, int(np.argmin(out[:, k])))):
             value = out[idx, k] if side == 0 else -out[idx, k]
             if value > v[k, side]:
-                v[k, side], found.witnesses[2 * k + side] = value, typical_pts[idx]
+                v[k, side], witnesses[2 * k + side] = value, typical_pts[idx]
     spreads = v[:, 0] + v[:, 1]
     k = int(np.argmax(spreads))
-    x_high, x_low = found.witnesses[2 * k], found.witnesses[2 * k + 1]
+    x_high, x_low = witnesses[2 * k], witnesses[2 * k + 1]
     high, low = float(net(x_high[None, :])[0, k]), float(net(x_low[None, :])[0, k])  # the network, again
-    try:
-        bl, bu = layer_bounds(net, Box(lo, hi)).output
-        upper = float(np.max(bu - bl))
-    except MemoryError:  # pragma: no cover - a huge network: the bracket is only lower
-        upper = np.inf
+    bl, bu = layer_bounds(net, Box(lo, hi)).output
+    upper = float(np.max(bu - bl))
     scale = OutputScale(high - low, k, high, low, x_high, x_low, upper, typical, len(typical_pts), on_data, wider,
-                        focus.method, found.seconds + focus.seconds)
+                        "ascent" if "ascent" in (found.method, focus.method) else focus.method,
+                        found.seconds + focus.seconds)
     ctx.cache["scale"] = scale
     return scale
