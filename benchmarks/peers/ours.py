@@ -57,21 +57,15 @@ def _child_verify(onnx: str, vnnlib: str, T: float, out: str) -> None:
 
 
 def acas_pair(n: str):
-    """An ACAS Xu network (VNN-COMP ONNX, float32 weights) and its 16-bit copy (every
-    weight and bias rounded to float16, as the NeuroDiff artifact's round_nnet.py does)."""
-    import reluscope
-    from .consensus import VNNCOMP
-    net = reluscope.load(str(VNNCOMP / "acasxu" / f"ACASXU_run2a_{n}_batch_2000.onnx"))
-    half = [np.asarray(w, dtype=np.float16).astype(np.float64) for w in net.weights]
-    halfb = [np.asarray(b, dtype=np.float16).astype(np.float64) for b in net.biases]
-    return net, reluscope.ReLUNetwork(half, halfb)
+    """The ACAS Xu network and its 16-bit copy, as ``benchmarks/differential.py`` builds them."""
+    from benchmarks.differential import acas_pair as pair
+    return pair(n)
 
 
 def output_slice(net, k: int):
     """The network restricted to output ``k`` (NeuroDiff checks the target output only)."""
-    import reluscope
-    W, b = list(net.weights), list(net.biases)
-    return reluscope.ReLUNetwork(W[:-1] + [W[-1][k:k + 1]], b[:-1] + [b[-1][k:k + 1]])
+    from benchmarks.differential import output_slice as sliced
+    return sliced(net, k)
 
 
 def _solver_differential():
