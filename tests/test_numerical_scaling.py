@@ -181,3 +181,34 @@ def test_moderate_values_in_low_dimension_are_exact_and_sound(seed):
     X = box.sample(400, f.input_dim, seed=4)
     J, zmin = _jacobian_diff(_terms(f, None), X)
     assert float(np.max(np.abs(J[zmin > 0]), initial=0.0)) <= lip.upper * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("radius", [1e9, 1e150, 1e308])
+def test_huge_boxes_stay_honest_with_the_enumeration(radius):
+    """Issue 24 keeps issue 15's honesty on the default path (region enumeration in the
+    plane): values sampled in the box lie below the upper bound, the unit box's value never
+    exceeds the huge box's bound, anything flagged is not exact, and where the division
+    by 2^1023 loses the biases (1e308) the result is numerical_risk."""
+    for seed in range(2):
+        f = ReLUNetwork.random((2, 5, 5, 2), seed=seed)
+        g = ReLUNetwork.random((2, 5, 5, 2), seed=seed + 100)
+        box = Box(-radius, radius)
+        unit_sup = sup_distance(f, g, Box(-1, 1), time_limit=10)
+        unit_lip = lipschitz_constant(f, Box(-1, 1), time_limit=10)
+        r = sup_distance(f, g, box, time_limit=10)
+        lip = lipschitz_constant(f, box, time_limit=10)
+        with np.errstate(all="ignore"):  # sampling a box of width 2e308 overflows (such points prove nothing)
+            samples = (_sampled_sup(f, g, box), _sampled_lipschitz(f, box))
+        for res, unit, sample in zip((r, lip), (unit_sup, unit_lip), samples):
+            assert res.method == "enumerate"
+            _honest(res)
+            assert sample <= res.upper * (1 + TOL)
+            assert unit.lower <= res.upper * (1 + TOL)
+            if radius == 1e308:
+                assert res.status == scaling.RISK_STATUS and not res.exact
+        if r.exact:  # the sup is attained at the witness (real networks, float64)
+            at = float(np.max(np.abs(f(r.witness[None]) - g(r.witness[None]))))
+            assert r.lower == pytest.approx(at, rel=1e-12)
+        # the Lipschitz constant on a huge box: the regions near 0 shrink below what the
+        # scaled enumeration certifies, so it is never a wrong "exact" smaller than the unit box's
+        assert lip.upper >= unit_lip.lower * (1 - TOL)
