@@ -117,6 +117,8 @@ def run_ours(suite: str, args) -> dict:
     rows = _rows(suite, "ours", args)
     commit = _git_commit()
     for i, inst in enumerate(rows):
+        if i % args.shard[1] != args.shard[0]:
+            continue
         T = _timeout(inst, args)
         old = data["instances"].get(inst.key)
         if args.reuse_ours and old is not None and old.get("timeout") == T and not (
@@ -125,13 +127,12 @@ def run_ours(suite: str, args) -> dict:
         entry = ours.verify_instance(inst.onnx_path, inst.vnnlib_path, T)
         entry.update(timeout=T, commit=commit, load1=round(os.getloadavg()[0], 2),
                      measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-        data["instances"][inst.key] = entry
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=1, sort_keys=True))
+        data = cache.merge_entry(path, inst.key, entry)
         chk = entry.get("cex_check")
         print(f"  ours {suite} [{i + 1}/{len(rows)}] {inst.key}: {entry['result']} {entry['seconds']:.1f}s "
               f"(consensus {inst.consensus}){' cex ' + str(chk) if chk else ''} {entry.get('note', '')}"[:220],
               flush=True)
+    data = json.loads(path.read_text()) if path.exists() else {"instances": {}}
     data["subset"] = [r.key for r in rows]
     return data
 
@@ -286,6 +287,8 @@ def run_ours_differential(args) -> dict:
     T = 20.0 if args.quick else DIFF_TIMEOUT
     commit = _git_commit()
     for i, (n, prop, eps) in enumerate(rows):
+        if i % args.shard[1] != args.shard[0]:
+            continue
         key = f"{n}|{prop}|{eps}"
         old = data["instances"].get(key)
         if args.reuse_ours and old is not None and old.get("timeout") == T and not (
@@ -293,11 +296,10 @@ def run_ours_differential(args) -> dict:
             continue
         entry = ours.differential_pair(n, prop, eps, T)
         entry.update(timeout=T, commit=commit, load1=round(os.getloadavg()[0], 2))
-        data["instances"][key] = entry
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=1, sort_keys=True))
+        data = cache.merge_entry(path, key, entry)
         print(f"  ours differential [{i + 1}/{len(rows)}] {key}: {entry['result']} {entry['seconds']:.1f}s "
               f"{entry.get('bounds') or ''}"[:200], flush=True)
+    data = json.loads(path.read_text()) if path.exists() else {"instances": {}}
     data["subset"] = [f"{n}|{p}|{e}" for n, p, e in rows]
     return data
 
@@ -378,6 +380,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reuse-ours", action="store_true", help="take cached results of ours, run only missing instances")
     ap.add_argument("--rerun-unsolved", action="store_true",
                     help="with --reuse-ours: run again the cached instances ours did not solve (newer code)")
+    ap.add_argument("--shard", default="0/1", metavar="I/N",
+                    help="ours only: run the instances whose index is I mod N (several processes share the caches)")
     ap.add_argument("--stride", nargs="*", default=[], metavar="TOOL:SUITE=K",
                     help="every k-th instance for that tool and suite (defaults: %s)" %
                     ", ".join(f"{t}:{s}={k}" for (t, s), k in DEFAULT_STRIDE.items()))
@@ -386,6 +390,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="default benchmarks/results/verification.json (verification_quick.json with --quick)")
     args = ap.parse_args(argv)
     args.strides = _parse_strides(args.stride)
+    args.shard = tuple(int(v) for v in args.shard.split("/"))
     out_path = args.out or HERE / "results" / f"verification{'_quick' if args.quick else ''}.json"
     t_start = time.time()
     results: dict = {}

@@ -8,6 +8,7 @@ interrupted run keeps what it measured.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
@@ -46,3 +47,18 @@ def store(tool: str, suite: str, data: dict, entry_key: str, entry: dict) -> Non
     tmp = p.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
     tmp.replace(p)
+
+
+def merge_entry(path: Path, key: str, entry: dict) -> dict:
+    """Add one entry to a JSON cache ``{"instances": {...}}`` shared by several processes
+    (shards of one run): re-read under a lock, update, write atomically; returns the merged
+    data."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(path.read_text()) if path.exists() else {"instances": {}}
+        data["instances"][key] = entry
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+        tmp.replace(path)
+    return data
