@@ -191,3 +191,20 @@ def test_domain_much_larger_than_the_data_is_said_plainly(tmp_path):
     # on the data's own box there is nothing to say about the features
     tight = analyze(net, tmp_path / "tight", X=X, y=y, time_limit=5, quiet=True, sections=("network",))
     assert "features the domain box" not in tight.sections["network"]["domain_note"]
+
+
+def test_without_pytorch_the_starting_points_are_used_and_the_report_says_so(tmp_path, monkeypatch):
+    import reluscope.distance.ascent as ascent
+
+    monkeypatch.setattr(ascent, "_torch", lambda: None)
+    net = _random_net(3)
+    rep = analyze(net, tmp_path, domain=Box(-1, 1), time_limit=2, quiet=True, sections=("network", "lipschitz"))
+    scale = rep.sections["network"]["output_scale"]
+    assert scale["method"] == "sampled (PyTorch is not installed)"
+    k = scale["output"]
+    R = float(net(np.array([scale["witness_high"]]))[0, k] - net(np.array([scale["witness_low"]]))[0, k])
+    assert scale["attained"] == pytest.approx(R, rel=1e-12)
+    lip = rep.sections["lipschitz"]
+    assert lip["search"]["method"] == "sampled (PyTorch is not installed)" and lip["search"]["steps"] == 0
+    assert lip["lower"] <= lip["upper"]
+    assert "PyTorch is not installed" in rep.markdown.read_text()
