@@ -98,7 +98,7 @@ def _save(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
-def run_acas(props, eps_list, T: float, nets: list[str], all_outputs: bool) -> dict:
+def run_acas(props, eps_list, T: float, nets: list[str], all_outputs: bool, resume: bool = False) -> dict:
     import reluscope
 
     path = HERE / "results" / f"differential_acas{'_all' if all_outputs else ''}.json"
@@ -108,15 +108,17 @@ def run_acas(props, eps_list, T: float, nets: list[str], all_outputs: bool) -> d
     for prop in props:
         for eps in eps_list:
             for n in nets:
+                key = f"{n}|{prop}|{eps}"
+                if resume and key in data["instances"]:
+                    continue
                 net, half = acas_pair(n)
                 f, g = (net, half) if all_outputs else (output_slice(net, TARGET_OUTPUT), output_slice(half, TARGET_OUTPUT))
                 lo, hi = region(n, prop)
                 t0 = time.perf_counter()
                 v = solve_pair(f, g, reluscope.Box(lo, hi, allow_flat=True), eps, T)
                 sec = time.perf_counter() - t0
-                key = f"{n}|{prop}|{eps}"
                 data["instances"][key] = {"result": v.status, "seconds": sec, "bounds": list(v.bounds or ()),
-                                          "load1": round(os.getloadavg()[0], 2)}
+                                          "load1": round(os.getloadavg()[0], 2), "commit": _commit()}
                 _save(path, data)
                 print(f"{key}: {v.status} {sec:.1f}s {v.bounds}", flush=True)
     return data
@@ -190,9 +192,10 @@ def main() -> None:
     ap.add_argument("--all-outputs", action="store_true", help="every output, not only NeuroDiff's target")
     ap.add_argument("--time-limit", type=float, default=None)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--resume", action="store_true", help="keep the instances already in the results file")
     args = ap.parse_args()
     if args.suite == "acas":
-        data = run_acas(args.props, args.eps, args.time_limit or 60.0, args.nets, args.all_outputs)
+        data = run_acas(args.props, args.eps, args.time_limit or 60.0, args.nets, args.all_outputs, args.resume)
         print(json.dumps(summarize_acas(data), indent=1))
     elif args.suite == "exact":
         run_exact(args.time_limit or 60.0)

@@ -32,16 +32,21 @@ class DifferenceBounder:
     """The search's bounder for ``phi(x) = -max_{k in outputs} |f_k(x) - g_k(x)|`` (``m = 1``)."""
 
     def __init__(self, f: ReLUNetwork, g: ReLUNetwork, outputs: np.ndarray | None = None,
-                 batch_size: int | None = None) -> None:
+                 batch_size: int | None = None, budget: Budget | None = None) -> None:
         self.f, self.g = f, g
         self.n_inputs = f.input_dim
         self.outputs = np.arange(f.output_dim) if outputs is None else np.asarray(outputs, dtype=int)
         close = _close_copy(f, g)
         self.differential = close is not None
         self.joint = None if close else joint_difference_network(f, g)
-        # boxes per bounding call: keep the (B, 2 width, width) coefficient arrays near 32 MB
+        # boxes per bounding call: keep the (B, 2 width, width) coefficient arrays small; the
+        # boxes are bounded in chunks, and once the budget is spent the rest of a call gets
+        # the trivial bound -inf (sound; the search keeps their parents' bounds), so one call
+        # never holds the search past its deadline by more than a chunk
         width = max(max(f.widths[1:]), 1)
-        self.batch_size = int(batch_size or max(8, min(512, 2_000_000 // (2 * width * width + 1))))
+        self.batch_size = int(batch_size or max(8, min(128, 1_000_000 // (2 * width * width + 1))))
+        self.chunk = max(4, self.batch_size // 8)
+        self.budget = budget
         self._torch = None
 
     def interval(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -58,6 +63,23 @@ class DifferenceBounder:
         return lower, upper, coef
 
     def bound(self, lo: np.ndarray, hi: np.ndarray) -> BoxBounds:
+        parts = []
+        for start in range(0, lo.shape[0], self.chunk):
+            stop = min(start + self.chunk, lo.shape[0])
+            if start and self.budget is not None and self.budget.expired():
+                parts.append(self._trivial(stop - start, lo.shape[1]))
+            else:
+                parts.append(self._bound(lo[start:stop], hi[start:stop]))
+        lower = np.concatenate([p.lower for p in parts])
+        sens = [p.sensitivity for p in parts]
+        if any(v is None for v in sens):
+            return BoxBounds(lower)
+        return BoxBounds(lower, sensitivity=np.concatenate(sens))
+
+    def _trivial(self, n: int, d: int) -> BoxBounds:
+        return BoxBounds(np.full((n, 1), -np.inf), sensitivity=np.ones((n, d)))
+
+    def _bound(self, lo: np.ndarray, hi: np.ndarray) -> BoxBounds:
         lower, upper, coef = self.interval(lo, hi)
         k = self.f.output_dim
         mag = np.maximum(-lower, upper)[:, self.outputs]
@@ -112,7 +134,7 @@ def search_sup(f: ReLUNetwork, g: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, *
     ``gap_abs`` / ``gap_rel`` (status ``"gap"`` or ``"exhausted"``) or spends the budget.
     ``initial``: a known ``(value, point)`` of ``max |f - g|``.
     """
-    bounder = DifferenceBounder(f, g, outputs)
+    bounder = DifferenceBounder(f, g, outputs, budget=budget)
     init = None if initial is None or initial[1] is None else (-float(initial[0]), initial[1])
     with single_thread():  # the bounding and the attack's small products (see single_thread)
         out = minimize_max(bounder, np.asarray(lo, float), np.asarray(hi, float), budget=budget, rng=rng,
