@@ -214,7 +214,7 @@ def _enumerated_gradient(terms: Terms, lo: np.ndarray, hi: np.ndarray, clock: Bu
     # a cell where some non-constant neuron stays within (rounding + carried error) of 0
     # contains no point of a region realized with a margin above that: not counted
     starts = _starts(pieces)
-    relevant = rounding.pattern_margins(terms, V, starts) + 2 * cert.pre_error >= _CERTIFIED_MARGIN - slope_gap
+    relevant = rounding.pattern_margins(terms, V, (starts, cert)) + 2 * cert.pre_error >= _CERTIFIED_MARGIN - slope_gap
     margin = float(np.max(cert.kappa[relevant], initial=0.0)) + slope_gap
     upper = float(np.abs(J[relevant]).max(initial=0.0)) + jac_err
     centroids = np.array([p.vertices.mean(axis=0) for p in pieces])

@@ -182,31 +182,38 @@ def hidden_lipschitz(terms: Terms) -> float:
     return _SAFETY * best if math.isfinite(best) else math.inf
 
 
-def pattern_margins(terms: Terms, V: np.ndarray, starts: np.ndarray | None = None) -> np.ndarray:
-    """Per cell (``starts`` given: consecutive vertex blocks of ``V``) or per point: the
-    smallest, over the hidden neurons that are not constant under the computed pattern, of
-    ``max |computed z| - (its rounding error)``. On a cell, no point has every such neuron
-    at ``|z| >`` this value plus the cell's carried error; at a point, a positive value
-    proves the computed pattern is the real one there (docs, Lemma 5)."""
+def pattern_margins(terms: Terms, V: np.ndarray, cells: tuple[np.ndarray, CellCertificate] | None = None) -> np.ndarray:
+    """Per point of ``V``, or per cell (``cells = (starts, certificate)``: consecutive vertex
+    blocks of ``V`` and their certified patterns): the smallest, over the hidden neurons that
+    are not constant, of ``max |computed z| - (its rounding error)``.
+
+    At a point (pattern: the computed one there), a positive value proves the computed
+    pattern is the real one for every non-constant neuron, so the computed Jacobian is the
+    real one on an open set (docs, Lemma 5). On a cell (pattern: the certified one,
+    "constant" meaning a zero gradient row under it), no point of the cell has every such
+    neuron at ``|z|`` above this value plus twice the cell's ``pre_error``."""
     radius = np.max(np.abs(V), axis=0)
     K = operation_count(terms)
     gK = gamma(K)
+    starts = None if cells is None else cells[0]
     n = len(V) if starts is None else len(starts)
     out = np.full(n, np.inf)
     with np.errstate(all="ignore"):
-        for net, _ in terms:
+        for t, (net, _) in enumerate(terms):
             Z = net.preactivations(V)
             M = magnitudes(net, radius)
-            U = None  # gradient of the pre-activations under the computed pattern (per point)
+            U = None  # gradients of the pre-activations under the pattern (per point or cell)
             for layer in range(net.depth - 1):
                 W = net.weights[layer]
-                U = np.broadcast_to(W, (len(V), *W.shape)) if U is None else np.matmul(W, U)
+                U = np.broadcast_to(W, (n, *W.shape)) if U is None else np.matmul(W, U)
                 flat = ~np.any(U != 0, axis=2)
                 size = np.abs(Z[layer])
-                if starts is not None:
+                if starts is None:
+                    act = Z[layer] > 0
+                else:
                     size = np.maximum.reduceat(size, starts, axis=0)
-                    flat = np.logical_and.reduceat(flat, starts, axis=0)
+                    act = cells[1].active[t][layer]
                 eps = _SAFETY * (gK * M[layer] + K * _UNDERFLOW)
                 out = np.minimum(out, np.where(flat, np.inf, size - eps).min(axis=1, initial=np.inf))
-                U = U * (Z[layer] > 0)[:, :, None]
+                U = U * act[:, :, None]
     return out
