@@ -51,6 +51,7 @@ _LAZY: dict[str, str] = {
     "parameter_distance": "symmetry", "ParameterDistance": "symmetry",
     "verify": "verify", "VerificationResult": "verify",
     "load_vnnlib": "io",
+    "verify_many": "verify_jobs",
 }
 
 __all__ = [

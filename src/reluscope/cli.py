@@ -26,6 +26,7 @@ _COMMAND_MODULES: list[str] = [
     "symmetry",
     "sweep",
     "distance",
+    "verify",
 ]
 
 app = typer.Typer(
