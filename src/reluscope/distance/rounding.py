@@ -107,8 +107,8 @@ def cover_gap(terms: Terms, radius: float, d: int) -> float:
 class CellCertificate:
     """Per cell (``P`` cells): ``error[C]`` bounds ``|F(x) - A_C(x)|`` on the convex hull of the
     cell's vertices for an affine map ``A_C`` (the network with the pattern ``active``
-    forced); ``kappa[C]`` bounds how far a forced neuron's pre-activation may be on the
-    wrong side of 0 on the cell (Lemma 2). ``active[t][l]`` is a ``(P, n_l)`` boolean array
+    forced); ``kappa[C]`` bounds how far a neuron's real pre-activation may be on the wrong
+    side of 0 (for its forced pattern) on the cell (Lemmas 2 and 5). ``active[t][l]`` is a ``(P, n_l)`` boolean array
     for network ``t`` and hidden layer ``l``."""
 
     error: np.ndarray
@@ -144,7 +144,9 @@ def certify_cells(terms: Terms, V: np.ndarray, starts: np.ndarray) -> CellCertif
                 tau = np.minimum(pos, neg)  # the cell's straddle of this neuron
                 eps = _SAFETY * (gK * M[layer] + K * _UNDERFLOW)  # rounding of the computed z
                 carried = _SAFETY * (delta @ A.T)
-                kappa = np.maximum(kappa, np.max(tau + eps + carried, axis=1))
+                # a forced side holds up to tau + eps + carried (Lemma 2); the real value differs
+                # from the forced network's by carried more (Lemma 5 needs both)
+                kappa = np.maximum(kappa, np.max(tau + eps + 2.0 * carried, axis=1))
                 pre_error = np.maximum(pre_error, np.max(eps + carried, axis=1))
                 delta = 2.0 * carried + tau + eps
                 acts.append(active)
