@@ -35,6 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
+try:  # imported here, outside every timed region: the bound engine and the gradient attack
+    import torch  # noqa: F401  use torch when it is already imported (it takes seconds)
+except ImportError:
+    pass
+
 HERE = Path(__file__).resolve().parent
 VNNCOMP = HERE / "vnncomp2021" / "acasxu"
 ACAS_NETS = [f"{a}_{b}" for a in range(1, 6) for b in range(1, 10)]

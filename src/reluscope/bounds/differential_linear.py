@@ -30,6 +30,7 @@ and padded outward for rounding as in :mod:`reluscope.bounds.layers`. Proofs in
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -46,24 +47,22 @@ _TINY = float(np.finfo(float).tiny)
 
 
 class _Backend:
-    """The array library of a computation: PyTorch when installed (several times faster
-    batched products on CPU than NumPy's BLAS here), NumPy otherwise; chosen at first use so
-    that importing the package stays cheap. Only operations whose names and semantics agree
-    in both are used below (``where``, ``maximum``, ``minimum``, ``abs``, ``einsum``, ``@``,
-    ``reshape``, ``sum(x, axis)``)."""
+    """The array library of a computation: PyTorch when it is already imported (several
+    times faster batched products on CPU than NumPy's BLAS here), NumPy otherwise. Importing
+    torch takes seconds, more than many bounds do, so it is never imported here: the search's
+    gradient attack imports it, and later calls use it. Only operations whose names and
+    semantics agree in both are used below (``where``, ``maximum``, ``minimum``, ``abs``,
+    ``einsum``, ``@``, ``reshape``, ``sum(x, axis)``); the results agree up to rounding.
+    ``use_torch`` forces the choice (tests)."""
 
     def __init__(self) -> None:
-        self._torch: object = False  # not looked up yet
+        self.use_torch: bool | None = None
 
     @property
     def torch(self):
-        if self._torch is False:
-            try:
-                import torch
-            except ImportError:  # the NumPy fallback: same code, same results up to rounding
-                torch = None
-            self._torch = torch
-        return self._torch
+        if self.use_torch is False:
+            return None
+        return sys.modules.get("torch")
 
     @property
     def xp(self):

@@ -14,6 +14,7 @@ real networks by the search.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,11 @@ class DifferenceBounder:
         self.chunk = max(4, self.batch_size // 8)
         self.budget = budget
         self._torch = None
+        # the projected-gradient attack needs torch; importing it takes seconds (14 s on a
+        # loaded 2-core machine, more than many whole searches), so it is offered only
+        # when torch is already imported; otherwise the search's attack samples points
+        if "torch" in sys.modules:
+            self.torch_objective = self._torch_objective
 
     def interval(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """``(lower, upper, input_coef)`` bounds on ``f - g`` over each box."""
@@ -94,7 +100,7 @@ class DifferenceBounder:
         D = self.f(X) - self.g(X)
         return -np.abs(D[:, self.outputs]).max(axis=1, keepdims=True)
 
-    def torch_objective(self, X):
+    def _torch_objective(self, X):
         """``phi`` on a torch float64 tensor (for the projected-gradient attack)."""
         import torch
 
