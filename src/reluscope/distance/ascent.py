@@ -208,9 +208,9 @@ def output_ascent(f: ReLUNetwork, g: ReLUNetwork | None, lo: np.ndarray, hi: np.
     targets = targets or [(k, s) for k in range(f.output_dim) for s in (1, -1)]
     D = _values(terms, pool)
     scores = [s * D[:, k] for k, s in targets]
-    torch = _torch()
-    if torch is None or budget.expired():
-        return _pool_only(targets, scores, pool, start, torch)
+    torch = None if budget.expired() else _torch()  # no import (seconds) when there is no time anyway
+    if torch is None:
+        return _pool_only(targets, scores, pool, start, budget)
     nets = _torch_terms(torch, terms)
 
     def make_objective(owner):
@@ -273,11 +273,11 @@ def _found(targets, scores, values, witnesses, done: int, start: float) -> Ascen
                         time.perf_counter() - start, method)
 
 
-def _pool_only(targets, scores, pool: np.ndarray, start: float, torch) -> AscentBounds:
-    """The pool's best values when there is no ascent (no PyTorch, or no time)."""
+def _pool_only(targets, scores, pool: np.ndarray, start: float, budget: Budget) -> AscentBounds:
+    """The pool's best values when there is no ascent (no time, or no PyTorch)."""
     values = np.array([sc.max() for sc in scores])
     first = [int(np.argmax(sc)) for sc in scores]
-    why = "sampled (PyTorch is not installed)" if torch is None else "sampled (no time left for ascent)"
+    why = "sampled (no time left for ascent)" if budget.expired() else "sampled (PyTorch is not installed)"
     return AscentBounds(tuple(targets), values, pool[first].copy(), values.copy(), 0, time.perf_counter() - start, why)
 
 
@@ -302,9 +302,9 @@ def jacobian_ascent(f: ReLUNetwork, g: ReLUNetwork | None, lo: np.ndarray, hi: n
     J = np.where(valid[:, None, None], J, 0.0)
     targets = targets or _jacobian_targets(terms, J, lo, hi, n_targets)
     scores = [np.where(valid, s * J[:, k, j], -np.inf) for k, j, s in targets]
-    torch = _torch()
-    if torch is None or budget.expired():
-        return _pool_only(targets, scores, pool, start, torch)
+    torch = None if budget.expired() else _torch()  # no import (seconds) when there is no time anyway
+    if torch is None:
+        return _pool_only(targets, scores, pool, start, budget)
     nets = _torch_terms(torch, terms)
     # per term and hidden layer, the typical |pre-activation| on the pool: the temperature's unit
     with torch.no_grad():

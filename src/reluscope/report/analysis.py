@@ -61,6 +61,9 @@ SECTION_KEYS: tuple[str, ...] = tuple(_SECTIONS)
 #: Fraction of a section's budget its builder draws solver limits from; the rest is room for
 #: the last solver call to return and the section to render before the safety net stops it.
 _BUILDER_SHARE = 0.9
+#: Under ``total_time_limit``: PyTorch (for the gradient searches, about 2 s to import) is
+#: preloaded from this many seconds on; below, a search imports it only if its section has room.
+_TORCH_PRELOAD = 10.0
 #: Share of ``total_time_limit`` kept for writing the report after the sections.
 _WRITE_RESERVE = 0.05
 #: Under ``total_time_limit``: relative weight of each section's share of what is left
@@ -258,7 +261,7 @@ def analyze(
     ctx = Context(network, dom, Xa, ya, out, time_limit, seed, int(n_samples), held_out=mask,
                   domain_reason=domain_reason)
     if total_time_limit is not None:  # one budget for the whole run, sections share it
-        _preload()
+        _preload(with_torch=total_time_limit >= _TORCH_PRELOAD)
         left = (1.0 - _WRITE_RESERVE) * total_time_limit - (time.perf_counter() - start)
         run = Budget.of(max(left, 1e-3), budget)
     else:
@@ -323,7 +326,7 @@ def check_sections(sections: Sequence[str] | None, what: str = "") -> tuple[str,
     return keys
 
 
-def _preload() -> None:
+def _preload(with_torch: bool) -> None:
     """Import the libraries the sections share (matplotlib, SciPy's optimizers, HiGHS) before
     the sections' shares are computed (and PyTorch, when installed, for the gradient searches):
     imported lazily, their about 1.5 s would be charged to
@@ -331,10 +334,11 @@ def _preload() -> None:
     import matplotlib.backends.backend_agg  # noqa: F401
     import matplotlib.figure  # noqa: F401
     import scipy.optimize  # noqa: F401
-    try:  # the gradient searches (network, Lipschitz and distance sections)
-        import torch  # noqa: F401
-    except ImportError:
-        pass
+    if with_torch:  # the gradient searches (network, Lipschitz and distance sections)
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            pass
 
 
 def _summary(net: ReLUNetwork, outcomes: list[SectionOutcome]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,12 @@ from ...domain import Box, PointSet
 from ...network import ReLUNetwork
 from ..document import format_value
 
-__all__ = ["Context", "domain_text", "sample"]
+__all__ = ["Context", "domain_text", "sample", "TORCH_IMPORT_ROOM", "SEARCH_ROOM"]
+
+#: seconds a section must have left for a search to import PyTorch (about 2 s, more on a busy machine)
+TORCH_IMPORT_ROOM = 4.0
+#: seconds a section must have left for a gradient search at all (its setup alone takes a fraction of a second)
+SEARCH_ROOM = 1.5
 
 
 @dataclasses.dataclass
@@ -50,11 +56,17 @@ class Context:
         """Budget of a gradient search: ``share`` of what is left of the section's budget,
         at most a quarter of the per-call time limit (searches stop early on small networks
         only when they run out of rounds). PyTorch is imported first (seconds on a busy
-        machine) so that the search's time is the search's."""
-        try:
-            import torch  # noqa: F401
-        except ImportError:  # the searches fall back to their starting points
-            pass
+        machine) so that the search's time is the search's; with less than
+        ``TORCH_IMPORT_ROOM`` seconds left in the section it is not imported at all, and with
+        less than ``SEARCH_ROOM`` there is no search: the budget returned is then expired."""
+        left = self.budget.remaining()
+        if left < SEARCH_ROOM or ("torch" not in sys.modules and left < TORCH_IMPORT_ROOM):
+            return Budget(0.0)  # too little time: the section keeps its time for the solvers
+        if "torch" not in sys.modules:
+            try:
+                import torch  # noqa: F401
+            except ImportError:  # the searches fall back to their starting points
+                pass
         return self.budget.share(share).child(0.25 * self.time_limit)
 
     def figure(self, name: str) -> Path:

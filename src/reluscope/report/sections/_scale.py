@@ -119,8 +119,8 @@ def _spread(out: np.ndarray) -> float:
 
 
 def output_scale(ctx: Context, share: float = 0.5) -> OutputScale:
-    """The scale of the run (computed once, by the first section asking, within ``share`` of
-    its budget; see :meth:`Context.search_budget`)."""
+    """The scale of the run (computed once, by the first section asking with time for a
+    search, within ``share`` of its budget; see :meth:`Context.search_budget`)."""
     if "scale" in ctx.cache:
         return ctx.cache["scale"]
     net, dim = ctx.net, ctx.net.input_dim
@@ -164,10 +164,13 @@ def output_scale(ctx: Context, share: float = 0.5) -> OutputScale:
     k = int(np.argmax(spreads))
     x_high, x_low = witnesses[2 * k], witnesses[2 * k + 1]
     high, low = float(net(x_high[None, :])[0, k]), float(net(x_low[None, :])[0, k])  # the network, again
-    bl, bu = layer_bounds(net, Box(lo, hi)).output
-    upper = float(np.max(bu - bl))
+    upper = np.inf  # the bracket's upper end: the bound engine's output bounds, when there is time
+    if not budget.expired():
+        bl, bu = layer_bounds(net, Box(lo, hi)).output
+        upper = float(np.max(bu - bl))
     scale = OutputScale(high - low, k, high, low, x_high, x_low, upper, typical, len(typical_pts), on_data, wider,
                         "ascent" if "ascent" in (found.method, focus.method) else focus.method,
                         found.seconds + focus.seconds)
-    ctx.cache["scale"] = scale
+    if scale.method == "ascent" or found.method != "sampled (no time left for ascent)":
+        ctx.cache["scale"] = scale  # else a later section with more time searches again
     return scale

@@ -7,10 +7,13 @@ import numpy as np
 from .. import figures
 from .._runner import SectionContent
 from ..document import Figure, Paragraph, Table
-from ._context import Context, domain_text
+from ._context import SEARCH_ROOM, Context, domain_text
 from ._scale import output_scale
 
 __all__ = ["build"]
+
+#: seconds the section must have left to search for the output scale (the heatmaps need some too)
+_SCALE_ROOM = 2 * SEARCH_ROOM
 
 
 def build(ctx: Context) -> SectionContent:
@@ -23,8 +26,9 @@ def build(ctx: Context) -> SectionContent:
         nonzero = int(np.count_nonzero(W))
         rows.append((i + 1, f"{W.shape[0]} x {W.shape[1]}", W.size + W.shape[0], allowed,
                      nonzero, nonzero / W.size, float(np.abs(W).max()) if W.size else 0.0))
-    scale = output_scale(ctx)
-    note = scale.note(net.input_dim)
+    # the scale (and the note on the domain) when there is time; else a later section computes it
+    scale = output_scale(ctx) if ctx.budget.remaining() >= _SCALE_ROOM else None
+    note = scale.note(net.input_dim) if scale is not None else ""
     path = figures.weight_heatmaps(net.weights, net.masks, ctx.figure("weights.png"))
     data = {
         "widths": list(net.widths),
@@ -35,7 +39,7 @@ def build(ctx: Context) -> SectionContent:
         "domain": domain_text(ctx.domain, net.input_dim),
         "domain_reason": ctx.domain_reason,
         "domain_note": note,
-        "output_scale": scale.to_dict(),
+        "output_scale": None if scale is None else scale.to_dict(),
         "layers": [dict(zip(("layer", "shape", "parameters", "mask_entries", "nonzero_weights",
                              "weight_density", "max_abs_weight"), r)) for r in rows],
     }

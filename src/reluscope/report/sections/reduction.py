@@ -76,12 +76,13 @@ def build(ctx: Context) -> SectionContent:
         return SectionContent(blocks, data, status, reason)
     try:
         searched = None
-        if isinstance(ctx.domain, Box):  # a lower bound with a witness, however wide the input
+        budget = ctx.search_budget(0.3)
+        if isinstance(ctx.domain, Box) and not budget.expired():  # a lower bound with a witness, in any dimension
             from ...distance.ascent import output_ascent
 
             lo, hi = ctx.domain.bounds(ctx.net.input_dim)
-            searched = output_ascent(ctx.net, reduced, lo, hi, search_starts(ctx), budget=ctx.search_budget(0.3),
-                                     rounds=10, seed=ctx.seed)
+            searched = output_ascent(ctx.net, reduced, lo, hi, search_starts(ctx), budget=budget, rounds=10,
+                                     seed=ctx.seed)
         dist = sup_distance(ctx.net, reduced, ctx.domain, time_limit=ctx.solver_limit())
         lower, upper, exact = float(dist.lower), float(dist.upper), bool(dist.exact)
         data["sup_distance"] = {"lower": lower, "upper": upper, "exact": exact, "status": str(dist.status),
