@@ -152,3 +152,13 @@ def test_zero_range_is_refused(tmp_path):
     _write_nnet(path, [np.ones((1, 2))], [np.zeros(1)], np.zeros(2), np.ones(2), np.zeros(3), np.array([1.0, 0.0, 1.0]))
     with pytest.raises(ModelFileError, match=r"line 8: range 1 is 0"):
         load(path)
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".safetensors", ".onnx"])
+def test_the_domain_survives_saving_in_reluscope_formats(tmp_path, suffix):
+    path, params = _random_file(13, tmp_path)
+    net = load(path)
+    save(net, tmp_path / f"copy{suffix}")
+    back = load(tmp_path / f"copy{suffix}")
+    assert back == net and back.provenance.domain == Box(params[2], params[3])
+    assert any("NNet normalization" in n for n in back.provenance.notes)

@@ -415,7 +415,7 @@ class _Reader:
         if "reluscope.provenance" in meta:  # written by reluscope: what was inferred or folded before
             stored = provenance_from_record(self.path, meta["reluscope.provenance"])
             return net.with_provenance(Provenance("onnx", str(self.path), stored.inferred,
-                                                  (*stored.notes, *self.notes)))
+                                                  (*stored.notes, *self.notes), stored.domain))
         return net.with_provenance(Provenance("onnx", str(self.path), None, tuple(self.notes)))
 
     def masks(self, shapes: list[tuple[int, ...]]) -> list[np.ndarray] | None:

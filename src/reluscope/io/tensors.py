@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..domain import Box
 from ..errors import InvalidNetwork, ModelFileError, ReluscopeError, UnsupportedLayer
 from ..network import Provenance, ReLUNetwork
 
@@ -48,14 +49,18 @@ _HOW = ("load the module itself (reluscope.from_torch(model), or torch.save(mode
 def provenance_record(net: ReLUNetwork) -> dict[str, Any] | None:
     """What a reluscope file keeps of ``net.provenance``: the inferred-architecture
     statement and the notes, led by ``"originally read as <format>"`` (kept, not repeated,
-    when the network is saved again). ``None`` when there is nothing to keep."""
+    when the network is saved again), and the declared input domain (an NNet file's box)
+    as ``{"lo": [...], "hi": [...]}``. ``None`` when there is nothing to keep."""
     prov = net.provenance
-    if prov is None or (prov.inferred is None and not prov.notes):
+    if prov is None or (prov.inferred is None and not prov.notes and prov.domain is None):
         return None
     notes = list(prov.notes)
     if not (notes and notes[0].startswith(_ORIGIN)) and prov.format:
         notes.insert(0, f"{_ORIGIN}{prov.format}")
-    return {"inferred": prov.inferred, "notes": notes}
+    record: dict[str, Any] = {"inferred": prov.inferred, "notes": notes}
+    if prov.domain is not None:  # JSON floats round-trip exactly (shortest repr)
+        record["domain"] = {"lo": prov.domain.lo.tolist(), "hi": prov.domain.hi.tolist()}
+    return record
 
 
 def provenance_from_record(path: str | Path, record: Any) -> Provenance:
@@ -68,9 +73,11 @@ def provenance_from_record(path: str | Path, record: Any) -> Provenance:
         notes = data.get("notes", [])
         if not (inferred is None or isinstance(inferred, str)) or not all(isinstance(n, str) for n in notes):
             raise ValueError("unexpected value types")
-    except (TypeError, ValueError) as exc:
+        box = data.get("domain")
+        domain = None if box is None else Box(box["lo"], box["hi"], allow_flat=True)
+    except (TypeError, ValueError, KeyError, ReluscopeError) as exc:
         raise fail(path, f"corrupted provenance record ({exc})") from None
-    return Provenance(inferred=inferred, notes=tuple(notes))
+    return Provenance(inferred=inferred, notes=tuple(notes), domain=domain)
 
 
 def _weight_shape(g: dict[str, tuple[str, np.ndarray]]) -> tuple[int, ...]:
