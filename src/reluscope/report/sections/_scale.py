@@ -142,6 +142,10 @@ def output_scale(ctx: Context, share: float = 0.5) -> OutputScale:
         span = ctx.X.max(axis=0) - ctx.X.min(axis=0)
         wider = int(np.sum(hi - lo > WIDER * np.maximum(span, 1e-12 * np.maximum(1.0, np.abs(hi - lo)))))
     budget = ctx.search_budget(share)
+    upper = np.inf  # the bracket's upper end: the bound engine's output bounds, when there is time
+    if not budget.expired():
+        bl, bu = layer_bounds(net, Box(lo, hi)).output
+        upper = float(np.max(bu - bl))
     starts = search_starts(ctx)
     # a short ascent on every output, then the rest of the time on the outputs spread widest
     found = output_ascent(net, None, lo, hi, starts, budget=budget.share(0.4), steps=25, restarts=4, seed=ctx.seed)
@@ -164,10 +168,6 @@ def output_scale(ctx: Context, share: float = 0.5) -> OutputScale:
     k = int(np.argmax(spreads))
     x_high, x_low = witnesses[2 * k], witnesses[2 * k + 1]
     high, low = float(net(x_high[None, :])[0, k]), float(net(x_low[None, :])[0, k])  # the network, again
-    upper = np.inf  # the bracket's upper end: the bound engine's output bounds, when there is time
-    if not budget.expired():
-        bl, bu = layer_bounds(net, Box(lo, hi)).output
-        upper = float(np.max(bu - bl))
     scale = OutputScale(high - low, k, high, low, x_high, x_low, upper, typical, len(typical_pts), on_data, wider,
                         "ascent" if "ascent" in (found.method, focus.method) else focus.method,
                         found.seconds + focus.seconds)
