@@ -256,14 +256,15 @@ def _substitute(Lam, sign, const, mag, relax):
     return Lam * T.where(up, su[:, None, :], sl[:, None, :]), const, mag
 
 
-def _layer_bounds(W, b, lo, hi):
-    """Batched CROWN on backend arrays: lists of per-layer ``(B, n_l)`` lower and upper bounds."""
+def _layer_bounds(W, b, lo, hi, linear: bool = True):
+    """Batched CROWN on backend arrays (``linear=False``: interval arithmetic alone): lists of
+    per-layer ``(B, n_l)`` lower and upper bounds."""
     B = lo.shape[0]
     lows, highs, relax = [], [], []
     a_lo, a_hi = lo, hi
     for layer in range(len(W)):
         zl, zh = _interval_affine(W[layer], b[layer], a_lo, a_hi)
-        if layer > 0:
+        if layer > 0 and linear:
             Lam, sign, const = _start(W[layer], b[layer], B)
             mag = T.abs(const)
             for k in range(layer - 1, -1, -1):
@@ -291,13 +292,14 @@ def _boxes(lo, hi):
     return _B.asarray(lo), _B.asarray(hi)
 
 
-def batch_layer_bounds(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray
+def batch_layer_bounds(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, *, linear: bool = True
                        ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Pre-activation bounds of every affine layer over each box (rows of ``lo, hi``):
     back-substitution of CROWN's relaxations intersected with interval arithmetic, as
-    :func:`~reluscope.bounds.layer_bounds` with ``alpha="adaptive"`` does for one box."""
+    :func:`~reluscope.bounds.layer_bounds` with ``alpha="adaptive"`` does for one box
+    (``linear=False``: interval arithmetic alone)."""
     with _B.single_thread():
-        lows, highs = _layer_bounds(*_params(net), *_boxes(lo, hi))
+        lows, highs = _layer_bounds(*_params(net), *_boxes(lo, hi), linear)
     return [_B.numpy(v) for v in lows], [_B.numpy(v) for v in highs]
 
 
@@ -342,8 +344,9 @@ def batch_difference_bounds(f: ReLUNetwork, g: ReLUNetwork, lo: np.ndarray, hi: 
     networks of equal widths (the caller checks ``f.widths == g.widths``).
 
     ``symbolic=False`` gives the interval differential route alone (ReluDiff's forward
-    interval step on ``Δz``, fenced by the separate bounds of ``f`` and ``g``); ``True``
-    intersects it with the symbolic back-substitution at every layer.
+    interval step on ``Δz``, fenced by the separate interval bounds of ``f`` and ``g``: the
+    cheap tier); ``True`` intersects it with the symbolic back-substitution at every layer,
+    with CROWN bounds of ``f`` and ``g``.
     """
     with _B.single_thread():
         return _difference_bounds(f, g, lo, hi, symbolic)
@@ -353,8 +356,8 @@ def _difference_bounds(f: ReLUNetwork, g: ReLUNetwork, lo, hi, symbolic: bool) -
     lo, hi = _boxes(lo, hi)
     Wf, bf = _params(f)
     Wg, bg = _params(g)
-    fL, fH = _layer_bounds(Wf, bf, lo, hi)
-    gL, gH = _layer_bounds(Wg, bg, lo, hi)
+    fL, fH = _layer_bounds(Wf, bf, lo, hi, symbolic)
+    gL, gH = _layer_bounds(Wg, bg, lo, hi, symbolic)
     dz_lo, dz_hi = _interval_affine(Wf[0] - Wg[0], bf[0] - bg[0], lo, hi)
     d_relax: list = []
     g_relax: list = []

@@ -55,16 +55,19 @@ class DifferenceBounder:
         if "torch" in sys.modules:
             self.torch_objective = self._torch_objective
 
-    def interval(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """``(lower, upper, input_coef)`` bounds on ``f - g`` over each box."""
+    def interval(self, lo: np.ndarray, hi: np.ndarray, tier: str = "linear"
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(lower, upper, input_coef)`` bounds on ``f - g`` over each box (``tier``:
+        ``"linear"``, or ``"interval"`` for the cheap interval arithmetic)."""
         lower = np.full((lo.shape[0], self.f.output_dim), -np.inf)
         upper = -lower
         coef = None
+        linear = tier == "linear"
         if self.differential:
-            r = batch_difference_bounds(self.f, self.g, lo, hi)
+            r = batch_difference_bounds(self.f, self.g, lo, hi, symbolic=linear)
             lower, upper, coef = r.lower, r.upper, r.input_coef
         if self.joint is not None:
-            jl, jh = batch_layer_bounds(self.joint, lo, hi)
+            jl, jh = batch_layer_bounds(self.joint, lo, hi, linear=linear)
             lower, upper = np.maximum(lower, jl[-1]), np.minimum(upper, jh[-1])
         return lower, upper, coef
 

@@ -340,7 +340,9 @@ def _sup_box(terms: Terms, lo: np.ndarray, hi: np.ndarray, method: str, budget: 
         if r.exact and r.lower >= best.value:
             return DistanceResult(r.lower, r.upper, r.witness, True, "optimal", budget.elapsed(), "search",
                                   "sup", r.component, 0)
-    milp_budget = budget.share(_MILP_SHARE) if use_search and not searched else budget
+    # MILPs below 96 binaries close in seconds: they keep the whole budget
+    milp_budget = budget.share(_MILP_SHARE) if use_search and not searched and \
+        n_estimate >= _SMALL_MILP_BINARIES else budget
     upper, status, n_bin = _exact_sup(terms, lo, hi, milp_budget, mip_gap, tol, per_target, best,
                                       bound_method, rng)
     if use_search and not searched and not _tol_gap(best.value, max(upper, best.value), gap) \
