@@ -234,6 +234,7 @@ def verify_many(
         workers = check_int(workers, "workers", minimum=1)
     nets: list[ReLUNetwork] = []
     net_index: dict[Any, int] = {}
+    specs: dict[tuple[str, int, int], Specification] = {}
     refs, payloads, labels, limits = [], [], [], []
     for i, job in enumerate(jobs):
         key = str(Path(job.model).resolve()) if isinstance(job.model, (str, os.PathLike)) else id(job.model)
@@ -245,8 +246,11 @@ def verify_many(
             nets.append(net)
         net = nets[net_index[key]]
         spec = job.spec
-        if isinstance(spec, (str, os.PathLike)):
-            spec = load_vnnlib(spec, n_inputs=net.input_dim, n_outputs=net.output_dim)
+        if isinstance(spec, (str, os.PathLike)):  # read once per file and network size (props are shared)
+            spec_key = (str(Path(spec).resolve()), net.input_dim, net.output_dim)
+            if spec_key not in specs:
+                specs[spec_key] = load_vnnlib(spec, n_inputs=net.input_dim, n_outputs=net.output_dim)
+            spec = specs[spec_key]
         elif not isinstance(spec, Specification):
             raise InvalidArgument(f"job {i}: the property must be a VNN-LIB file name or a Specification; "
                                   f"got {type(spec).__name__}")
