@@ -63,10 +63,10 @@ def test_holds_and_violated_on_a_network_with_a_known_range(tmp_path):
     model = _line_net(tmp_path)
     safe = _prop(tmp_path, "safe.vnnlib", "(>= Y_0 1.5)")  # the maximum is 1
     unsafe = _prop(tmp_path, "unsafe.vnnlib", "(>= Y_0 0.75)")  # reached near x = (1, 0)
-    out = _cli(model, safe, "--time-limit", "20")
+    out = _cli(model, safe, "--time-limit", "60")
     assert out.exit_code == 0, out.output
     assert out.output.split()[0] == "holds"
-    out = _cli(model, unsafe, "--time-limit", "20", "--json")
+    out = _cli(model, unsafe, "--time-limit", "60", "--json")
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
     assert data["result"] == "violated"
@@ -74,19 +74,19 @@ def test_holds_and_violated_on_a_network_with_a_known_range(tmp_path):
     net, spec = load(model), load_vnnlib(unsafe)
     assert spec.is_counterexample(net, x)  # checked again here, independently of the CLI
     assert np.allclose(data["output"], net(x[None])[0])
-    text = _cli(model, unsafe, "--time-limit", "20")
+    text = _cli(model, unsafe, "--time-limit", "60")
     assert text.output.split()[0] == "violated" and "counterexample x =" in text.output
 
 
 def test_several_properties_one_line_each_in_order(tmp_path):
     model = _line_net(tmp_path)
     specs = [_prop(tmp_path, "a.vnnlib", "(>= Y_0 1.5)"), _prop(tmp_path, "b.vnnlib", "(<= Y_0 -0.5)")]
-    out = _cli(model, *specs, "--time-limit", "20", "--workers", "1")
+    out = _cli(model, *specs, "--time-limit", "60", "--workers", "1")
     assert out.exit_code == 0, out.output
     lines = out.output.strip().splitlines()
     assert lines[0].split()[0] == "holds" and "a.vnnlib" in lines[0]
     assert lines[1].split()[0] == "violated" and "b.vnnlib" in lines[1]
-    data = json.loads(_cli(model, *specs, "--time-limit", "20", "--workers", "1", "--json").stdout)
+    data = json.loads(_cli(model, *specs, "--time-limit", "60", "--workers", "1", "--json").stdout)
     assert [o["result"] for o in data["outcomes"]] == ["holds", "violated"]
     assert data["counts"] == {"holds": 1, "violated": 1, "unknown": 0}
 
