@@ -213,7 +213,7 @@ def report_suite(suite: str, args, results: dict) -> list[str]:
         rows = [r for r in rows_all if r.key in set(data.get("subset", []))] or rows_all
         s = summarize(tool, data["instances"], rows)
         suite_out[tool] = {k: v for k, v in s.items() if k != "verdicts"}
-        stride = len(rows_all) // max(1, len(rows))
+        stride = QUICK_STRIDE[suite] if args.quick else args.strides.get((tool, suite), 1)
         label = tool if len(rows) == len(rows_all) else f"{tool} (every k-th, k={stride})"
         lines.append(f"| {label} | {len(rows)} | {s['solved']} | {s['holds']} | {s['violated']} | {s['wrong']} | "
                      f"{s['unknown']} | {s['error']} | {s['missing']} | {_fmt(s['median_solved_seconds'])} | "
