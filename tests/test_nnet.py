@@ -83,12 +83,20 @@ def test_outside_the_box_the_reference_clips_and_the_network_does_not(tmp_path):
     assert net(np.array([[5.0]]))[0, 0] == pytest.approx(58.0)
 
 
-def test_save_then_load_is_exact_and_keeps_the_domain(tmp_path):
-    net = ReLUNetwork.random((4, 7, 5, 3), seed=3)
-    save(net, tmp_path / "a.nnet")
-    back = load(tmp_path / "a.nnet")
+@settings(max_examples=25, deadline=None)
+@given(widths=st.lists(st.integers(1, 6), min_size=2, max_size=5), seed=st.integers(0, 2**31 - 1),
+       scale=st.sampled_from([1e-300, 1e-8, 1.0, 1e12, 1e300]))
+def test_save_then_load_is_bit_exact(tmp_path_factory, widths, seed, scale):
+    base = ReLUNetwork.random(tuple(widths), seed=seed)
+    net = ReLUNetwork([w * scale for w in base.weights], [b / scale for b in base.biases])
+    path = tmp_path_factory.mktemp("rt") / "a.nnet"
+    save(net, path)
+    back = load(path)
     assert back == net  # bit for bit: identity normalization, shortest round-trip decimals
     assert back.provenance.domain is None  # written without a box: +-max float, read back as no domain
+
+
+def test_save_then_load_keeps_the_domain(tmp_path):
     path, params = _random_file(11, tmp_path)
     loaded = load(path)
     save(loaded, tmp_path / "b.nnet")
