@@ -301,7 +301,7 @@ def test_gradient_2d_against_grid_regions(seed, method):
 @pytest.mark.parametrize("seed", range(4))
 def test_lipschitz_deep_3d_within_sampled_and_certified(seed):
     f = ReLUNetwork.random((3, 6, 6, 6, 2), seed=600 + seed)
-    e = lipschitz_constant(f, Box(-1, 1), method="exact")
+    e = lipschitz_constant(f, Box(-1, 1), method="exact", time_limit=120)  # seconds; margin for slow machines
     s = lipschitz_constant(f, Box(-1, 1), method="sampled", seed=seed)
     assert e.exact
     assert s.lower <= e.upper + 1e-9 and e.lower >= s.lower - TOL

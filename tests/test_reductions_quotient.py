@@ -119,23 +119,25 @@ def test_quotient_projection_is_the_reduced_sum() -> None:
             assert member(comp, B, timeout=10.0) is True, p
 
 
+# Seeds (of SparsityPattern.random(shape, 0.55, seed=20000 + s)) whose quotient-closed
+# component exact QE settles within seconds; among the first 130 seeds the others either have
+# no such component or one Z3 does not settle in 30 s (10, 22, 40, 109) or only in tens of
+# seconds (121), so which of them "answered" would depend on the machine's speed.
+QE_ANSWERS = (21, 35, 97)
+
+
 @pytest.mark.slow
-def test_quotient_closed_agrees_with_exact_qe() -> None:
-    """Every component proved closed by quotient steps is closed by exact QE where QE answers."""
-    compared = 0
-    for seed in range(300):
-        shape = [(3, 3, 3), (3, 4, 3), (4, 3, 3)][seed % 3]
-        p = SparsityPattern.random(shape, 0.55, seed=20000 + seed)
-        for comp in reduce_two_factor(p).components:
-            if len(comp) < 2 or quotient_closed(comp) is None:
-                continue
-            exact = decide_qe(component_pattern(comp)[0], time_limit=3.0)[0]
-            if exact is not None:
-                compared += 1
-                assert exact is True, p
-        if compared >= 4:
-            break
-    assert compared >= 3
+@pytest.mark.parametrize("seed", QE_ANSWERS)
+def test_quotient_closed_agrees_with_exact_qe(seed: int) -> None:
+    """Every component proved closed by quotient steps is closed by exact QE (limit 60 s, far
+    above the seconds QE needs here, so a loaded machine answers too)."""
+    shape = [(3, 3, 3), (3, 4, 3), (4, 3, 3)][seed % 3]
+    p = SparsityPattern.random(shape, 0.55, seed=20000 + seed)
+    comps = [c for c in reduce_two_factor(p).components if len(c) >= 2 and quotient_closed(c) is not None]
+    assert comps, p
+    for comp in comps:
+        exact = decide_qe(component_pattern(comp)[0], time_limit=60.0)[0]
+        assert exact is True, (p, exact)
 
 
 def test_quotient_verdicts_verify_and_tampering_fails() -> None:

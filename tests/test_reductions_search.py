@@ -136,13 +136,13 @@ def test_root_sentence_proves_whole_space() -> None:
     p = SparsityPattern.from_text("010/101/110;100/011/111")
     comps = [c for c in reduce_two_factor(p).components if len(c) >= 2]
     assert len(comps) == 1
-    assert full_space(comps[0], time_limit=5.0) is True
+    assert full_space(comps[0], time_limit=60.0) is True  # seconds; the margin is for slow machines
     rng = np.random.default_rng(3)
     U = sorted(frozenset().union(*(t.support for t in comps[0])))
     for _ in range(3):
         X = {e: Fraction(int(rng.integers(-5, 6))) for e in U}
         assert member(comps[0], X, timeout=10.0) is True
-    v = decide(p, time_limit=3.0)
+    v = decide(p, time_limit=60.0)
     assert v.closed is True
     assert verify(v.certificate, time_limit=10.0).valid is True
 
