@@ -103,10 +103,11 @@ def _save(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
-def run_acas(props, eps_list, T: float, nets: list[str], all_outputs: bool, resume: bool = False) -> dict:
+def run_acas(props, eps_list, T: float, nets: list[str], all_outputs: bool, resume: bool = False,
+             tag: str = "") -> dict:
     import reluscope
 
-    path = HERE / "results" / f"differential_acas{'_all' if all_outputs else ''}.json"
+    path = HERE / "results" / f"differential_acas{'_all' if all_outputs else ''}{tag}.json"
     data = json.loads(path.read_text()) if path.exists() else {"instances": {}}
     data.update(time_limit=T, commit=_commit(), question="max |f_t - g_t| <= eps" if not all_outputs
                 else "max_k |f_k - g_k| <= eps")
@@ -198,9 +199,11 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=None)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--resume", action="store_true", help="keep the instances already in the results file")
+    ap.add_argument("--tag", default="", help="suffix of the results file (parallel runs)")
     args = ap.parse_args()
     if args.suite == "acas":
-        data = run_acas(args.props, args.eps, args.time_limit or 60.0, args.nets, args.all_outputs, args.resume)
+        data = run_acas(args.props, args.eps, args.time_limit or 60.0, args.nets, args.all_outputs, args.resume,
+                        args.tag)
         print(json.dumps(summarize_acas(data), indent=1))
     elif args.suite == "exact":
         run_exact(args.time_limit or 60.0)

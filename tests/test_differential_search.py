@@ -106,3 +106,21 @@ def test_flat_boxes_and_unions_go_through_the_search():
     B = Boxes(np.array([[-1.0, -1, -1], [0.0, 0, 0]]), np.array([[-0.5, -0.5, -0.5], [0.5, 0.5, 0.5]]))
     v = rs.epsilon_equivalent(f, g, B, 10.0, time_limit=5)
     assert v.status == "proved" and v.box_status == ("proved", "proved")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_top1_agreement_with_relu_splitting_is_sound(seed):
+    pytest.importorskip("torch")  # the search's ReLU splitting runs when torch is imported
+    f = ReLUNetwork.random((4, 16, 16, 3), seed=seed)
+    g = ReLUNetwork([W * (np.abs(W) > 0.1) for W in f.weights], f.biases)
+    rng = np.random.default_rng(seed)
+    boxes = rs.PointSet(rng.uniform(-1, 1, (6, 4))).neighbourhood(0.15)
+    v = rs.top1_agreement(f, g, boxes, time_limit=8)
+    for i, status in enumerate(v.box_status):
+        X = boxes.box(i).sample(3000, seed=i)
+        same = np.argmax(f(X), axis=1) == np.argmax(g(X), axis=1)
+        if status == "proved":
+            assert same.all()
+    if v.status == "refuted":
+        x = v.counterexample
+        assert np.argmax(f(x[None])[0]) != np.argmax(g(x[None])[0])

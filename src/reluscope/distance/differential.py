@@ -9,6 +9,7 @@ or *undecided* when the time runs out. For a union of boxes every box gets its o
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,7 @@ from .disagreement import find_disagreement
 from ..domain import Box, Boxes, PointSet, as_domain
 from ..milp import neuron_range
 from ..network import ReLUNetwork
+from ..search.network import search_network
 from .neighbourhoods import boxes_bounds, refine_boxes
 from .pointwise import _terms, _values
 from .results import DistanceResult
@@ -172,8 +174,9 @@ def _disagreement(f: ReLUNetwork, g: ReLUNetwork, X: np.ndarray) -> int | None:
 def _margin_positive(net: ReLUNetwork, c: int, box: Box, budget: Budget | None
                      ) -> tuple[bool | None, np.ndarray | None]:
     """Is class ``c`` the strict top class of ``net`` on the whole box? ``True`` when proved
-    (by the engine, or by MILPs when ``budget`` is given), ``False`` with a point where it
-    is not, ``None`` when not settled (no budget, or out of time)."""
+    (by the engine, or, when ``budget`` is given, by the search's branch and bound on each
+    open margin and then MILPs), ``False`` with a point where it is not, ``None`` when not
+    settled (no budget, or out of time)."""
     m = _margin_network(net, c)
     lo = layer_bounds(m, box).output[0]
     if np.all(lo > 0):
@@ -183,6 +186,17 @@ def _margin_positive(net: ReLUNetwork, c: int, box: Box, budget: Budget | None
     for j in np.nonzero(lo <= 0)[0]:
         if budget.expired():
             return None, None
+        if "torch" in sys.modules:  # the search's ReLU splitting first (it needs torch,
+            # whose import costs seconds: used only when already imported)
+            C = np.zeros((1, m.output_dim))
+            C[0, j] = 1.0
+            xlo, xhi = box.bounds(net.input_dim)
+            out = search_network(m, C, np.zeros(1), xlo, xhi, budget=budget.share(0.5),
+                                 rng=np.random.default_rng(int(j)), target=0.0)
+            if out.status == "proved":
+                continue
+            if out.status == "refuted" and out.witness is not None:
+                return False, out.witness
         r = neuron_range(m, box, m.depth, int(j), budget=budget.share(0.5))
         if r.exact_lower and r.lower <= 0:
             return False, r.witness_min
