@@ -219,6 +219,16 @@ def report_suite(suite: str, args, results: dict) -> list[str]:
         lines.append(f"| {label} | {len(rows)} | {s['solved']} | {s['holds']} | {s['violated']} | {s['wrong']} | "
                      f"{s['unknown']} | {s['error']} | {s['missing']} | {_fmt(s['median_solved_seconds'])} | "
                      f"{_fmt(s['median_solved_cpu_seconds'])} |")
+    if ours_data is not None:
+        ent = [v for k, v in ours_data["instances"].items() if k in set(ours_data.get("subset", []))]
+        over = [v["verify_seconds"] / v["timeout"] for v in ent if v.get("verify_seconds", 0) > 1.2 * v["timeout"] + 1]
+        loads = [v["load1"] for v in ent if "load1" in v]
+        commits = sorted({v.get("commit", "?") for v in ent})
+        suite_out["ours_overruns"] = len(over)
+        lines += ["", f"Ours: {len(over)} of {len(ent)} calls took longer than 1.2 T + 1 s"
+                  + (f" (at most {max(over):.2f} T)" if over else "")
+                  + (f"; 1-minute load during the calls: median {statistics.median(loads):.1f}, max {max(loads):.1f}"
+                     if loads else "") + f"; commits {', '.join(commits)}."]
     pub = suite_out["published"]
     best = ", ".join(f"{t} {n}" for t, n in list(pub.items())[:3])
     quoted = ", ".join(f"{t} {n}" for t, n in consensus.ISSUE_BEST[suite].items())
