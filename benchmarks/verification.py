@@ -425,6 +425,10 @@ def main(argv: list[str] | None = None) -> None:
         if "ours" in args.tools:
             print(f"ours on {suite}", flush=True)
             results[("ours", suite)] = run_ours(suite, args)
+        elif args.reuse_ours and _ours_cache_path(suite, args.quick).exists():
+            data = json.loads(_ours_cache_path(suite, args.quick).read_text())
+            data["subset"] = [r.key for r in _rows(suite, "ours", args)]
+            results[("ours", suite)] = data
         table += report_suite(suite, args, results) + [""]
     if "differential" in args.suites:
         nd = None
@@ -434,6 +438,8 @@ def main(argv: list[str] | None = None) -> None:
         elif args.reuse_peers and cache.path_for("neurodiff", "differential").exists():
             nd = cache.load("neurodiff", "differential")
         od = run_ours_differential(args) if "ours" in args.tools else None
+        if od is None and args.reuse_ours and _ours_diff_path(args.quick).exists():
+            od = json.loads(_ours_diff_path(args.quick).read_text())
         table += report_differential(od, nd, args, results) + [""]
     bounds_path = HERE / "results" / f"verification_bounds{'_quick' if args.quick else ''}.json"
     if "bounds" in args.suites and args.reuse_ours and args.reuse_peers and bounds_path.exists():
