@@ -235,8 +235,8 @@ def report_suite(suite: str, args, results: dict) -> list[str]:
     lines += ["", f"Best published (VNN-COMP 2021 results, answers agreeing with the consensus, their hardware): "
               f"{best}; as quoted by issue 25: {quoted}."]
     if ours_data is not None:
-        cmp_lines = ["", "| ours vs peer, same instances | subset | solved ours / peer | ratio | both solved | "
-                     "median s ours / peer | time ratio |", "|---|---|---|---|---|---|---|"]
+        cmp_lines = ["", "| ours vs peer, same instances | subset | not run ours / peer | solved ours / peer | ratio | "
+                     "both solved | median s ours / peer | time ratio |", "|---|---|---|---|---|---|---|---|"]
         suite_out["vs"] = {}
         for peer in VERIFIERS:
             pdata = results.get((peer, suite))
@@ -245,7 +245,8 @@ def report_suite(suite: str, args, results: dict) -> list[str]:
             rows = [r for r in rows_all if r.key in set(pdata.get("subset", []))]
             c = compare_on_subset(ours_data["instances"], peer, pdata["instances"], rows)
             suite_out["vs"][peer] = c
-            cmp_lines.append(f"| {peer} | {c['subset']} | {c['ours_solved']} / {c['peer_solved']} | "
+            cmp_lines.append(f"| {peer} | {c['subset']} | {c['ours_missing']} / {c['peer_missing']} | "
+                             f"{c['ours_solved']} / {c['peer_solved']} | "
                              f"{_fmt(c['solved_ratio'], 2)} | {c['both_solved']} | {_fmt(c['ours_median_s'])} / "
                              f"{_fmt(c['peer_median_s'])} | {_fmt(c['median_time_ratio'], 2)} |")
         lines += cmp_lines
