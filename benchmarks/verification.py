@@ -320,8 +320,9 @@ def run_ours_differential(args) -> dict:
 def report_differential(ours_data: dict | None, nd_data: dict | None, args, results: dict) -> list[str]:
     lines = ["### differential: ACAS Xu network vs its 16-bit copy, |f_t - g_t| <= eps on the property "
              "region (t = NeuroDiff's target output)", "",
-             "| property | eps | pairs | ours proved | NeuroDiff proved | ours refuted | NeuroDiff refuted | "
-             "both proved | median s ours / NeuroDiff | time ratio |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| property | eps | pairs | run ours / NeuroDiff | ours proved | NeuroDiff proved | ours refuted | "
+             "NeuroDiff refuted | both proved | median s ours / NeuroDiff | time ratio |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     out = {}
     for prop in args.diff_props:
         for eps in DIFF_EPS:
@@ -341,7 +342,8 @@ def report_differential(ours_data: dict | None, nd_data: dict | None, args, resu
                    "median_time_ratio": (mo / md) if mo and md else None,
                    "conflicts": [k for k in keys if {o[k].get("result"), d[k].get("result")} == {"proved", "refuted"}]}
             out[f"{prop}|{eps}"] = row
-            lines.append(f"| {prop} | {eps} | {len(keys)} | {len(op)} | {len(dp)} | {row['ours_refuted']} | "
+            lines.append(f"| {prop} | {eps} | {len(keys)} | {row['ours_run']} / {row['neurodiff_run']} | "
+                         f"{len(op)} | {len(dp)} | {row['ours_refuted']} | "
                          f"{row['neurodiff_refuted']} | {len(both)} | {_fmt(mo, 2)} / {_fmt(md, 2)} | "
                          f"{_fmt(row['median_time_ratio'], 2)} |")
     results[("summary", "differential")] = out
