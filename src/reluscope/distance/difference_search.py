@@ -159,11 +159,13 @@ SEARCH_MAX_DIM = 16
 
 def search_result(f: ReLUNetwork, g: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, *, budget: Budget,
                   rng: np.random.Generator, eps: float | None = None, tol: float = 1e-6,
-                  initial: tuple[float, np.ndarray] | None = None) -> DistanceResult:
+                  initial: tuple[float, np.ndarray] | None = None,
+                  outputs: np.ndarray | None = None) -> DistanceResult:
     """:func:`search_sup` as a :class:`DistanceResult` (method ``"search"``): ``exact`` when
     the gap closed within ``tol`` (relative), status ``"optimal"`` then, else
     ``"time_limit"`` (also when ``eps`` was decided before the gap closed)."""
-    res = search_sup(f, g, lo, hi, budget=budget, rng=rng, eps=eps, gap_rel=tol, initial=initial)
+    res = search_sup(f, g, lo, hi, budget=budget, rng=rng, eps=eps, gap_rel=tol, initial=initial,
+                     outputs=outputs)
     witness = res.witness
     if witness is None:
         witness = 0.5 * (np.asarray(lo, float) + np.asarray(hi, float))

@@ -206,7 +206,7 @@ def _margin_positive(net: ReLUNetwork, c: int, box: Box, budget: Budget | None
 
 
 def _margins_proved(f: ReLUNetwork, g: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, ids: list[int],
-                    chunk: int = 16) -> list[int]:
+                    budget: Budget, chunk: int = 8) -> list[int]:
     """The ids of the boxes (rows of ``lo, hi``) on which the class ``c`` of ``f`` at the centre
     is provably the strict top class of both networks: every margin ``net_c - net_j`` has a
     positive lower bound (batched CROWN; for ``g`` also ``f``'s margin minus the upper
@@ -217,6 +217,8 @@ def _margins_proved(f: ReLUNetwork, g: ReLUNetwork, lo: np.ndarray, hi: np.ndarr
         mf, mg = _margin_network(f, int(c)), _margin_network(g, int(c))
         rows = np.nonzero(cs == c)[0]
         for start in range(0, rows.size, chunk):
+            if budget.expired():
+                return proved
             r = rows[start:start + chunk]
             f_lo = batch_layer_bounds(mf, lo[r], hi[r])[0][-1]
             g_lo = batch_layer_bounds(mg, lo[r], hi[r])[0][-1]
@@ -271,7 +273,7 @@ def top1_agreement(f: ReLUNetwork, g: ReLUNetwork, domain: Box | Boxes | PointSe
     # f's margin minus the differential bound of the margin difference
     open_ = [i for i in range(len(dom)) if statuses[i] == "undecided"]
     if open_ and not budget.expired():
-        for i in _margins_proved(f, g, dom.lo[open_], dom.hi[open_], open_):
+        for i in _margins_proved(f, g, dom.lo[open_], dom.hi[open_], open_, budget.share(0.3)):
             statuses[i] = "proved"
     # then the engine box by box, a boundary search for refutations on the boxes it leaves
     # open, then MILPs on the rest

@@ -60,8 +60,21 @@ _SPLIT_LEVELS = (2, 4, 6, 8)
 # before the MILPs (pairs in input dimension <= SEARCH_MAX_DIM with large MILPs); below 8
 # inputs it nearly always beats them, above it shares
 _SEARCH_SHARE = {True: 0.8, False: 0.5}
-# share of the MILP phases when they go first and the search follows
-_MILP_SHARE = 0.6
+# share of the MILP reserve for the search when the MILPs go first (as the input splitting
+# it replaced had)
+_ENGINE_SPLIT_SHARE = 0.6
+
+
+def _search_bounds(terms: Terms, lo: np.ndarray, hi: np.ndarray, targets: list[tuple[int, float]],
+                   budget: Budget, best: _Best, rng: np.random.Generator, gap: float) -> np.ndarray:
+    """Upper bounds on the open targets ``sign (f - g)_k`` from the search over their outputs
+    (one bound on ``max |f_k - g_k|`` for all); its witness joins ``best``."""
+    (f, _), (g, _) = terms
+    outputs = np.array(sorted({k for k, _ in targets}))
+    r = search_result(f, g, lo, hi, budget=budget, rng=rng, tol=gap, outputs=outputs,
+                      initial=None if best.witness is None else (best.value, best.witness))
+    best.offer(r.lower, r.witness, r.component)
+    return np.full(len(targets), r.upper + _FEAS * (1.0 + abs(r.upper)))
 # share of that reserve for the decoupled bound (each network alone), before the splitting
 _DECOUPLED_SHARE = 0.7
 
@@ -171,6 +184,10 @@ def _exact_sup(terms: Terms, lo: np.ndarray, hi: np.ndarray, budget: Budget, mip
 
     if milp_budget is not budget:
         net_bounds = [b for _, _, b in encs]
+        # low input dimension, two networks: the branch and bound over input boxes with the
+        # differential bounds first (tighter than the LP phases below on 10-D pairs)
+        if len(terms) == 2 and lo.size <= SEARCH_MAX_DIM:
+            tighten(lambda t: _search_bounds(terms, lo, hi, t, budget.share(_ENGINE_SPLIT_SHARE), best, rng, gap))
         # targets left open, first: each network alone (the decoupled bound)
         tighten(lambda t: _decoupled_bounds(terms, net_bounds, lo, hi, t, budget.share(_DECOUPLED_SHARE)))
         # pairs of equal widths: the LP with neuron-pair coupling rows (cheap: one LP each)
@@ -222,10 +239,12 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | Boxes | PointSet 
     time_limit:
         Seconds for the whole computation. When it hits, the result keeps valid bounds
         with ``lower < upper`` and ``status="time_limit"``. Two networks in input dimension
-        up to 16 first get the branch and bound of :mod:`reluscope.search` over input boxes
-        with the differential bounds (80% of the time after sampling up to 8 inputs, 50%
-        above; ``method="search"`` when it closes the gap alone). MILPs with at least 96 binaries
-        get half of the remaining time; if they do not close a target, 70% of the rest goes
+        up to 16 whose MILP would exceed 200 binaries first get the branch and bound of
+        :mod:`reluscope.search` over input boxes with the differential bounds (80% of the
+        time after sampling up to 8 inputs, 50% above; ``method="search"`` when it closes
+        the gap alone). MILPs with at least 96 binaries get half of the remaining time; if
+        they do not close a target, 60% of the rest goes to that search (input dimension up
+        to 16, two networks), 70% of what is left
         to the decoupled bound ``max f_k - min g_k`` (one MILP per network and extreme,
         whose dual bounds stay valid when the time runs out), then, for networks of equal
         widths, to an LP with coupling rows between corresponding neurons (tight when ``g``
@@ -320,36 +339,22 @@ def _sup_box(terms: Terms, lo: np.ndarray, hi: np.ndarray, method: str, budget: 
         per_target = _sup_candidates(terms, lo, hi, n_samples, seed, starts,
                                      budget.share(0.1), best)
     gap = max(tol, 2 * mip_gap)
-    use_search = len(terms) == 2 and lo.size <= SEARCH_MAX_DIM
-    searched: list[DistanceResult] = []
-
-    def search(share: Budget) -> DistanceResult:
-        """The branch and bound of reluscope.search over input boxes with the differential
-        bounds; its witness joins ``best``."""
+    # large MILPs (ACAS Xu 6x50 pairs: 600 binaries) rarely close: the search over input
+    # boxes goes first, and an exact answer ends here; smaller MILPs go first and keep the
+    # search for their reserve phase (_exact_sup)
+    searched = None
+    if len(terms) == 2 and lo.size <= SEARCH_MAX_DIM and n_estimate > _AUTO_SMALL_BINARIES:
         (f, _), (g, _) = terms
-        r = search_result(f, g, lo, hi, budget=share, rng=rng, tol=gap,
-                          initial=None if best.witness is None else (best.value, best.witness))
-        best.offer(r.lower, r.witness, r.component)
-        searched.append(r)
-        return r
-
-    # large MILPs (ACAS Xu 6x50 pairs: 600 binaries) rarely close: the search goes first;
-    # small ones close in seconds: the MILPs go first and the search gets what they leave
-    if use_search and n_estimate > _AUTO_SMALL_BINARIES:
-        r = search(budget.share(_SEARCH_SHARE[lo.size <= 8]))
-        if r.exact and r.lower >= best.value:
-            return DistanceResult(r.lower, r.upper, r.witness, True, "optimal", budget.elapsed(), "search",
-                                  "sup", r.component, 0)
-    # MILPs below 96 binaries close in seconds: they keep the whole budget
-    milp_budget = budget.share(_MILP_SHARE) if use_search and not searched and \
-        n_estimate >= _SMALL_MILP_BINARIES else budget
-    upper, status, n_bin = _exact_sup(terms, lo, hi, milp_budget, mip_gap, tol, per_target, best,
+        searched = search_result(f, g, lo, hi, budget=budget.share(_SEARCH_SHARE[lo.size <= 8]), rng=rng,
+                                 tol=gap, initial=None if best.witness is None else (best.value, best.witness))
+        best.offer(searched.lower, searched.witness, searched.component)
+        if searched.exact and searched.lower >= best.value:
+            return DistanceResult(searched.lower, searched.upper, searched.witness, True, "optimal",
+                                  budget.elapsed(), "search", "sup", searched.component, 0)
+    upper, status, n_bin = _exact_sup(terms, lo, hi, budget, mip_gap, tol, per_target, best,
                                       bound_method, rng)
-    if use_search and not searched and not _tol_gap(best.value, max(upper, best.value), gap) \
-            and not budget.expired():
-        search(budget)
-    if searched:
-        upper = min(upper, searched[0].upper)
+    if searched is not None:
+        upper = min(upper, searched.upper)
         if _tol_gap(best.value, max(upper, best.value), gap):
             status = "optimal"
     upper = max(upper, best.value)
