@@ -28,6 +28,7 @@ from .errors import InvalidArgument
 from .network import ReLUNetwork
 from .search.attack import pgd_minimize
 from .search.crown import TorchNet
+from .search.threads import torch_threads
 from .search.network import INPUT_SPLIT_MAX_DIM, search_network
 from .spec import Specification
 
@@ -103,6 +104,14 @@ def verify(net: ReLUNetwork, spec: Specification, time_limit: float | None = Non
     label = "input-split branch and bound" if used == "input" else "ReLU-split branch and bound (beta-CROWN)"
     items = [(ci, pi, case.box.bounds(net.input_dim), p) for ci, case in enumerate(spec.cases)
              for pi, p in enumerate(case.unsafe)]
+
+    with torch_threads(1):
+        return _run(net, spec, items, budget, rng, used, label, t0)
+
+
+def _run(net: ReLUNetwork, spec: Specification, items: list, budget: Budget, rng: np.random.Generator,
+         used: str, label: str, t0: float) -> VerificationResult:
+    """The attack phase, then branch and bound per (case, polytope) pair."""
 
     def violated(x: np.ndarray, where: str) -> VerificationResult | None:
         if not spec.is_counterexample(net, x):

@@ -22,6 +22,7 @@ Anytime guarantees (proof in ``docs/background/branch-and-bound.md``):
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -194,6 +195,7 @@ def branch_and_bound(problem: Problem, *, budget: Budget, rng: np.random.Generat
 
     frontier.doms, frontier.lb = prune(frontier.doms, frontier.lb)
     status = "time_limit"
+    per_domain = 0.0  # seconds to bound one subdomain, from the last batch
     while True:
         current = min(frontier.min(), pruned_min, best)
         lower = max(lower, current)  # running maximum of valid lower bounds
@@ -219,10 +221,16 @@ def branch_and_bound(problem: Problem, *, budget: Budget, rng: np.random.Generat
             status = "domain_limit"
             break
         it += 1
-        doms, plb = frontier.pop_lowest(problem.batch_size)
+        # never start a batch that cannot finish in the time left (measured cost per domain)
+        size = problem.batch_size
+        if per_domain > 0 and math.isfinite(budget.remaining()):
+            size = int(max(1, min(size, 0.5 * budget.remaining() / per_domain / 2)))
+        doms, plb = frontier.pop_lowest(size)
         children = problem.branch(doms, plb)
         parent = children.pop("parent")
+        t_batch = time.monotonic()
         clb, cand, done = problem.bound(children)
+        per_domain = (time.monotonic() - t_batch) / max(clb.size, 1)
         # a child lies inside its parent: the parent's bound holds for it too
         clb = np.maximum(clb, plb[parent])
         offer(cand)

@@ -102,13 +102,15 @@ def _backward(net: TorchNet, lam: Any, const: Any, top: int, lows: list, highs: 
         if sl.dim() == 2:
             sl = sl.unsqueeze(1)
         neg = lam.clamp(max=0.0)
-        const = const + (neg * iu.unsqueeze(1)).sum(-1)
-        lam = torch.where(lam < 0, lam * su.unsqueeze(1), lam * sl)
+        # iu >= 0, so this term's absolute value is minus itself (no separate |.| pass)
+        icpt = torch.matmul(neg, iu.unsqueeze(-1)).squeeze(-1)
+        const = const + icpt
+        lam = neg * su.unsqueeze(1) + (lam - neg) * sl
         if betas is not None and signs is not None and betas[k] is not None:
             lam = lam - betas[k] * signs[k].unsqueeze(1)
         const = const + lam @ net.b[k]
         if track_mag:
-            mag = mag + (neg.abs() * iu.abs().unsqueeze(1)).sum(-1) + lam.abs() @ net.babs[k]
+            mag = mag - icpt + lam.abs() @ net.babs[k]
         lam = lam @ net.W[k]
     return lam, const, mag, hidden
 
@@ -252,8 +254,10 @@ def optimize_objective_bound(net: TorchNet, lo: Any, hi: Any, lows: list, highs:
 def joint_lower(bound: LinearBound, lo: Any, hi: Any, *, steps: int = 25) -> Any:
     """A lower bound ``(B,)`` on ``max_j phi_j`` from the rows' linear lower bounds taken
     *together*: for any ``mu`` in the simplex, ``max_j phi_j(x) >= sum_j mu_j (lam_j x + c_j)``,
-    so its minimum over the box is a bound; ``mu`` is chosen by Adam on a softmax
-    parametrization (each iterate's value is sound; the best is kept, padded)."""
+    so its minimum over the box is a bound; ``mu`` is chosen by gradient ascent on a softmax
+    parametrization (each iterate's value is sound; the best is kept, padded). The steps are
+    normalized gradient steps: ``torch.optim`` would import TorchDynamo (seconds on a loaded
+    machine) for a problem this small."""
     import torch
 
     lam, c = bound.lam_x.detach(), bound.const.detach()
@@ -262,7 +266,7 @@ def joint_lower(bound: LinearBound, lo: Any, hi: Any, *, steps: int = 25) -> Any
         return best
     big = torch_max_abs(lo, hi)
     theta = bound.lower.detach().clone().requires_grad_(True)  # start near the best row
-    opt = torch.optim.Adam([theta], lr=0.5)
+    step = 1.0
     for _ in range(steps):
         mu = torch.softmax(theta, dim=1)
         g = (mu.unsqueeze(-1) * lam).sum(1)
@@ -270,7 +274,9 @@ def joint_lower(bound: LinearBound, lo: Any, hi: Any, *, steps: int = 25) -> Any
         with torch.no_grad():
             mag = (mu * c.abs()).sum(1) + ((mu.unsqueeze(-1) * lam.abs()).sum(1) * big).sum(1)
             best = torch.maximum(best, val.detach() - ROUNDING_PAD * (1.0 + mag))
-        opt.zero_grad()
-        (-val.sum()).backward()
-        opt.step()
+        (grad,) = torch.autograd.grad(val.sum(), theta)
+        with torch.no_grad():
+            theta = theta + step * grad / (grad.abs().amax(dim=1, keepdim=True) + 1e-30)
+        theta.requires_grad_(True)
+        step *= 0.9
     return best

@@ -10,6 +10,7 @@ relaxation, so the bounds converge to the true minimum.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -20,6 +21,7 @@ from .._budget import Budget
 from .._results import ResultMixin
 from .attack import pgd_minimize, sample_boxes
 from .core import Domains, SearchOutcome, branch_and_bound
+from .threads import torch_threads
 
 __all__ = ["Bounder", "BoxBounds", "InputSplitProblem", "minimize_max", "maximize", "SearchResult"]
 
@@ -47,7 +49,8 @@ class Bounder(Protocol):
     an array ``(B, m)`` of sound lower bounds on ``phi_j`` over each box, or a
     :class:`BoxBounds`) and ``evaluate(X)`` (``(n, d) -> (n, m)``, exact, float64).
     Optional: ``torch_objective(X)`` (a torch tensor ``(n, d) -> (n, m)``, the same
-    function for the projected gradient attack) and ``batch_size`` (boxes per call).
+    function for the projected gradient attack), ``batch_size`` (boxes per call) and
+    ``uses_torch = True`` (run with one torch thread, see :func:`.threads.torch_threads`).
     """
 
     n_inputs: int
@@ -128,8 +131,12 @@ def minimize_max(bounder: Bounder, lo: np.ndarray, hi: np.ndarray, *, budget: Bu
     """Anytime bounds on ``min_{lo <= x <= hi} max_j phi_j(x)`` by input splitting; the
     stopping rules are those of :func:`~reluscope.search.core.branch_and_bound`."""
     problem = InputSplitProblem(bounder, lo, hi, batch_size=batch_size, n_random=n_random)
-    return branch_and_bound(problem, budget=budget, rng=rng, target=target, gap_abs=gap_abs,
-                            gap_rel=gap_rel, max_bytes=max_bytes, initial=initial, attack_every=attack_every)
+    # a bounder computing in torch runs with one thread (see crown.torch_threads)
+    threads = torch_threads(1) if getattr(bounder, "uses_torch", False) or problem._torch is not None \
+        else contextlib.nullcontext()
+    with threads:
+        return branch_and_bound(problem, budget=budget, rng=rng, target=target, gap_abs=gap_abs,
+                                gap_rel=gap_rel, max_bytes=max_bytes, initial=initial, attack_every=attack_every)
 
 
 # ------------------------------------------------------------------ the scalar maximizer

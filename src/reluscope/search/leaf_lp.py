@@ -78,8 +78,8 @@ def _solve(P: np.ndarray, q: np.ndarray, G: np.ndarray, h: np.ndarray, lo: np.nd
 
 
 def certified_min_max(P: np.ndarray, q: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                      G: np.ndarray | None = None, h: np.ndarray | None = None, *, time_limit: float = 10.0
-                      ) -> tuple[float, np.ndarray | None]:
+                      G: np.ndarray | None = None, h: np.ndarray | None = None, *, time_limit: float = 10.0,
+                      _loosened: bool = False) -> tuple[float, np.ndarray | None]:
     """A sound lower bound on ``min max_j (P_j x + q_j)`` over ``{lo <= x <= hi, G x + h >= 0}``
     (``+inf`` when the set is certified empty, ``-inf`` when nothing could be certified) and
     the LP's primal point (``None`` when there is none)."""
@@ -92,8 +92,16 @@ def certified_min_max(P: np.ndarray, q: np.ndarray, lo: np.ndarray, hi: np.ndarr
         if total <= 0:
             return -math.inf, x
         return _dual_bound(P, q, mu / total, G, h, nu / total, lo, hi), x
-    if status == "infeasible" and G.shape[0]:
+    if status == "infeasible" and G.shape[0] and not _loosened:
         # emptiness: min_x max_i (-(G_i x + h_i)) > 0 means no x meets every constraint
         empty, _ = certified_min_max(-G, -h, lo, hi, time_limit=time_limit)
-        return (math.inf if empty > 0 else -math.inf), None
+        if empty > 0:
+            return math.inf, None
+        # barely empty or lower-dimensional (HiGHS's tolerance): the LP of the constraints
+        # loosened by tau has a larger feasible set, so its certified value is a bound too
+        scale = 1.0 + np.abs(h) + np.abs(G) @ np.maximum(np.abs(lo), np.abs(hi))
+        for tau in (1e-8, 1e-6):
+            value, x = certified_min_max(P, q, lo, hi, G, h + tau * scale, time_limit=time_limit, _loosened=True)
+            if math.isfinite(value):
+                return value, x
     return -math.inf, None

@@ -10,7 +10,8 @@ import numpy as np
 
 from .._budget import Budget
 from .core import SearchOutcome, branch_and_bound
-from .crown import TorchNet, interval_then_crown, joint_lower, objective_bound, optimize_objective_bound
+from .crown import (TorchNet, interval_then_crown, joint_lower, objective_bound, optimize_objective_bound)
+from .threads import torch_threads
 from .input_split import BoxBounds, InputSplitProblem
 from .leaf_lp import affine_preactivations, certified_min_max
 from .relu_split import ReluSplitProblem
@@ -34,6 +35,7 @@ class NetworkBounder:
         self.C, self.d = np.asarray(C, dtype=np.float64), np.asarray(d, dtype=np.float64)
         self.tnet = TorchNet(list(net.weights), list(net.biases), self.C, self.d)
         self.torch_objective = self.tnet.forward
+        self.uses_torch = True
         self.n_inputs = net.input_dim
         self.alpha_steps = alpha_steps
         #: stable boxes whose bound is above this need no LP (set to the search's target)
@@ -92,12 +94,13 @@ def search_network(net, C: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.nda
     lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
     if method == "auto":
         method = "input" if lo.size <= INPUT_SPLIT_MAX_DIM else "relu"
-    if method == "input":
-        bounder = NetworkBounder(net, C, d)
-        if target is not None:
-            bounder.leaf_below = target
-        problem = InputSplitProblem(bounder, lo, hi)
-    else:
-        problem = ReluSplitProblem(net, C, d, lo, hi, budget=budget)
-    return branch_and_bound(problem, budget=budget, rng=rng, target=target, gap_abs=gap_abs, gap_rel=gap_rel,
-                            max_bytes=max_bytes, initial=initial)
+    with torch_threads(1):
+        if method == "input":
+            bounder = NetworkBounder(net, C, d)
+            if target is not None:
+                bounder.leaf_below = target
+            problem = InputSplitProblem(bounder, lo, hi)
+        else:
+            problem = ReluSplitProblem(net, C, d, lo, hi, budget=budget)
+        return branch_and_bound(problem, budget=budget, rng=rng, target=target, gap_abs=gap_abs,
+                                gap_rel=gap_rel, max_bytes=max_bytes, initial=initial)

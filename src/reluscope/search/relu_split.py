@@ -71,14 +71,15 @@ class ReluSplitProblem:
 
     def branch(self, doms: Domains, lb: np.ndarray) -> Domains:
         signs, choice = doms["signs"], doms["choice"]
-        rows = np.arange(signs.shape[0])
-        if (choice < 0).any():  # only leaves whose LP failed have no choice: keep them once more
-            raise RuntimeError("a subdomain without a free unstable neuron reached the branching step")
-        pos, neg = signs.copy(), signs.copy()
-        pos[rows, choice] = 1
-        neg[rows, choice] = -1
-        return {"signs": np.concatenate([pos, neg]), "choice": np.concatenate([choice, choice]),
-                "parent": np.concatenate([rows, rows])}
+        # a leaf left open (its LP not reached before the time ran out) is bounded again as is
+        rows = np.nonzero(choice >= 0)[0]
+        same = np.nonzero(choice < 0)[0]
+        pos, neg = signs[rows].copy(), signs[rows].copy()
+        pos[np.arange(rows.size), choice[rows]] = 1
+        neg[np.arange(rows.size), choice[rows]] = -1
+        return {"signs": np.concatenate([pos, neg, signs[same]]),
+                "choice": np.concatenate([choice[rows], choice[rows], choice[same]]),
+                "parent": np.concatenate([rows, rows, same])}
 
     def bound(self, doms: Domains) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         import torch
@@ -109,18 +110,18 @@ class ReluSplitProblem:
         leaf = ~free.any(axis=1)
         choice[leaf] = -1
         doms["choice"] = choice
-        resolved = np.zeros(B, dtype=bool)
+        # empty leaves (bound +inf) are resolved; the others by their LP when time allows
+        resolved = leaf & ~np.isfinite(lb)
         pts = [cand]
         for i in np.nonzero(leaf & np.isfinite(lb))[0]:
             if self.budget.expired():
                 break
             val, x = self._leaf(signs[i])
+            # a leaf whose LP certified nothing keeps its linear bound (sound) and is closed
             lb[i] = max(lb[i], val)
-            resolved[i] = np.isfinite(val)
+            resolved[i] = True
             if x is not None:
                 pts.append(x[None, :])
-        # a leaf whose LP certified nothing keeps its linear bound (exact up to the pad)
-        resolved |= leaf
         return lb, np.concatenate(pts), resolved
 
     def _leaf(self, signs: np.ndarray) -> tuple[float, np.ndarray | None]:
