@@ -64,9 +64,14 @@ def _parse_strides(items: list[str]) -> dict[tuple[str, str], int]:
 
 
 def _rows(suite: str, tool: str, args) -> list[consensus.Instance]:
+    """A tool's instances: every k-th of the suite; ours also runs every instance a peer
+    verifier runs, so that each comparison is on the same instances."""
     rows = consensus.instances(suite)
-    stride = QUICK_STRIDE[suite] if args.quick else args.strides.get((tool, suite), 1)
-    return consensus.stride_subset(rows, stride)
+    if args.quick:
+        return consensus.stride_subset(rows, QUICK_STRIDE[suite])
+    tools = (tool,) + (VERIFIERS if tool == "ours" else ())
+    keys = {r.key for t in tools for r in consensus.stride_subset(rows, args.strides.get((t, suite), 1))}
+    return [r for r in rows if r.key in keys]
 
 
 def _timeout(inst: consensus.Instance, args) -> float:
@@ -216,6 +221,8 @@ def report_suite(suite: str, args, results: dict) -> list[str]:
         suite_out[tool] = {k: v for k, v in s.items() if k != "verdicts"}
         stride = QUICK_STRIDE[suite] if args.quick else args.strides.get((tool, suite), 1)
         label = tool if len(rows) == len(rows_all) else f"{tool} (every k-th, k={stride})"
+        if tool == "ours" and not args.quick and len(rows) not in (len(rows_all), len(rows_all[::stride])):
+            label = f"ours (every k-th, k={stride}, and every peer's instance)"
         lines.append(f"| {label} | {len(rows)} | {s['solved']} | {s['holds']} | {s['violated']} | {s['wrong']} | "
                      f"{s['unknown']} | {s['error']} | {s['missing']} | {_fmt(s['median_solved_seconds'])} | "
                      f"{_fmt(s['median_solved_cpu_seconds'])} |")
