@@ -128,7 +128,7 @@ def run_ours(suite: str, args) -> dict:
         T = _timeout(inst, args)
         old = data["instances"].get(inst.key)
         if args.reuse_ours and old is not None and old.get("timeout") == T and not (
-                args.rerun_unsolved and judge(old, inst, "ours") != "solved"):
+                args.rerun_unsolved and judge(old, inst, "ours") != "solved" and old.get("commit") != commit):
             continue
         entry = ours.verify_instance(inst.onnx_path, inst.vnnlib_path, T)
         entry.update(timeout=T, commit=commit, load1=round(os.getloadavg()[0], 2),
@@ -312,7 +312,7 @@ def run_ours_differential(args) -> dict:
         key = f"{n}|{prop}|{eps}"
         old = data["instances"].get(key)
         if args.reuse_ours and old is not None and old.get("timeout") == T and not (
-                args.rerun_unsolved and old.get("result") != "proved"):
+                args.rerun_unsolved and old.get("result") != "proved" and old.get("commit") != commit):
             continue
         entry = ours.differential_pair(n, prop, eps, T)
         entry.update(timeout=T, commit=commit, load1=round(os.getloadavg()[0], 2))
@@ -402,7 +402,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reuse-peers", action="store_true", help="take cached peer results, run only missing instances")
     ap.add_argument("--reuse-ours", action="store_true", help="take cached results of ours, run only missing instances")
     ap.add_argument("--rerun-unsolved", action="store_true",
-                    help="with --reuse-ours: run again the cached instances ours did not solve (newer code)")
+                    help="with --reuse-ours: run again the cached instances ours did not solve on an older commit")
     ap.add_argument("--shard", default="0/1", metavar="I/N",
                     help="ours only: run the instances whose index is I mod N (several processes share the caches)")
     ap.add_argument("--reverse", action="store_true",
