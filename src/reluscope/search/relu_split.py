@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._budget import Budget
+from ..bounds import layer_bounds
+from ..domain import Box
 from .attack import pgd_minimize
 from .core import Domains
 from .crown import TorchNet, interval_then_crown, joint_lower, optimize_objective_bound
@@ -43,6 +45,12 @@ class ReluSplitProblem:
             root_bounds = interval_then_crown(self.tnet, self.lo_t, self.hi_t)
         self.root_lows = [l[0] for l in root_bounds[0]]
         self.root_highs = [u[0] for u in root_bounds[1]]
+        if np.all(self.lo < self.hi):
+            # the engine's tightest tier (three lower-slope choices per neuron): every
+            # neuron the root can fix is one split fewer in every branch
+            eng = layer_bounds(net, Box(self.lo, self.hi), method="linear", alpha="best")
+            self.root_lows = [torch.maximum(l, torch.from_numpy(np.array(e))) for l, e in zip(self.root_lows, eng.lower)]
+            self.root_highs = [torch.minimum(u, torch.from_numpy(np.array(e))) for u, e in zip(self.root_highs, eng.upper)]
         self.widths = list(self.tnet.widths)
         self.offsets = np.concatenate([[0], np.cumsum(self.widths)]).astype(int)
         self.unstable = np.concatenate([((l < 0) & (u > 0)).numpy() for l, u in zip(self.root_lows, self.root_highs)]) \
