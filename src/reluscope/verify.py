@@ -156,8 +156,13 @@ def _run(net: ReLUNetwork, spec: Specification, items: list, budget: Budget, rng
                 return res
     lower, upper = float(min(lowers)), float(min(uppers))
     result = "holds" if lower > 0 else "unknown"
-    note = "; ".join(notes) if len(notes) <= 4 else (
-        f"{len(notes)} (case, polytope) pairs; " + "; ".join(n for n in notes if "proved" not in n)[:400])
+    open_notes = [n for n in notes if "proved" not in n]
+    if len(notes) <= 4:
+        note = "; ".join(notes)
+    elif not open_notes:
+        note = f"all {len(notes)} (case, polytope) pairs proved ({sum(_count(n) for n in notes)} subdomains)"
+    else:
+        note = f"{len(notes)} (case, polytope) pairs, {len(open_notes)} open: " + "; ".join(open_notes)[:400]
     if result == "unknown":
         note += f"; time: {budget.describe_phases()}"
     return VerificationResult(result, None, time.monotonic() - t0, lower, upper, label, note, spec.name)
@@ -169,3 +174,9 @@ def _slack(spec: Specification, net: ReLUNetwork, x: np.ndarray) -> float:
     vals = [float(p.slack(y)[0]) for c in spec.cases for p in c.unsafe
             if np.all(x >= c.box.bounds(x.size)[0]) and np.all(x <= c.box.bounds(x.size)[1])]
     return min(vals) if vals else math.inf
+
+
+def _count(note: str) -> int:
+    """The number of subdomains a per-pair note mentions (0 if none)."""
+    words = note.replace(",", " ").split()
+    return next((int(w) for w, nxt in zip(words, words[1:]) if w.isdigit() and nxt == "subdomains"), 0)
