@@ -49,7 +49,7 @@ _LAZY: dict[str, str] = {
     "lipschitz_constant": "distance",
     "epsilon_equivalent": "distance", "top1_agreement": "distance",
     "parameter_distance": "symmetry", "ParameterDistance": "symmetry",
-    "verify": "verify", "VerificationResult": "verify",
+    "verify": "verification", "VerificationResult": "verification",
     "load_vnnlib": "io",
     "verify_many": "verify_jobs",
 }

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -35,11 +34,7 @@ from .io import load
 from .io.vnnlib import load_vnnlib, resolve_vnnlib_path
 from .network import ReLUNetwork
 from .spec import Specification
-from .verify import verify
-
-# importing the submodule reluscope.verify makes it the package attribute `verify`, hiding the
-# public function of the same name (reluscope.verify in the lazy table); put the function back
-vars(sys.modules[__package__])["verify"] = verify
+from .verification import verify
 
 __all__ = ["VerifyJob", "JobOutcome", "VerifyManyResult", "verify_many", "read_instances", "DEFAULT_TIME_LIMIT"]
 

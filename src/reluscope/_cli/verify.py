@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
         local processes or on a Dask cluster (--scheduler)."""
         from ..io import load
         from ..io.vnnlib import load_vnnlib
-        from ..verify import verify
+        from ..verification import verify
         from ..verify_jobs import DEFAULT_TIME_LIMIT, jobs_from, outcome_of, read_instances, verify_many
 
         if instances is not None and (model is not None or specs):
