@@ -170,3 +170,21 @@ def test_the_domain_survives_saving_in_reluscope_formats(tmp_path, suffix):
     back = load(tmp_path / f"copy{suffix}")
     assert back == net and back.provenance.domain == Box(params[2], params[3])
     assert any("NNet normalization" in n for n in back.provenance.notes)
+
+
+def test_the_declared_box_is_the_default_domain_of_analyses(tmp_path):
+    """Without --domain, inspect and analyze work on the box the NNet file declares."""
+    from reluscope.report import analyze
+
+    path, params = _random_file(11, tmp_path)
+    net = load(path)
+    analyze(net, tmp_path / "report", time_limit=20, sections=("network",))
+    lo, hi = params[2], params[3]
+    text = (tmp_path / "report" / "report.json").read_text()
+    assert "the model file declares" in text  # the reason for the domain is stated
+    assert f"[{lo[0]:.6g}, {hi[0]:.6g}]" in json.loads(text)["domain"]
+    proc = subprocess.run([sys.executable, "-m", "reluscope", "inspect", str(path), "--json", "--time-limit", "0"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    dom = json.loads(proc.stdout)["domain"]
+    assert np.allclose(dom["lo"], lo, rtol=1e-12) and np.allclose(dom["hi"], hi, rtol=1e-12)

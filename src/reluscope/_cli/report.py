@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
                                    "target, class or y, else the last column).")] = None,
         domain: Annotated[Optional[str], typer.Option(
             "--domain", help="Box LO,HI for every input coordinate. Default: the data's bounding "
-                             "box with data, else [-1,1]^d.")] = None,
+                             "box with data, else the box the model file declares (NNet), else [-1,1]^d.")] = None,
         out: Annotated[Path, typer.Option("-o", "--out", help="Report folder.")] = Path("reluscope-report"),
         time_limit: Annotated[float, time_limit_option(
             "Seconds for the whole run: the sections share them (each gets a share of what is left, weighted by its cost; "

@@ -5,7 +5,7 @@ alignment and merging."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
@@ -21,8 +21,9 @@ def register(app: typer.Typer) -> None:
     def inspect(
         model: Annotated[Path, typer.Argument(help="Model file (.npz, .safetensors, .pt/.pth, .onnx, .skops).")],
         domain: Annotated[
-            str, typer.Option("--domain", help="Box LO,HI (same bounds per input) or LO1:HI1,LO2:HI2,...")
-        ] = "-1,1",
+            Optional[str], typer.Option("--domain", help="Box LO,HI (same bounds per input) or LO1:HI1,LO2:HI2,... "
+                                                    "Default: the box the model file declares (NNet), else -1,1.")
+        ] = None,
         time_limit: Annotated[
             float, time_limit_option("Seconds of exact MILP for the deeper layers (0: none).", allow_zero=True)
         ] = 10.0,
@@ -36,7 +37,8 @@ def register(app: typer.Typer) -> None:
         from ..io import load
 
         net = load(model)
-        box = Box.parse(domain)
+        declared = None if net.provenance is None else net.provenance.domain
+        box = Box.parse(domain) if domain is not None else declared if declared is not None else Box.parse("-1,1")
         report = degeneracies(net, box, time_limit=time_limit)
         if as_json:
             print_json({"file": str(model), **report.to_dict()})

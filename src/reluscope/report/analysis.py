@@ -252,6 +252,10 @@ def analyze(
     if domain is None and Xa is not None:
         dom, _, domain_note = data_box(Xa)
         domain_reason = "the bounding box of the given data, where the model is used"
+    elif domain is None and getattr(network.provenance, "domain", None) is not None:
+        # a model file that declares its input box (NNet min/max) is analyzed where it is defined
+        dom = as_domain(network.provenance.domain, network.input_dim)
+        domain_reason = "the input box the model file declares (its min/max normalization box)"
     else:
         dom = as_domain(domain, network.input_dim)
         domain_reason = ("the default box [-1, 1]^d, since neither data nor a domain was given" if domain is None
