@@ -82,7 +82,7 @@ def test_analyze_without_model_uses_the_bundled_example_and_its_data(tmp_path):
     from reluscope.io import example_dataset, load_example
 
     out = tmp_path / "example"
-    proc = _run("analyze", "-o", str(out), "--time-limit", "60", cwd=tmp_path)
+    proc = _run("analyze", "-o", str(out), "--time-limit", "120", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "the bundled example pruned_mlp" in proc.stdout
     data = json.loads((out / "report.json").read_text())

@@ -9,6 +9,8 @@ patterns deep ones collapse to. Proofs: ``docs/background/closedness-decisions.m
 
 from __future__ import annotations
 
+import math
+
 import time
 from typing import Any
 
@@ -71,12 +73,18 @@ def _decide_component(comp: tuple[Term, ...], budget: Budget, seed: int, use_qe:
     if budget.expired():
         return None, "timeout", None
     with budget.phase("candidate search"):
-        closed, rule, cand, tried_full = search_first_order(comp, budget, seed)
+        closed, rule, cand, _ = search_first_order(comp, budget, seed)
     if closed is not None or rule == "timeout":
         return closed, rule, cand
-    if budget.remaining() > 0.05 and not tried_full:
+    if budget.remaining() > 0.05:  # also after the search's own capped try
+        # the whole-space sentence and QE both settle this component; give the (usually
+        # cheaper) sentence half of what is left, not a fixed slice a slow machine may not
+        # finish in (an unlimited budget keeps the fixed slice so that QE still runs)
+        left = budget.remaining()
+        limit = FULL_SPACE_SECONDS if math.isinf(left) else None
+        share = budget.share(0.5 if use_qe else 1.0, at_least=min(FULL_SPACE_SECONDS, left))
         with budget.phase("whole-space proof"):
-            if full_space(comp, time_limit=FULL_SPACE_SECONDS, budget=budget) is True:
+            if full_space(comp, time_limit=limit, budget=share) is True:
                 return True, "full-space", None
     if use_qe and budget.remaining() > 0.05:
         sub, _, _ = component_pattern(comp)
