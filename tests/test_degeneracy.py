@@ -71,6 +71,17 @@ def assert_same_on_box(f: rs.ReLUNetwork, g: rs.ReLUNetwork, n: int = 3000, seed
 
 
 # --------------------------------------------------------------------------- statuses
+def assert_status_sound(s, z: np.ndarray) -> None:
+    """The status ``s`` is consistent with the sampled pre-activations ``z`` of its neuron:
+    the reported range contains them, a dead neuron is never positive, an always-active one
+    never negative."""
+    assert s.pre_min <= z.min() + 1e-9 and z.max() <= s.pre_max + 1e-9
+    if s.dead is True:
+        assert z.max() <= 1e-9
+    if s.always_active is True:
+        assert z.min() >= -1e-9
+
+
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 10**6))
 def test_statuses_are_sound_against_dense_sampling(seed):
@@ -79,13 +90,7 @@ def test_statuses_are_sound_against_dense_sampling(seed):
     X = rs.Box(-1, 1).sample(4000, net.input_dim, seed=seed + 1)
     Z = net.preactivations(X)
     for s in rep.neurons:
-        z = Z[s.layer - 1][:, s.neuron]
-        # the reported range is a valid outer bound, and attained bounds are attained
-        assert s.pre_min <= z.min() + 1e-9 and z.max() <= s.pre_max + 1e-9
-        if s.dead is True:
-            assert z.max() <= 1e-9
-        if s.always_active is True:
-            assert z.min() >= -1e-9
+        assert_status_sound(s, Z[s.layer - 1][:, s.neuron])
         assert s.zero_in == (not net.weights[s.layer - 1][s.neuron].any())
         assert s.zero_out == (not net.weights[s.layer][:, s.neuron].any())
     # first hidden layer on a box: always exact

@@ -4,6 +4,8 @@ realization on the domain.
 * :mod:`reluscope.degeneracy.status` -- :func:`degeneracies`: the status of every hidden
   neuron (dead, always active, zero incoming/outgoing, parallel, opposite, unbalanced),
   proven or undecided, in a :class:`DegeneracyReport`;
+* :mod:`reluscope.degeneracy.search` -- the open questions of large networks settled by the
+  branch and bound of :mod:`reluscope.search`;
 * :mod:`reluscope.degeneracy.rules` -- :func:`reduction` / :func:`reduce`: the smaller
   network, by rules whose premises are proven, logged in a :class:`NetworkReduction`.
 """

@@ -21,9 +21,12 @@ Dead / always-active decisions are *exact* (proven) or *undecided*:
   (:func:`reluscope.bounds.layer_bounds`; a bound of the right sign is a proof),
   sampled witnesses (a point with ``z > 0`` proves "not dead", one with ``z < 0`` proves
   "not always active"), then exact MILPs on HiGHS (:func:`reluscope.milp.preactivation_bounds`,
-  ``method="milp"``) within ``time_limit``. MILP verdicts are exact up to the solver's
-  tolerance ``solver_tol``; a neuron left open at the time limit is reported as
-  *undecided* with its valid bounds, never guessed.
+  ``method="milp"``) within ``time_limit`` when the network has at most
+  :data:`MILP_MAX_HIDDEN` hidden neurons, else the branch and bound of
+  :mod:`reluscope.search` per open question (:mod:`.search`: a proof by its sound lower
+  bound, a refutation by a witness re-evaluated on the real network). MILP verdicts are
+  exact up to the solver's tolerance ``solver_tol``; a neuron left open at the time limit
+  is reported as *undecided* with its valid bounds, never guessed.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from ..domain import Box, Domain, PointSet, as_domain
 from ..errors import InvalidNetwork
 from ..milp import preactivation_bounds
 from ..network import ReLUNetwork
+from .search import settle_by_search
 
 __all__ = ["NeuronStatus", "DegeneracyReport", "degeneracies"]
 
@@ -75,7 +79,7 @@ class NeuronStatus(ResultMixin):
         How dead/always-active were decided: ``"points"``, ``"interval"`` (exact on layer 1
         of a box; a proof when the bound has the right sign), ``"linear+samples"`` (deeper
         layers: the engine's linear bounds and witness points), ``"samples"`` (a witness point),
-        ``"milp"`` or ``"undecided"``.
+        ``"milp"``, ``"search"`` (the branch and bound) or ``"undecided"``.
     """
 
     layer: int
@@ -272,6 +276,15 @@ def _verdicts(lo, hi, exlo, exhi, wmax, wmin) -> tuple[np.ndarray, np.ndarray]:
     return dead, act
 
 
+#: the exact MILP is used for the open neurons of a network with at most this many hidden
+#: neurons (their binaries); larger networks go to the branch and bound (``search``)
+MILP_MAX_HIDDEN = 64
+
+
+def _milp_is_cheap(net: ReLUNetwork) -> bool:
+    return sum(net.widths[1:-1]) <= MILP_MAX_HIDDEN
+
+
 def _layer_ranges_box(
     net: ReLUNetwork, box: Box, budget: Budget | None, samples: int, rng: np.random.Generator,
     solver_tol: float,
@@ -298,7 +311,12 @@ def _layer_ranges_box(
         meth = np.full(B.lower.size, "interval" if h == 1 else "linear+samples", dtype=object)
         out.append([B.lower, B.upper, B.exact_lower, B.exact_upper, dead, act, meth, wmax, wmin])
         open_deep |= h > 1 and any(v is None for v in list(dead) + list(act))
-    if open_deep and budget is not None and not budget.expired():
+    if open_deep and budget is not None and not budget.expired() and not _milp_is_cheap(net):
+        # the MILP would be large: the branch and bound, per open question
+        for row in out:
+            row[:4] = [np.array(v, copy=True) for v in row[:4]]
+        settle_by_search(net, box, out, budget, rng)
+    elif open_deep and budget is not None and not budget.expired():
         mb = preactivation_bounds(net, box, method="milp", time_limit=None, budget=budget, n_layers=n_hidden,
                                   tol=solver_tol)
         for h in range(2, n_hidden + 1):
@@ -342,8 +360,9 @@ def degeneracies(
         A :class:`~reluscope.Box`, a :class:`~reluscope.PointSet`, an array of points, a
         string ``"LO,HI"``, or ``None`` for ``[-1, 1]^d``.
     time_limit:
-        Total seconds for the exact MILPs of the deeper layers on a box (0 disables them:
-        statuses not settled by interval bounds or witness points are then undecided).
+        Total seconds for the exact MILPs or the search of the deeper layers on a box
+        (0 disables them: statuses not settled by interval bounds or witness points are
+        then undecided).
     parallel_tol:
         Two neurons are parallel (opposite) when their normalized ``(a, b)`` differ (sum)
         by at most this in Euclidean norm.
