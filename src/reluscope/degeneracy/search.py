@@ -59,8 +59,8 @@ def settle_by_search(net: ReLUNetwork, box: Box, rows: list[list], budget: Budge
         share = budget.child(max(budget.remaining() / left, MIN_SECONDS_PER_QUESTION))
         sign = -1.0 if which == 4 else 1.0
         out = _question(subs[h], i, sign, box, share, rng)
-        if out.witness is not None:
-            w = np.asarray(out.witness, dtype=np.float64).reshape(1, -1)
+        w = None if out.witness is None else np.asarray(out.witness, dtype=np.float64).reshape(1, -1)
+        if w is not None and box.contains(w).all():
             z = float(net.preactivations(w)[h - 1][0, i])  # the real network, float64
             if which == 4 and z > 0:
                 row[4][i] = False
