@@ -17,7 +17,10 @@ import numpy as np
 from .._budget import Budget
 from ..domain import Box
 from ..network import ReLUNetwork
+from ..search.attack import pgd_minimize
+from ..search.crown import TorchNet
 from ..search.network import search_network
+from ..search.threads import torch_threads
 
 __all__ = ["settle_by_search"]
 
@@ -36,6 +39,46 @@ def _question(sub: ReLUNetwork, i: int, sign: float, box: Box, budget: Budget, r
     return search_network(sub, C, np.zeros(1), lo, hi, budget=budget, rng=rng, target=0.0)
 
 
+def _refute(net: ReLUNetwork, box: Box, rows: list[list], h: int, i: int, which: int, X: np.ndarray) -> None:
+    """Refute the open question ``which`` (4: dead, 5: always active) of neuron ``i`` of
+    hidden layer ``h`` if a proposed point of the box has ``z_i`` of the wrong sign on the
+    real network (float64)."""
+    X = np.asarray(X, dtype=np.float64).reshape(-1, net.input_dim)
+    X = X[box.contains(X)]
+    if not len(X):
+        return
+    z = net.preactivations(X)[h - 1][:, i]
+    row = rows[h - 1]
+    if which == 4 and z.max() > 0:
+        row[4][i] = False
+        row[3][i] = row[3][i] or z.max() >= row[1][i]
+    elif which == 5 and z.min() < 0:
+        row[5][i] = False
+        row[2][i] = row[2][i] or z.min() <= row[0][i]
+
+
+def _attack(net: ReLUNetwork, box: Box, rows: list[list], questions: list, budget: Budget,
+            rng: np.random.Generator) -> None:
+    """Projected-gradient points for every open question, one cheap attack each: most
+    open neurons of a large network are refuted by a point the random samples missed, and
+    an attack costs far less than a search's root bounds."""
+    lo, hi = (np.asarray(v, dtype=np.float64)[None] for v in box.bounds(net.input_dim))
+    tnets: dict[int, TorchNet] = {}
+    for h, i, which in questions:
+        if budget.expired():
+            return
+        if h not in tnets:
+            m = net.widths[h]
+            tnets[h] = TorchNet(list(net.weights[:h]), list(net.biases[:h]), np.eye(m), np.zeros(m))
+        sign = -1.0 if which == 4 else 1.0
+        tnet = tnets[h]
+        X = pgd_minimize(lambda X, t=tnet, i=i, s=sign: s * t.forward(X)[:, i:i + 1], lo, hi,
+                         restarts=4, steps=30, rng=rng, budget=budget)
+        _refute(net, box, rows, h, i, which, X)
+        if rows[h - 1][which][i] is not None:
+            rows[h - 1][6][i] = "search"
+
+
 def settle_by_search(net: ReLUNetwork, box: Box, rows: list[list], budget: Budget,
                      rng: np.random.Generator) -> int:
     """Settle the open dead / always-active questions of ``rows`` (per hidden layer:
@@ -45,13 +88,16 @@ def settle_by_search(net: ReLUNetwork, box: Box, rows: list[list], budget: Budge
                  for i in range(rows[h - 1][0].size) if rows[h - 1][which][i] is None]
     # per layer, the questions closest to a proof first (the smallest bound of the wrong sign)
     questions.sort(key=lambda q: (q[0], rows[q[0] - 1][1][q[1]] if q[2] == 4 else -rows[q[0] - 1][0][q[1]]))
-    settled = 0
+    with torch_threads(1):
+        _attack(net, box, rows, questions, budget.share(0.25), rng)
+    settled = sum(rows[h - 1][which][i] is not None for h, i, which in questions)
+    questions = [(h, i, which) for h, i, which in questions if rows[h - 1][which][i] is None]
     subs: dict[int, ReLUNetwork] = {}
     for k, (h, i, which) in enumerate(questions):
         if budget.expired():
             break
         row = rows[h - 1]
-        if row[which][i] is not None:
+        if row[which][i] is not None:  # refuted by an earlier question's points
             continue
         if h not in subs:
             subs[h] = ReLUNetwork(list(net.weights[:h]), list(net.biases[:h]))
@@ -59,15 +105,8 @@ def settle_by_search(net: ReLUNetwork, box: Box, rows: list[list], budget: Budge
         share = budget.child(max(budget.remaining() / left, MIN_SECONDS_PER_QUESTION))
         sign = -1.0 if which == 4 else 1.0
         out = _question(subs[h], i, sign, box, share, rng)
-        w = None if out.witness is None else np.asarray(out.witness, dtype=np.float64).reshape(1, -1)
-        if w is not None and box.contains(w).all():
-            z = float(net.preactivations(w)[h - 1][0, i])  # the real network, float64
-            if which == 4 and z > 0:
-                row[4][i] = False
-                row[3][i] = row[3][i] or z >= row[1][i]
-            elif which == 5 and z < 0:
-                row[5][i] = False
-                row[2][i] = row[2][i] or z <= row[0][i]
+        if out.witness is not None:
+            _refute(net, box, rows, h, i, which, out.witness)
         if row[which][i] is None and np.isfinite(out.lower) and out.lower >= 0:
             # sound: sign * z_i >= out.lower >= 0 on the whole box
             if which == 4:
