@@ -7,8 +7,8 @@ computed here as the competition's ``process_results.py`` scores: answers normal
 (``unsat`` -> holds, ``sat`` -> violated), **RPM's mnistfc answers skipped** (upstream:
 ``skip_benchmarks['RPM'] = ['mnistfc']``, a VNN-LIB parsing bug found after the competition),
 majority of the remaining holds/violated answers; a tie or no answer leaves the instance
-without consensus. (``results/consensus.csv`` keeps RPM's mnistfc rows, which turns 6 mnistfc
-instances into ties; this module does not use it.)
+without consensus. (``results/consensus.csv``, written by ``results/make_consensus.py``, applies
+the same rule; this module reads the per-tool rows itself.)
 """
 
 from __future__ import annotations
