@@ -75,7 +75,9 @@ def _rows(suite: str, tool: str, args) -> list[consensus.Instance]:
 
 
 def _timeout(inst: consensus.Instance, args) -> float:
-    return min(inst.timeout, QUICK_TIMEOUT) if args.quick else inst.timeout
+    T = min(inst.timeout, QUICK_TIMEOUT) if args.quick else inst.timeout
+    # a count solved at a shorter timeout is a lower bound of the count at the real one
+    return min(T, args.timeout_cap) if getattr(args, "timeout_cap", None) else T
 
 
 # --------------------------------------------------------------------------- peers
@@ -109,15 +111,16 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def _ours_cache_path(suite: str, quick: bool) -> Path:
-    return HERE / "results" / f"verification_ours_{suite}{'_quick' if quick else ''}.json"
+def _ours_cache_path(suite: str, quick: bool, cap: float | None = None) -> Path:
+    tail = ("_quick" if quick else "") + (f"_cap{cap:g}" if cap else "")
+    return HERE / "results" / f"verification_ours_{suite}{tail}.json"
 
 
 def run_ours(suite: str, args) -> dict:
     """reluscope.verify on the suite (fresh child per instance); cached per instance with the
     commit it ran on (``--reuse-ours`` keeps cached entries)."""
     from benchmarks.peers import ours
-    path = _ours_cache_path(suite, args.quick)
+    path = _ours_cache_path(suite, args.quick, args.timeout_cap)
     data = json.loads(path.read_text()) if path.exists() else {"instances": {}}
     rows = _rows(suite, "ours", args)
     commit = _git_commit()
@@ -411,6 +414,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--stride", nargs="*", default=[], metavar="TOOL:SUITE=K",
                     help="every k-th instance for that tool and suite (defaults: %s)" %
                     ", ".join(f"{t}:{s}={k}" for (t, s), k in DEFAULT_STRIDE.items()))
+    ap.add_argument("--timeout-cap", type=float, default=None, metavar="S",
+                    help="ours only: at most S seconds per instance (cached apart, in ..._capS.json)")
     ap.add_argument("--diff-props", nargs="+", type=int, default=[1], help="NeuroDiff ACAS Xu properties (1, 3, 4)")
     ap.add_argument("--out", type=Path, default=None,
                     help="default benchmarks/results/verification.json (verification_quick.json with --quick)")
@@ -435,8 +440,8 @@ def main(argv: list[str] | None = None) -> None:
         if "ours" in args.tools:
             print(f"ours on {suite}", flush=True)
             results[("ours", suite)] = run_ours(suite, args)
-        elif args.reuse_ours and _ours_cache_path(suite, args.quick).exists():
-            data = json.loads(_ours_cache_path(suite, args.quick).read_text())
+        elif args.reuse_ours and _ours_cache_path(suite, args.quick, args.timeout_cap).exists():
+            data = json.loads(_ours_cache_path(suite, args.quick, args.timeout_cap).read_text())
             data["subset"] = [r.key for r in _rows(suite, "ours", args)]
             results[("ours", suite)] = data
         table += report_suite(suite, args, results) + [""]

@@ -29,6 +29,8 @@ from ._common import WORK, run, tail
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = ROOT / ".venv" / "bin" / "python"
+# the benchmark's own tree first (a copy of an older commit measures that commit)
+_PYTHONPATH = f"{ROOT / 'src'}:{ROOT}"
 LOAD_MARGIN = 30.0  # seconds allowed for imports and loading before the deadline starts
 
 
@@ -111,7 +113,7 @@ def differential_pair(n: str, prop: int, eps: float, timeout: float) -> dict:
         out = Path(tmp) / "diff.json"
         done = run([str(PYTHON), "-m", "benchmarks.peers.ours", "diff", n, str(prop), repr(float(eps)),
                     repr(float(timeout)), str(out)],
-                   wall_limit=1.2 * timeout + 1 + LOAD_MARGIN, cwd=ROOT, env={"PYTHONPATH": str(ROOT)})
+                   wall_limit=1.2 * timeout + 1 + LOAD_MARGIN, cwd=ROOT, env={"PYTHONPATH": _PYTHONPATH})
         record = json.loads(out.read_text()) if out.exists() else None
     if record is None:
         return {"result": "killed" if done.killed else "error", "seconds": done.seconds,
@@ -154,7 +156,7 @@ def verify_instance(onnx: Path, vnnlib: Path, timeout: float) -> dict:
         done = run([str(PYTHON), "-m", "benchmarks.peers.ours", "verify", str(onnx), str(vnnlib),
                     repr(float(timeout)), str(out)],
                    wall_limit=1.2 * timeout + 1 + LOAD_MARGIN, cwd=ROOT,
-                   env={"PYTHONPATH": str(ROOT)})
+                   env={"PYTHONPATH": _PYTHONPATH})
         record = json.loads(out.read_text()) if out.exists() else None
     if record is None:
         return {"result": "killed" if done.killed else "error", "seconds": done.seconds,
