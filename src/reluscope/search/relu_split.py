@@ -24,12 +24,35 @@ from .core import Domains
 from .crown import TorchNet, interval_then_crown, joint_lower, optimize_objective_bound
 from .leaf_lp import affine_preactivations, certified_min_max
 
-__all__ = ["ReluSplitProblem"]
+__all__ = ["ReluSplitProblem", "relu_root_bounds"]
+
+
+def relu_root_bounds(net, tnet: TorchNet, lo: np.ndarray, hi: np.ndarray) -> tuple[list, list]:
+    """The root's pre-activation bounds of every hidden layer (1-D tensors, sound on the
+    box): CROWN intersected with the engine's tightest linear tier. They hold on every
+    subdomain, so every (case, polytope) pair of one input box can share them (``tnet``'s
+    objective rows are the ones optimized slopes would serve)."""
+    import torch
+
+    lo_t, hi_t = torch.from_numpy(lo.copy())[None], torch.from_numpy(hi.copy())[None]
+    lows, highs = interval_then_crown(tnet, lo_t, hi_t)
+    lows, highs = [l[0] for l in lows], [u[0] for u in highs]
+    if np.all(lo < hi):
+        # the engine's tightest tier (three lower-slope choices per neuron): every
+        # neuron the root can fix is one split fewer in every branch
+        eng = layer_bounds(net, Box(lo, hi), method="linear", alpha="best")
+        lows = [torch.maximum(l, torch.from_numpy(np.array(e))) for l, e in zip(lows, eng.lower)]
+        highs = [torch.minimum(u, torch.from_numpy(np.array(e))) for u, e in zip(highs, eng.upper)]
+    return lows, highs
 
 
 class ReluSplitProblem:
     """The branch-and-bound :class:`~reluscope.search.core.Problem` of ReLU splits for
-    ``min_{x in [lo, hi]} max_j (C f(x) + d)_j``."""
+    ``min_{x in [lo, hi]} max_j (C f(x) + d)_j``.
+
+    ``root_bounds``: the root's per-layer pre-activation bounds ``(lows, highs)`` (1-D
+    tensors, sound on the box, e.g. shared by the polytopes of one case); default
+    :func:`relu_root_bounds`."""
 
     def __init__(self, net, C: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray, *,
                  steps: int = 20, memory_bytes: float = 4e8, root_bounds: tuple[list, list] | None = None,
@@ -42,15 +65,8 @@ class ReluSplitProblem:
         self.lo, self.hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
         self.lo_t, self.hi_t = torch.from_numpy(self.lo.copy())[None], torch.from_numpy(self.hi.copy())[None]
         if root_bounds is None:
-            root_bounds = interval_then_crown(self.tnet, self.lo_t, self.hi_t)
-        self.root_lows = [l[0] for l in root_bounds[0]]
-        self.root_highs = [u[0] for u in root_bounds[1]]
-        if np.all(self.lo < self.hi):
-            # the engine's tightest tier (three lower-slope choices per neuron): every
-            # neuron the root can fix is one split fewer in every branch
-            eng = layer_bounds(net, Box(self.lo, self.hi), method="linear", alpha="best")
-            self.root_lows = [torch.maximum(l, torch.from_numpy(np.array(e))) for l, e in zip(self.root_lows, eng.lower)]
-            self.root_highs = [torch.minimum(u, torch.from_numpy(np.array(e))) for u, e in zip(self.root_highs, eng.upper)]
+            root_bounds = relu_root_bounds(net, self.tnet, self.lo, self.hi)
+        self.root_lows, self.root_highs = list(root_bounds[0]), list(root_bounds[1])
         self.widths = list(self.tnet.widths)
         self.offsets = np.concatenate([[0], np.cumsum(self.widths)]).astype(int)
         self.unstable = np.concatenate([((l < 0) & (u > 0)).numpy() for l, u in zip(self.root_lows, self.root_highs)]) \
