@@ -25,7 +25,7 @@ import numpy as np
 from ..bounds import ROUNDING_PAD
 
 __all__ = ["TorchNet", "LinearBound", "interval_then_crown", "objective_bound", "optimize_objective_bound",
-           "joint_lower"]
+           "joint_lower", "alpha_crown_bounds", "alpha_batch_size"]
 
 
 class TorchNet:
@@ -225,15 +225,8 @@ def optimize_objective_bound(net: TorchNet, lo: Any, hi: Any, lows: list, highs:
         lam_x, c, _, _ = _backward(net, lam0, const0, len(lows) - 1, lows, highs, alphas=alphas, betas=betas,
                                    signs=signs, track_mag=False)
         val = _concretize(lam_x, c, lo, hi)
-        with torch.no_grad():
-            better = val > best
-            if better.any():
-                best = torch.where(better, val, best)
-                for a, ba in zip(alphas, best_alpha):
-                    ba[better] = a.detach()[better]
-                if betas is not None:
-                    for bt, bb in zip(betas, best_beta):
-                        bb[better] = bt.detach()[better]
+        pairs = list(zip(alphas, best_alpha)) + ([] if betas is None else list(zip(betas, best_beta)))
+        best = _record_best(val, best, pairs)
         (-val.sum()).backward()
         opt.step()
         with torch.no_grad():
@@ -245,10 +238,35 @@ def optimize_objective_bound(net: TorchNet, lo: Any, hi: Any, lows: list, highs:
     # the proposed parameters, re-bounded soundly (padded); never worse than CROWN's
     out = objective_bound(net, lo, hi, lows, highs, alphas=best_alpha, betas=best_beta, signs=signs,
                           keep_hidden=True)
-    keep = base.lower > out.lower
-    lower = torch.where(keep, base.lower, out.lower)
-    lam_x = torch.where(keep.unsqueeze(-1), base.lam_x, out.lam_x)
-    return LinearBound(lower, lam_x, out.lam_hidden, torch.where(keep, base.const, out.const))
+    return _tighter_of(base, out)
+
+
+def _record_best(val: Any, best: Any, pairs: list) -> Any:
+    """The larger of ``val`` and ``best`` per box and row; where ``val`` wins, each
+    parameter's current value is copied into its best copy (``pairs`` of tensors shaped
+    ``(B, r, ...)``)."""
+    import torch
+
+    with torch.no_grad():
+        val = val.detach()
+        better = val > best
+        if better.any():
+            best = torch.where(better, val, best)
+            for p, kept in pairs:
+                kept[better] = p.detach()[better]
+    return best
+
+
+def _tighter_of(a: LinearBound, b: LinearBound) -> LinearBound:
+    """Per box and row, the tighter of two sound bounds, with its own coefficients."""
+    import torch
+
+    keep = a.lower > b.lower
+    hidden = b.lam_hidden
+    if a.lam_hidden and all(h is not None for h in a.lam_hidden) and all(h is not None for h in b.lam_hidden):
+        hidden = [torch.where(keep.unsqueeze(-1), ha, hb) for ha, hb in zip(a.lam_hidden, b.lam_hidden)]
+    return LinearBound(torch.where(keep, a.lower, b.lower), torch.where(keep.unsqueeze(-1), a.lam_x, b.lam_x),
+                       hidden, torch.where(keep, a.const, b.const))
 
 
 def joint_lower(bound: LinearBound, lo: Any, hi: Any, *, steps: int = 25) -> Any:
@@ -280,3 +298,162 @@ def joint_lower(bound: LinearBound, lo: Any, hi: Any, *, steps: int = 25) -> Any
         theta.requires_grad_(True)
         step *= 0.9
     return best
+
+
+# --------------------------------------------------------------------------- alpha-CROWN
+def _objective_value(net: TorchNet, lo: Any, hi: Any, lows: list, highs: list, alphas: list | None) -> Any:
+    """Padded lower bounds ``(B, m)`` of the objective rows for the given slopes (the same
+    value as :func:`objective_bound`, but differentiable in ``alphas``, ``lows``, ``highs``)."""
+    lam, const = _top(net, lo.shape[0])
+    lam_x, c, mg, _ = _backward(net, lam, const, len(lows) - 1, lows, highs, alphas=alphas)
+    val = _padded(_concretize(lam_x, c, lo, hi), lam_x, mg, lo, hi)
+    return val - ROUNDING_PAD * (highs[-1].clamp(min=0.0) @ (net.C.abs() @ net.Wabs[-1]).T)
+
+
+_TIGHTER: Any = None
+
+
+def _tighter_passing_gradient() -> Any:
+    """``max(v, ref)`` exactly, with the gradient of ``v`` passed through unchanged (a
+    straight-through intersection: the value stays a sound bound, the slopes behind ``v``
+    still get the objective's gradient when ``ref`` is the larger)."""
+    global _TIGHTER
+    if _TIGHTER is None:
+        import torch
+
+        class Tighter(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, v: Any, ref: Any) -> Any:
+                return torch.maximum(v, ref)
+
+            @staticmethod
+            def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
+                return grad, None
+
+        _TIGHTER = Tighter.apply
+    return _TIGHTER
+
+
+def _intermediate(net: TorchNet, lo: Any, hi: Any, ref_l: list, ref_u: list, rows: list, alphas: list
+                  ) -> tuple[list, list]:
+    """Every hidden layer's pre-activation bounds, layer after layer, each from the layers
+    below as just recomputed: layer ``j``'s rows ``rows[j]`` (its neurons unstable in the
+    reference bounds) are back-substituted with their own slopes ``alphas[j]`` (lower and
+    upper bound rows apart), padded, and intersected with the reference ``ref_l, ref_u``."""
+    import torch
+
+    lows, highs = [ref_l[0]], [ref_u[0]]
+    B = lo.shape[0]
+    for j in range(1, len(ref_l)):
+        idx = rows[j]
+        if idx.numel() == 0:
+            lows.append(ref_l[j])
+            highs.append(ref_u[j])
+            continue
+        W, b = net.W[j][idx], net.b[j][idx]
+        lam = torch.cat([W, -W]).unsqueeze(0).expand(B, -1, -1)
+        const = torch.cat([b, -b]).unsqueeze(0).expand(B, -1)
+        lam_x, c, mg, _ = _backward(net, lam, const, j - 1, lows, highs, alphas=alphas[j])
+        val = _padded(_concretize(lam_x, c, lo, hi), lam_x, mg, lo, hi)
+        r = idx.numel()
+        # the value is the intersection with the reference (both sound); the gradient is
+        # the current bound's, so slopes keep learning where the reference is tighter
+        tighter = _tighter_passing_gradient()
+        lows.append(ref_l[j].index_copy(1, idx, tighter(val[:, :r], ref_l[j][:, idx])))
+        highs.append(ref_u[j].index_copy(1, idx, -tighter(val[:, r:], -ref_u[j][:, idx])))
+    return lows, highs
+
+
+def alpha_batch_size(net: TorchNet, memory_bytes: float = 1.0e9) -> int:
+    """Boxes per :func:`alpha_crown_bounds` chunk within about ``memory_bytes``: per box the
+    slopes hold ``sum_j 2 n_j sum_{k<j} n_k + m sum_k n_k`` numbers, each kept about twelve
+    times (value, gradient, two Adam moments, best copy and the autograd graph)."""
+    w = list(net.widths)
+    count = sum(2 * w[j] * sum(w[:j]) for j in range(1, len(w))) + net.m * sum(w)
+    return int(max(1, memory_bytes // max(1.0, 8.0 * 12 * count)))
+
+
+def alpha_crown_bounds(net: TorchNet, lo: Any, hi: Any, *, steps: int = 20, lr: float = 0.1,
+                       lows: list | None = None, highs: list | None = None, budget: Any = None,
+                       memory_bytes: float = 1.0e9) -> tuple[list, list, LinearBound]:
+    """alpha-CROWN with optimized intermediate bounds on ``B`` boxes ``lo, hi`` ``(B, d)``.
+
+    Every bounded quantity — the lower and the upper bound of each hidden neuron that is
+    unstable in the reference bounds, and each objective row — gets its own lower slopes
+    for every unstable neuron below it (per box). All slopes are optimized jointly by Adam
+    (projected to ``[0, 1]``) on the sum of the objective's lower bounds; each step
+    recomputes the intermediate bounds layer by layer from the current slopes in the same
+    differentiable pass. Every iterate's bounds are padded and sound (Theorem 1 of
+    ``docs/background/branch-and-bound.md`` holds for any slopes), so the best per neuron
+    and per row over the steps is kept. The objective is finally re-bounded without
+    gradients from the best intermediate bounds with its best slopes.
+
+    Returns ``(lows, highs, bound)``: per hidden layer ``(B, n_k)`` pre-activation bounds,
+    intersected with the reference (``lows, highs`` given, else :func:`interval_then_crown`),
+    and the objective's :class:`LinearBound`, never looser than CROWN's on the final
+    intermediate bounds. Boxes are processed in chunks of :func:`alpha_batch_size`."""
+    import torch
+
+    if lows is None or highs is None:
+        with torch.no_grad():
+            lows, highs = interval_then_crown(net, lo, hi)
+    B = lo.shape[0]
+    chunk = alpha_batch_size(net, memory_bytes)
+    if B > chunk:
+        parts = [alpha_crown_bounds(net, lo[s:s + chunk], hi[s:s + chunk], steps=steps, lr=lr,
+                                    lows=[l[s:s + chunk] for l in lows], highs=[u[s:s + chunk] for u in highs],
+                                    budget=budget, memory_bytes=memory_bytes) for s in range(0, B, chunk)]
+        cat = lambda xs: torch.cat(xs, dim=0)  # noqa: E731 - local shorthand
+        bounds = [p[2] for p in parts]
+        return ([cat([p[0][k] for p in parts]) for k in range(len(lows))],
+                [cat([p[1][k] for p in parts]) for k in range(len(lows))],
+                LinearBound(cat([b.lower for b in bounds]), cat([b.lam_x for b in bounds]),
+                            [cat([b.lam_hidden[k] for b in bounds]) for k in range(len(lows))],
+                            cat([b.const for b in bounds])))
+    ref_l = [l.detach() for l in lows]
+    ref_u = [u.detach() for u in highs]
+    base = objective_bound(net, lo, hi, ref_l, ref_u, keep_hidden=True)
+    unstable = [(l < 0) & (u > 0) for l, u in zip(ref_l, ref_u)]
+    if not ref_l or steps <= 0 or not any(bool(un.any()) for un in unstable):
+        return ref_l, ref_u, base
+    rows = [torch.nonzero(un.any(dim=0)).squeeze(1) for un in unstable]
+
+    def start(n_rows: int, top: int) -> list:
+        # CROWN's adaptive slopes as the starting point, one copy per bounded row
+        return [(ref_u[k] >= -ref_l[k]).to(torch.float64).unsqueeze(1).expand(B, n_rows, -1).clone()
+                .requires_grad_(True) for k in range(top + 1)]
+
+    a_int = [None] + [start(2 * rows[j].numel(), j - 1) if rows[j].numel() else None for j in range(1, len(ref_l))]
+    a_obj = start(net.m, len(ref_l) - 1)
+    params = [a for group in a_int if group for a in group] + a_obj
+    opt = torch.optim.Adam(params, lr=lr)
+    best_l = [l.clone() for l in ref_l]
+    best_u = [u.clone() for u in ref_u]
+    best = base.lower.clone()
+    best_obj = [a.detach().clone() for a in a_obj]
+    for _ in range(steps):
+        if budget is not None and budget.expired():
+            break
+        opt.zero_grad()
+        # the best bounds so far as the reference: every iterate starts from them
+        cur_l, cur_u = _intermediate(net, lo, hi, best_l, best_u, rows, a_int)
+        val = _objective_value(net, lo, hi, cur_l, cur_u, a_obj)
+        with torch.no_grad():
+            for k in range(1, len(ref_l)):
+                best_l[k] = torch.maximum(best_l[k], cur_l[k].detach())
+                best_u[k] = torch.minimum(best_u[k], cur_u[k].detach())
+        best = _record_best(val, best, list(zip(a_obj, best_obj)))
+        (-val.sum()).backward()
+        opt.step()
+        with torch.no_grad():
+            for a in params:
+                a.clamp_(0.0, 1.0)
+    with torch.no_grad():
+        # the objective once more from the best intermediate bounds (tighter than any
+        # iterate's), with CROWN's slopes and with the best slopes; each is sound
+        crown = objective_bound(net, lo, hi, best_l, best_u, keep_hidden=True)
+        out = objective_bound(net, lo, hi, best_l, best_u, alphas=best_obj, keep_hidden=True)
+        final = _tighter_of(crown, out)
+        # an iterate's bound (sound, padded) may still be higher than the recomputed one
+        final.lower = torch.maximum(final.lower, best)
+    return best_l, best_u, final
