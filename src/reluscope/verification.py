@@ -9,8 +9,13 @@ For every case (an input box) and every unsafe polytope ``A y <= b`` of it, the 
 * otherwise, once the time is spent: **unknown**, with the best lower bound reached.
 
 Time is shared across the (case, polytope) pairs: a quick projected-gradient attack on
-every pair first (counterexamples are usually found there), then branch and bound on each
-pair still open with an equal share of the time that is left.
+every pair first (counterexamples are usually found there), then one bound of each case's
+box for all its polytopes at once (most pairs are proved there), then branch and bound on
+the pairs still open, highest root bound first, each with the time left divided by the
+pairs left: what a pair does not use goes to the pairs after it. With ReLU splitting the
+open polytopes of one case are searched in one frontier (their minimum is the objective),
+so the time goes to whichever polytope has the lowest bounds. A counterexample ends
+the whole property at once.
 """
 
 from __future__ import annotations
@@ -111,7 +116,10 @@ def verify(net: ReLUNetwork, spec: Specification, time_limit: float | None = Non
 
 def _run(net: ReLUNetwork, spec: Specification, items: list, budget: Budget, rng: np.random.Generator,
          used: str, label: str, t0: float) -> VerificationResult:
-    """The attack phase, then branch and bound per (case, polytope) pair."""
+    """Three passes: an attack on every pair, a root bound on every pair (both cheap, and
+    together they settle most pairs), then branch and bound on the open pairs, most
+    promising first, each given the time left divided by the pairs left (a pair that
+    finishes early leaves its time to the others; the last, hardest pair gets the rest)."""
 
     def violated(x: np.ndarray, where: str) -> VerificationResult | None:
         if not spec.is_counterexample(net, x):
@@ -135,37 +143,122 @@ def _run(net: ReLUNetwork, spec: Specification, items: list, budget: Budget, rng
             if vals[i] <= 0 and (res := violated(X[i], "projected gradient")) is not None:
                 return res
 
-    # 2. branch and bound on each pair, sharing the time left
-    lowers, uppers, notes = [], [], []
-    for k, (ci, pi, (lo, hi), p) in enumerate(items):
-        share = budget.share(1.0 / (len(items) - k))
+    # 2. a root bound on every pair (one shared bound per case box); proves most pairs
+    with budget.phase("root bounds"):
+        root = _root_bounds(net, items, used, budget.share(0.25))
+    lowers = {k: root[k][0] for k in root}
+    uppers = {k: best.get(k, (math.inf, None))[0] for k in range(len(items))}
+    notes = {k: f"case {ci} polytope {pi}: proved by the root bound" for k, (ci, pi, _, _) in enumerate(items)
+             if lowers.get(k, -math.inf) > 0}
+
+    # 3. branch and bound on the open pairs, highest root bound (likely easiest) first; with
+    # ReLU splitting the open polytopes of one case share one frontier (and its root bounds)
+    open_pairs = [k for k in range(len(items)) if k not in notes]
+    by_case: dict[int, list[int]] = {}
+    for k in open_pairs:
+        by_case.setdefault(items[k][0], []).append(k)
+    tasks = list(by_case.values()) if used == "relu" else [[k] for k in open_pairs]
+    tasks.sort(key=lambda t: -min(lowers.get(k, -math.inf) for k in t))
+    for n_done, task in enumerate(tasks):
+        ci, _, (lo, hi), _ = items[task[0]]
+        where = f"case {ci} polytope{'s' if len(task) > 1 else ''} " + ",".join(str(items[k][1]) for k in task)
+        share = budget.share(1.0 / (len(tasks) - n_done))
         if share.expired():
-            lowers.append(-math.inf)
-            uppers.append(best.get(k, (math.inf, None))[0])
-            notes.append(f"case {ci} polytope {pi}: not reached")
-            continue
+            break
+        start = min((best[k] for k in task if k in best), key=lambda v: v[0], default=None)
         with budget.phase("branch and bound"):
-            out = search_network(net, p.A, -p.b, lo, hi, budget=share, rng=rng, target=0.0, method=used,
-                                 initial=best.get(k))
-        lowers.append(out.lower)
-        uppers.append(out.upper)
-        notes.append(f"case {ci} polytope {pi}: {out.status}, {out.domains} subdomains")
+            out = _search_pairs(net, [items[k][3] for k in task], lo, hi, used, root.get(task[0]), share, rng, start)
+        for k in task:
+            lowers[k] = max(lowers.get(k, -math.inf), out.lower)  # a bound of the min over the task
+            uppers[k] = min(uppers[k], out.upper)
+            notes[k] = f"{where}: {out.status}, {out.domains} subdomains"
         if out.status == "refuted" and out.witness is not None:
             res = violated(out.witness, "branch and bound")
             if res is not None:
                 return res
-    lower, upper = float(min(lowers)), float(min(uppers))
+        if out.status != "proved" and budget.expired():
+            break  # the property stays unknown; the pairs after this one are not reached
+    for k, (ci, pi, _, _) in enumerate(items):
+        notes.setdefault(k, f"case {ci} polytope {pi}: not reached")
+    lower = float(min(lowers.get(k, -math.inf) for k in range(len(items))))
+    upper = float(min(uppers.values()))
     result = "holds" if lower > 0 else "unknown"
-    open_notes = [n for n in notes if "proved" not in n]
-    if len(notes) <= 4:
-        note = "; ".join(notes)
+    notes_list = list(dict.fromkeys(notes[k] for k in range(len(items))))  # a shared search once
+    open_notes = [n for n in notes_list if "proved" not in n]
+    if len(notes_list) <= 4:
+        note = "; ".join(notes_list)
     elif not open_notes:
-        note = f"all {len(notes)} (case, polytope) pairs proved ({sum(_count(n) for n in notes)} subdomains)"
+        note = (f"all {len(items)} (case, polytope) pairs proved "
+                f"({sum(n.endswith('root bound') for n in notes_list)} by the root bound, "
+                f"{sum(_count(n) for n in notes_list)} subdomains)")
     else:
-        note = f"{len(notes)} (case, polytope) pairs, {len(open_notes)} open: " + "; ".join(open_notes)[:400]
+        n_open = sum("proved" not in notes[k] for k in range(len(items)))
+        note = f"{len(items)} (case, polytope) pairs, {n_open} open: " + "; ".join(open_notes)[:400]
     if result == "unknown":
         note += f"; time: {budget.describe_phases()}"
     return VerificationResult(result, None, time.monotonic() - t0, lower, upper, label, note, spec.name)
+
+
+def _root_bounds(net: ReLUNetwork, items: list, used: str, budget: Budget) -> dict[int, tuple[float, object]]:
+    """Per pair ``k``: ``(lower, shared)`` — a sound lower bound of the pair's
+    ``min max_j (A f(x) - b)_j`` from one bound of the root box, and (ReLU splitting) the
+    case's intermediate bounds, computed once for all polytopes of the case (the objective
+    rows of all of them are bounded together)."""
+    import torch
+
+    from .search.crown import interval_then_crown, objective_bound, optimize_objective_bound
+    from .search.relu_split import relu_root_bounds
+
+    out: dict[int, tuple[float, object]] = {}
+    cases: dict[int, list[int]] = {}
+    for k, (ci, _, _, _) in enumerate(items):
+        cases.setdefault(ci, []).append(k)
+    for ks in cases.values():
+        if budget.expired():
+            break
+        lo, hi = items[ks[0]][2]
+        A = np.vstack([items[k][3].A for k in ks])
+        d = np.concatenate([-items[k][3].b for k in ks])
+        tnet = TorchNet(list(net.weights), list(net.biases), A, d)
+        lo_t, hi_t = torch.from_numpy(lo.copy())[None], torch.from_numpy(hi.copy())[None]
+        if used == "relu":
+            lows, highs = relu_root_bounds(net, tnet, lo, hi)
+            shared = (lows, highs)
+            bound = optimize_objective_bound(tnet, lo_t, hi_t, [l[None] for l in lows], [u[None] for u in highs],
+                                             steps=20, budget=budget)
+        else:
+            with torch.no_grad():
+                lows, highs = interval_then_crown(tnet, lo_t, hi_t)
+            shared = None
+            bound = objective_bound(tnet, lo_t, hi_t, lows, highs)
+        row_lower = bound.lower[0].numpy()
+        start = 0
+        for k in ks:
+            r = items[k][3].A.shape[0]
+            # max_j phi_j >= phi_j >= its lower bound, for every row j of the polytope
+            out[k] = (float(row_lower[start:start + r].max()), shared)
+            start += r
+    return out
+
+
+def _search_pairs(net: ReLUNetwork, polys: list, lo: np.ndarray, hi: np.ndarray, used: str, root: tuple | None,
+                  budget: Budget, rng: np.random.Generator, initial: tuple | None):
+    """Branch and bound on the polytopes ``polys`` of one case box: ReLU splitting takes
+    them all in one frontier (``min`` over the polytopes) with the case's root bounds;
+    input splitting gets one polytope."""
+    if used == "relu":
+        from .search.core import branch_and_bound
+        from .search.relu_split import ReluSplitProblem
+
+        A = np.vstack([p.A for p in polys])
+        d = np.concatenate([-p.b for p in polys])
+        groups = np.concatenate([np.full(p.A.shape[0], g) for g, p in enumerate(polys)])
+        shared = root[1] if root is not None else None
+        problem = ReluSplitProblem(net, A, d, lo, hi, root_bounds=shared, budget=budget, groups=groups)
+        return branch_and_bound(problem, budget=budget, rng=rng, target=0.0, initial=initial)
+    (p,) = polys
+    return search_network(net, p.A, -p.b, lo, hi, budget=budget, rng=rng, target=0.0, method=used,
+                          initial=initial)
 
 
 def _slack(spec: Specification, net: ReLUNetwork, x: np.ndarray) -> float:

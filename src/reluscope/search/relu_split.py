@@ -7,12 +7,13 @@ once), tightened at the split neurons (``l_i = 0`` or ``u_i = 0``): a subdomain 
 the root box, so the root's bounds hold on it. Only the objective's bound is optimized per
 subdomain, by alpha (slopes) and beta (split multipliers). A subdomain without a free
 unstable neuron is affine on a polytope and is solved exactly by a certified LP
-(:mod:`.leaf_lp`). Branching picks per subdomain the free unstable neuron with the largest
-``|lambda_i| (-l_i u_i / (u_i - l_i))`` (the BaBSR intercept score: how much the relaxation
-of that neuron costs the bound).
+(:mod:`.leaf_lp`). Branching (:mod:`.branching`): filtered smart branching over the best
+neurons by the BaBSR intercept score, or that score alone.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from .._budget import Budget
 from ..bounds import layer_bounds
 from ..domain import Box
 from .attack import pgd_minimize
+from .branching import BRANCHING_RULES, choose_babsr, choose_fsb, intercept_scores
 from .core import Domains
 from .crown import TorchNet, interval_then_crown, joint_lower, optimize_objective_bound
 from .leaf_lp import affine_preactivations, certified_min_max
@@ -48,20 +50,30 @@ def relu_root_bounds(net, tnet: TorchNet, lo: np.ndarray, hi: np.ndarray) -> tup
 
 class ReluSplitProblem:
     """The branch-and-bound :class:`~reluscope.search.core.Problem` of ReLU splits for
-    ``min_{x in [lo, hi]} max_j (C f(x) + d)_j``.
+    ``min_{x in [lo, hi]} max_j (C f(x) + d)_j`` — or, with ``groups``, for
+    ``min_p min_{x in [lo, hi]} max_{j: groups[j] = p} (C f(x) + d)_j``: several objectives
+    (the unsafe polytopes of one input box) in one frontier, a subdomain being a polytope
+    ``p`` with signs. Best-first order then spends the time where the lowest bounds are,
+    whichever polytope they belong to, and the global lower bound is the property's.
 
     ``root_bounds``: the root's per-layer pre-activation bounds ``(lows, highs)`` (1-D
     tensors, sound on the box, e.g. shared by the polytopes of one case); default
-    :func:`relu_root_bounds`."""
+    :func:`relu_root_bounds`. ``branching``: ``"fsb"`` or ``"babsr"`` (:mod:`.branching`)."""
 
     def __init__(self, net, C: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray, *,
                  steps: int = 20, memory_bytes: float = 4e8, root_bounds: tuple[list, list] | None = None,
-                 budget: Budget | None = None) -> None:
+                 budget: Budget | None = None, groups: np.ndarray | None = None, branching: str = "fsb",
+                 fsb_candidates: int = 3) -> None:
         import torch
 
         self.net = net
         self.C, self.d = np.asarray(C, dtype=np.float64), np.asarray(d, dtype=np.float64)
         self.tnet = TorchNet(list(net.weights), list(net.biases), self.C, self.d)
+        self.groups = np.zeros(self.C.shape[0], dtype=int) if groups is None else np.asarray(groups, dtype=int)
+        self.n_groups = int(self.groups.max()) + 1
+        # one objective per group: only its own rows are bounded on its subdomains
+        self.tnets = [TorchNet(list(net.weights), list(net.biases), self.C[self.groups == g], self.d[self.groups == g])
+                      for g in range(self.n_groups)]
         self.lo, self.hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
         self.lo_t, self.hi_t = torch.from_numpy(self.lo.copy())[None], torch.from_numpy(self.hi.copy())[None]
         if root_bounds is None:
@@ -73,7 +85,10 @@ class ReluSplitProblem:
             if self.widths else np.zeros(0, dtype=bool)
         self.steps = steps
         self.budget = budget if budget is not None else Budget(None)
-        m, n, din = self.tnet.m, int(sum(self.widths)), self.tnet.n_in
+        if branching not in BRANCHING_RULES:
+            raise ValueError(f"branching must be one of {BRANCHING_RULES}; got {branching!r}")
+        self.branching, self.fsb_candidates = branching, fsb_candidates
+        m, n, din = max(t.m for t in self.tnets), int(sum(self.widths)), self.tnet.n_in
         per = 8.0 * (14 * m * n + 6 * m * din + 4 * n)  # parameters, Adam moments, graph
         self.batch_size = int(np.clip(memory_bytes / max(per, 1.0), 4, 1024))
 
@@ -91,10 +106,12 @@ class ReluSplitProblem:
         return lows, highs, sg
 
     def root(self) -> Domains:
-        return {"signs": np.zeros((1, int(self.offsets[-1])), dtype=np.int8), "choice": np.full(1, -1)}
+        g = self.n_groups
+        return {"signs": np.zeros((g, int(self.offsets[-1])), dtype=np.int8), "choice": np.full(g, -1),
+                "group": np.arange(g)}
 
     def branch(self, doms: Domains, lb: np.ndarray) -> Domains:
-        signs, choice = doms["signs"], doms["choice"]
+        signs, choice, group = doms["signs"], doms["choice"], doms["group"]
         # a leaf left open (its LP not reached before the time ran out) is bounded again as is
         rows = np.nonzero(choice >= 0)[0]
         same = np.nonzero(choice < 0)[0]
@@ -103,52 +120,60 @@ class ReluSplitProblem:
         neg[np.arange(rows.size), choice[rows]] = -1
         return {"signs": np.concatenate([pos, neg, signs[same]]),
                 "choice": np.concatenate([choice[rows], choice[rows], choice[same]]),
+                "group": np.concatenate([group[rows], group[rows], group[same]]),
                 "parent": np.concatenate([rows, rows, same])}
 
     def bound(self, doms: Domains) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = doms["signs"].shape[0]
+        lb, choice, resolved = np.empty(n), np.full(n, -1), np.zeros(n, dtype=bool)
+        pts = []
+        for g in np.unique(doms["group"]):
+            idx = np.nonzero(doms["group"] == g)[0]
+            lb[idx], choice[idx], resolved[idx], cand = self._bound_group(int(g), doms["signs"][idx])
+            pts.append(cand)
+        doms["choice"] = choice
+        return lb, np.concatenate(pts), resolved
+
+    def _bound_group(self, g: int, signs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Bounds, branching choices, resolved flags and candidate points of subdomains of
+        one group."""
         import torch
 
-        signs = doms["signs"]
+        tnet = self.tnets[g]
         B = signs.shape[0]
         lows, highs, sg = self._layer_bounds(signs)
         lo, hi = self.lo_t.expand(B, -1), self.hi_t.expand(B, -1)
         has_split = bool(signs.any())
-        lb_t = optimize_objective_bound(self.tnet, lo, hi, lows, highs, signs=sg if has_split else None,
+        lb_t = optimize_objective_bound(tnet, lo, hi, lows, highs, signs=sg if has_split else None,
                                         steps=self.steps, budget=self.budget)
         lower = lb_t.lower.numpy()
         lb = np.maximum(lower.max(axis=1), joint_lower(lb_t, lo, hi).numpy())
-        row = lower.argmax(axis=1)
+        row = torch.from_numpy(lower.argmax(axis=1))
         # candidates: the box vertex minimizing the deciding row's linear bound
-        lam = lb_t.lam_x[torch.arange(B), torch.from_numpy(row)].numpy()
-        cand = np.where(lam > 0, self.lo[None, :], self.hi[None, :])
-        # branching: the free unstable neuron with the largest intercept score
+        lam = lb_t.lam_x[torch.arange(B), row].numpy()
+        pts = [np.where(lam > 0, self.lo[None, :], self.hi[None, :])]
         free = (signs == 0) & self.unstable[None, :]
-        scores = np.full(signs.shape, -np.inf)
-        for k, (a, b) in enumerate(zip(self.offsets[:-1], self.offsets[1:])):
-            lam_h = lb_t.lam_hidden[k][torch.arange(B), torch.from_numpy(row)].detach().numpy()
-            l, u = lows[k].numpy(), highs[k].numpy()
-            width = np.where(u > l, u - l, 1.0)
-            scores[:, a:b] = np.abs(lam_h) * (-l * u / width) + 1e-9 * np.abs(lam_h)
-        scores = np.where(free, scores, -np.inf)
-        choice = np.argmax(scores, axis=1)
+        lam_rows = [h[torch.arange(B), row].detach().numpy() for h in lb_t.lam_hidden]
+        scores = intercept_scores(lam_rows, [l.numpy() for l in lows], [u.numpy() for u in highs])
+        if self.branching == "fsb" and free.any():
+            choice = choose_fsb(tnet, lo, hi, lows, highs, self.offsets, scores, free, k=self.fsb_candidates)
+        else:
+            choice = choose_babsr(scores, free)
         leaf = ~free.any(axis=1)
-        choice[leaf] = -1
-        doms["choice"] = choice
         # empty leaves (bound +inf) are resolved; the others by their LP when time allows
         resolved = leaf & ~np.isfinite(lb)
-        pts = [cand]
         for i in np.nonzero(leaf & np.isfinite(lb))[0]:
             if self.budget.expired():
                 break
-            val, x = self._leaf(signs[i])
+            val, x = self._leaf(signs[i], g)
             # a leaf whose LP certified nothing keeps its linear bound (sound) and is closed
             lb[i] = max(lb[i], val)
             resolved[i] = True
             if x is not None:
                 pts.append(x[None, :])
-        return lb, np.concatenate(pts), resolved
+        return lb, choice, resolved, np.concatenate(pts)
 
-    def _leaf(self, signs: np.ndarray) -> tuple[float, np.ndarray | None]:
+    def _leaf(self, signs: np.ndarray, g: int = 0) -> tuple[float, np.ndarray | None]:
         """The exact LP of a subdomain on which every neuron's sign is fixed."""
         active = []
         for k, (a, b) in enumerate(zip(self.offsets[:-1], self.offsets[1:])):
@@ -156,7 +181,8 @@ class ReluSplitProblem:
             active.append(np.where(s != 0, s > 0, self.root_lows[k].numpy() >= 0))
         pieces = affine_preactivations(list(self.net.weights), list(self.net.biases), active)
         A_out, c_out = pieces[-1]
-        P, q = self.C @ A_out, self.C @ c_out + self.d
+        rows = self.groups == g
+        P, q = self.C[rows] @ A_out, self.C[rows] @ c_out + self.d[rows]
         split = np.nonzero(signs)[0]
         G = np.zeros((split.size, self.lo.size))
         h = np.zeros(split.size)
@@ -167,9 +193,20 @@ class ReluSplitProblem:
             G[r], h[r] = signs[flat] * A_k[i], signs[flat] * c_k[i]
         return certified_min_max(P, q, self.lo, self.hi, G, h, time_limit=self.budget.solver_limit())
 
+    def _objective(self, Y: np.ndarray) -> np.ndarray:
+        """``min_p max_{j in p} phi_j`` at outputs ``Y`` (rows)."""
+        phi = Y @ self.C.T + self.d
+        return np.min([phi[:, self.groups == g].max(axis=1) for g in range(self.n_groups)], axis=0)
+
     def evaluate(self, X: np.ndarray) -> np.ndarray:
-        return np.max(self.net(X) @ self.C.T + self.d, axis=1)
+        return self._objective(self.net(X))
+
+    def _torch_objective(self, X: Any) -> Any:
+        import torch
+
+        per = [t.forward(X).max(dim=1).values for t in self.tnets]
+        return torch.stack(per, dim=1).min(dim=1, keepdim=True).values
 
     def attack(self, doms: Domains, lb: np.ndarray, budget: Budget, rng: np.random.Generator) -> np.ndarray:
-        return pgd_minimize(self.tnet.forward, self.lo[None, :], self.hi[None, :], restarts=32, steps=40,
+        return pgd_minimize(self._torch_objective, self.lo[None, :], self.hi[None, :], restarts=32, steps=40,
                             rng=rng, budget=budget)
