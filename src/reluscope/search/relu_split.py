@@ -23,17 +23,20 @@ from ..domain import Box
 from .attack import pgd_minimize
 from .branching import BRANCHING_RULES, choose_babsr, choose_fsb, intercept_scores
 from .core import Domains
-from .crown import TorchNet, interval_then_crown, joint_lower, optimize_objective_bound
+from .crown import (TorchNet, _backward, _concretize, _padded, alpha_crown_bounds, interval_then_crown, joint_lower,
+                    optimize_objective_bound)
 from .leaf_lp import affine_preactivations, certified_min_max
 
 __all__ = ["ReluSplitProblem", "relu_root_bounds"]
 
 
-def relu_root_bounds(net, tnet: TorchNet, lo: np.ndarray, hi: np.ndarray) -> tuple[list, list]:
+def relu_root_bounds(net, tnet: TorchNet, lo: np.ndarray, hi: np.ndarray, *, alpha_steps: int = 20,
+                     budget: Budget | None = None) -> tuple[list, list]:
     """The root's pre-activation bounds of every hidden layer (1-D tensors, sound on the
-    box): CROWN intersected with the engine's tightest linear tier. They hold on every
-    subdomain, so every (case, polytope) pair of one input box can share them (``tnet``'s
-    objective rows are the ones optimized slopes would serve)."""
+    box): CROWN intersected with the engine's tightest linear tier, then tightened by
+    alpha-CROWN (:func:`.crown.alpha_crown_bounds`, ``alpha_steps`` steps, slopes optimized
+    for ``tnet``'s objective rows). They hold on every subdomain, so every (case, polytope)
+    pair of one input box can share them."""
     import torch
 
     lo_t, hi_t = torch.from_numpy(lo.copy())[None], torch.from_numpy(hi.copy())[None]
@@ -45,6 +48,11 @@ def relu_root_bounds(net, tnet: TorchNet, lo: np.ndarray, hi: np.ndarray) -> tup
         eng = layer_bounds(net, Box(lo, hi), method="linear", alpha="best")
         lows = [torch.maximum(l, torch.from_numpy(np.array(e))) for l, e in zip(lows, eng.lower)]
         highs = [torch.minimum(u, torch.from_numpy(np.array(e))) for u, e in zip(highs, eng.upper)]
+    if alpha_steps > 0 and lows and not (budget is not None and budget.expired()):
+        # optimized intermediate slopes: fewer unstable neurons, tighter relaxations below
+        lows, highs, _ = alpha_crown_bounds(tnet, lo_t, hi_t, steps=alpha_steps, budget=budget,
+                                            lows=[l[None] for l in lows], highs=[u[None] for u in highs])
+        lows, highs = [l[0] for l in lows], [u[0] for u in highs]
     return lows, highs
 
 
@@ -63,7 +71,7 @@ class ReluSplitProblem:
     def __init__(self, net, C: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray, *,
                  steps: int = 20, memory_bytes: float = 4e8, root_bounds: tuple[list, list] | None = None,
                  budget: Budget | None = None, groups: np.ndarray | None = None, branching: str = "fsb",
-                 fsb_candidates: int = 3) -> None:
+                 fsb_candidates: int = 3, refine: bool = True) -> None:
         import torch
 
         self.net = net
@@ -77,7 +85,7 @@ class ReluSplitProblem:
         self.lo, self.hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
         self.lo_t, self.hi_t = torch.from_numpy(self.lo.copy())[None], torch.from_numpy(self.hi.copy())[None]
         if root_bounds is None:
-            root_bounds = relu_root_bounds(net, self.tnet, self.lo, self.hi)
+            root_bounds = relu_root_bounds(net, self.tnet, self.lo, self.hi, budget=budget)
         self.root_lows, self.root_highs = list(root_bounds[0]), list(root_bounds[1])
         self.widths = list(self.tnet.widths)
         self.offsets = np.concatenate([[0], np.cumsum(self.widths)]).astype(int)
@@ -87,7 +95,7 @@ class ReluSplitProblem:
         self.budget = budget if budget is not None else Budget(None)
         if branching not in BRANCHING_RULES:
             raise ValueError(f"branching must be one of {BRANCHING_RULES}; got {branching!r}")
-        self.branching, self.fsb_candidates = branching, fsb_candidates
+        self.branching, self.fsb_candidates, self.refine = branching, fsb_candidates, refine
         m, n, din = max(t.m for t in self.tnets), int(sum(self.widths)), self.tnet.n_in
         per = 8.0 * (14 * m * n + 6 * m * din + 4 * n)  # parameters, Adam moments, graph
         self.batch_size = int(np.clip(memory_bytes / max(per, 1.0), 4, 1024))
@@ -143,16 +151,22 @@ class ReluSplitProblem:
         B = signs.shape[0]
         lows, highs, sg = self._layer_bounds(signs)
         lo, hi = self.lo_t.expand(B, -1), self.hi_t.expand(B, -1)
+        empty = self._refine(lows, highs, sg, lo, hi) if self.refine else np.zeros(B, dtype=bool)
         has_split = bool(signs.any())
         lb_t = optimize_objective_bound(tnet, lo, hi, lows, highs, signs=sg if has_split else None,
                                         steps=self.steps, budget=self.budget)
         lower = lb_t.lower.numpy()
         lb = np.maximum(lower.max(axis=1), joint_lower(lb_t, lo, hi).numpy())
+        lb[empty] = np.inf  # no point of the box meets the subdomain's signs
         row = torch.from_numpy(lower.argmax(axis=1))
         # candidates: the box vertex minimizing the deciding row's linear bound
         lam = lb_t.lam_x[torch.arange(B), row].numpy()
         pts = [np.where(lam > 0, self.lo[None, :], self.hi[None, :])]
-        free = (signs == 0) & self.unstable[None, :]
+        # free neurons the refined bounds leave unstable; the stable ones take their sign
+        unstable_here = np.concatenate([((l < 0) & (u > 0)).numpy() for l, u in zip(lows, highs)], axis=1)
+        free = (signs == 0) & self.unstable[None, :] & unstable_here
+        settled = np.where((signs == 0) & ~unstable_here,
+                           np.concatenate([np.where(l.numpy() >= 0, 1, -1) for l in lows], axis=1), signs).astype(np.int8)
         lam_rows = [h[torch.arange(B), row].detach().numpy() for h in lb_t.lam_hidden]
         scores = intercept_scores(lam_rows, [l.numpy() for l in lows], [u.numpy() for u in highs])
         if self.branching == "fsb" and free.any():
@@ -165,13 +179,51 @@ class ReluSplitProblem:
         for i in np.nonzero(leaf & np.isfinite(lb))[0]:
             if self.budget.expired():
                 break
-            val, x = self._leaf(signs[i], g)
+            val, x = self._leaf(settled[i], g)
             # a leaf whose LP certified nothing keeps its linear bound (sound) and is closed
             lb[i] = max(lb[i], val)
             resolved[i] = True
             if x is not None:
                 pts.append(x[None, :])
         return lb, choice, resolved, np.concatenate(pts)
+
+    def _refine(self, lows: list, highs: list, sg: list, lo: Any, hi: Any, memory_bytes: float = 1e8) -> np.ndarray:
+        """Tighten, in place, every layer's bounds below which a neuron is split: CROWN
+        back-substitution of each still-unstable neuron through the subdomain's own bounds
+        (sound on the subdomain; a split neuron's relaxation is exact). Returns which
+        subdomains are empty (some neuron's bounds cross: its sign cannot hold)."""
+        import torch
+
+        B = lo.shape[0]
+        empty = torch.zeros(B, dtype=torch.bool)
+        n_max = max(self.widths)
+        step = int(max(1, memory_bytes / (8.0 * 8 * n_max * n_max)))
+        with torch.no_grad():
+            for s0 in range(0, B, step):
+                part = slice(s0, min(B, s0 + step))
+                split_below = False
+                for k in range(len(self.widths)):
+                    if k > 0 and split_below:
+                        l, u = lows[k][part], highs[k][part]
+                        rows = torch.nonzero(((l < 0) & (u > 0)).any(dim=0)).flatten()
+                        if rows.numel():
+                            W, b = self.tnet.W[k][rows], self.tnet.b[k][rows]
+                            nb = l.shape[0]
+                            lam = torch.cat([W, -W]).unsqueeze(0).expand(nb, -1, -1)
+                            const = torch.cat([b, -b]).unsqueeze(0).expand(nb, -1)
+                            sub_l = [x[part] for x in lows[:k]]
+                            sub_u = [x[part] for x in highs[:k]]
+                            lam_x, c, mg, _ = _backward(self.tnet, lam, const, k - 1, sub_l, sub_u)
+                            val = _padded(_concretize(lam_x, c, lo[part], hi[part]), lam_x, mg, lo[part], hi[part])
+                            r = rows.numel()
+                            lows[k][part, rows] = torch.maximum(l[:, rows], val[:, :r])
+                            highs[k][part, rows] = torch.minimum(u[:, rows], -val[:, r:])
+                            s = sg[k][part]
+                            lows[k][part] = torch.where(s > 0, lows[k][part].clamp(min=0.0), lows[k][part])
+                            highs[k][part] = torch.where(s < 0, highs[k][part].clamp(max=0.0), highs[k][part])
+                    empty[part] |= (lows[k][part] > highs[k][part]).any(dim=1)
+                    split_below = split_below or bool((sg[k][part] != 0).any())
+        return empty.numpy()
 
     def _leaf(self, signs: np.ndarray, g: int = 0) -> tuple[float, np.ndarray | None]:
         """The exact LP of a subdomain on which every neuron's sign is fixed."""
