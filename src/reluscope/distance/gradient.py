@@ -24,12 +24,14 @@ from .control import (
     BOUND_METHODS,
     _bounds_for,
     _cutoff_eps,
+    _estimate_binaries,
     _FEAS,
     _solve_max,
     _tol_gap,
     check_distance_options,
 )
 from .enumeration import _AUTO_ENUMERATE_GRADIENT_DIM, _enumerated_gradient, _enumeration_share, _limit_status
+from .lipschitz_search import LIPSCHITZ_SEARCH_MAX_DIM, search_gradient
 from .lower import _Best, _offer_realized_gradient
 from .neighbourhoods import boxes_result
 from .pointwise import Terms, _jacobian_diff, _points_result, _terms
@@ -46,6 +48,10 @@ _SAMPLING_SHARE = 0.2
 _COLUMN_MODELS_MAX_DIM = 64
 # at most this many column models are kept once built
 _MODEL_CACHE = 2 * _COLUMN_MODELS_MAX_DIM
+# seconds left for the Jacobian bounds' linear back-substitution (else interval products only)
+_LINEAR_JACOBIAN_ROOM = 3.0
+# up to this many unstable neurons (interval bounds) the MILPs go before the input-split search
+_MILP_FIRST_BINARIES = 48
 
 
 def _pattern_interior(terms: Terms, encs, xvals: np.ndarray, lo: np.ndarray, hi: np.ndarray,
@@ -109,14 +115,15 @@ def _sampled_gradients(terms: Terms, X: np.ndarray, budget: Budget, best: _Best)
     return per_target
 
 
-def _interval_jacobian_targets(terms: Terms, bounds: list) -> np.ndarray:
-    """Upper bounds ``(k, d, 2)`` on ``max ±∂_j (f - g)_k`` over the box: entry-wise interval
-    bounds of each network's Jacobian (:func:`reluscope.bounds.jacobian_bounds`) over the
-    activation patterns that the pre-activation bounds ``bounds`` allow."""
+def _interval_jacobian_targets(terms: Terms, bounds: list, linear: bool = True) -> np.ndarray:
+    """Upper bounds ``(k, d, 2)`` on ``max ±∂_j (f - g)_k`` over the box: entry-wise bounds of
+    each network's Jacobian (:func:`reluscope.bounds.jacobian_bounds`, with its linear
+    back-substitution when ``linear``) over the activation patterns that the
+    pre-activation bounds ``bounds`` allow."""
     hi_sum, lo_sum = 0.0, 0.0
     for (net, s), bd in zip(terms, bounds):
         layers = LayerwiseBounds(tuple(b.lower for b in bd), tuple(b.upper for b in bd), "lp")
-        jb = jacobian_bounds(net, bounds=layers)
+        jb = jacobian_bounds(net, bounds=layers, linear=linear)
         hi_sum = hi_sum + (jb.upper if s > 0 else -jb.lower)
         lo_sum = lo_sum + (jb.lower if s > 0 else -jb.upper)
     return np.stack([hi_sum, -lo_sum], axis=2)
@@ -172,7 +179,8 @@ def _gradient_part(terms: Terms, lo: np.ndarray, hi: np.ndarray, method: str, bu
     # fallback upper bounds: interval bounds of the Jacobian over the activation patterns the
     # neuron bounds allow, every column at once; in low dimension also those of the column
     # models (one model per input: for wide inputs they are too many to build up front)
-    target_upper = _interval_jacobian_targets(terms, bounds)
+    # (the linear back-substitution takes up to a second on 784-input networks)
+    target_upper = _interval_jacobian_targets(terms, bounds, linear=budget.remaining() > _LINEAR_JACOBIAN_ROOM)
     with budget.phase("column bounds"):
         for j in range(d if d <= _COLUMN_MODELS_MAX_DIM else 0):
             if budget.expired():
@@ -309,8 +317,37 @@ def _gradient_box(terms: Terms, lo: np.ndarray, hi: np.ndarray, method: str, bud
                                    region_margin, bound_method, norm)
                 return DistanceResult(r.lower, math.inf, r.witness, False, _limit_status(exc),
                                       budget.elapsed(), "enumerate", norm, r.component, 0, math.inf)
+    if method == "auto" and lo.size <= LIPSCHITZ_SEARCH_MAX_DIM and np.all(hi > lo):
+        return _searched_gradient(terms, lo, hi, budget, mip_gap, tol, seed, n_samples, region_margin,
+                                  bound_method, norm)
     return _gradient_part(terms, lo, hi, method, budget, mip_gap, tol, seed, n_samples,
                           region_margin, bound_method, norm)
+
+
+def _searched_gradient(terms: Terms, lo: np.ndarray, hi: np.ndarray, budget: Budget, mip_gap: float,
+                       tol: float, seed: object, n_samples: int, region_margin: float, bound_method: str,
+                       norm: str) -> DistanceResult:
+    """``method="auto"`` in small input dimension: the MILPs first with half the time when
+    they are small (they often close at once; measured in BENCHMARKS.md), a sampled lower
+    bound otherwise, then the branch and bound over input boxes
+    (:mod:`.lipschitz_search`) with the rest, seeded with the best realized gradient. The
+    bounds of both are kept (the larger lower, the smaller upper)."""
+    gap = max(tol, 2 * mip_gap)
+    small = _estimate_binaries(terms, lo, hi) <= _MILP_FIRST_BINARIES
+    first = _gradient_part(terms, lo, hi, "exact" if small else "sampled", budget.share(0.5 if small else 0.1),
+                           mip_gap, tol, seed, n_samples, region_margin, bound_method, norm)
+    if first.exact or budget.expired():
+        return first
+    found = search_gradient(terms, lo, hi, budget=budget, rng=np.random.default_rng(seed), tol=gap, norm=norm,
+                            initial=(first.lower, first.witness) if first.witness is not None else None)
+    best = first if first.lower >= found.lower else found
+    upper = max(min(first.upper, found.upper), best.lower)
+    certified = min(found.upper, first.certified_upper if first.certified_upper is not None else math.inf)
+    certified = max(certified, best.lower)
+    exact = _tol_gap(best.lower, upper, gap)
+    method = "exact+search" if small else "search"
+    return DistanceResult(best.lower, upper, best.witness, exact, "optimal" if exact else "time_limit",
+                          budget.elapsed(), method, norm, best.component, first.n_binaries, certified)
 
 
 def sobolev_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | PointSet | str | None = None,
