@@ -373,7 +373,7 @@ def alpha_batch_size(net: TorchNet, memory_bytes: float = 1.0e9) -> int:
     return int(max(1, memory_bytes // max(1.0, 8.0 * 12 * count)))
 
 
-def alpha_crown_bounds(net: TorchNet, lo: Any, hi: Any, *, steps: int = 20, lr: float = 0.1,
+def alpha_crown_bounds(net: TorchNet, lo: Any, hi: Any, *, steps: int = 20, lr: float = 0.2,
                        lows: list | None = None, highs: list | None = None, budget: Any = None,
                        memory_bytes: float = 1.0e9) -> tuple[list, list, LinearBound]:
     """alpha-CROWN with optimized intermediate bounds on ``B`` boxes ``lo, hi`` ``(B, d)``.
