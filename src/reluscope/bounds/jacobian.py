@@ -119,7 +119,7 @@ def batch_jacobian_bounds(net: ReLUNetwork, lows: list[np.ndarray], highs: list[
     evaluated from the output side and from the input side (interval products are not
     associative, so the two differ), and, with ``linear``, the back-substituted bound of
     :func:`_linear_jacobian_bounds` (a linear relaxation of each ``delta_i v_i`` term, as
-    CROWN relaxes ``relu``; proof in ``docs/background/bounds.md``)."""
+    CROWN relaxes ``relu``; proof in ``docs/background/lipschitz-search.md``)."""
     B = lows[0].shape[0]
     derivs = [((lo > 0.0).astype(float), (hi > 0.0).astype(float))
               for lo, hi in zip(lows[:net.depth - 1], highs[:net.depth - 1])]

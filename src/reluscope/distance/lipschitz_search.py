@@ -20,8 +20,9 @@ Why it converges: once a box's pre-activation bounds fix every neuron's sign, th
 is constant on it and the interval product is that constant (up to the rounding pad); near
 a single neuron's hyperplane the interval product is exact per entry (the entry is affine
 in that neuron's 0/1 slope), so the remaining boxes' bounds approach the gradients of the
-regions on either side. Proofs: ``docs/background/bounds.md`` (Jacobian bounds) and
-``docs/background/branch-and-bound.md`` (the loop).
+regions on either side. Proofs: ``docs/background/lipschitz-search.md`` (the linear
+Jacobian bound and the two ends of the search) and ``docs/background/branch-and-bound.md``
+(the loop).
 """
 
 from __future__ import annotations
