@@ -6,7 +6,9 @@
 * :func:`lipschitz_constant` -- ``ess sup max_{k,j} |∂f_k/∂x_j|`` (the case ``g = 0``);
 * :func:`split_lp_bound` -- an upper bound on ``max sign (f - g)_k`` by input-domain splitting;
 * :func:`epsilon_equivalent`, :func:`top1_agreement` -- differential questions for a network
-  and its compressed copy, proved / refuted / undecided per box.
+  and its compressed copy, proved / refuted / undecided per box;
+* :func:`output_range` -- brackets of every output's minimum and maximum over a box (the
+  branch and bound of :mod:`reluscope.search`).
 
 The first three also accept a union of boxes (:class:`~reluscope.Boxes`, e.g. the
 neighbourhoods ``PointSet(X).neighbourhood(eps)`` of data points).
@@ -32,7 +34,9 @@ Submodules, one purpose each:
 * :mod:`~reluscope.distance.control` -- option checks, cutoffs, HiGHS retries;
 * :mod:`~reluscope.distance.neighbourhoods` -- unions of boxes: engine bounds per box at
   once, the largest ones tightened by the single-box method;
-* :mod:`~reluscope.distance.differential` -- :func:`epsilon_equivalent`, :func:`top1_agreement`.
+* :mod:`~reluscope.distance.differential` -- :func:`epsilon_equivalent`, :func:`top1_agreement`;
+* :mod:`~reluscope.distance.lipschitz_search` -- gradient norms by the branch and bound (4-12 inputs);
+* :mod:`~reluscope.distance.extremes` -- :func:`output_range`.
 
 The parameter distance moved to :func:`reluscope.symmetry.parameter_distance`.
 """
@@ -40,6 +44,7 @@ The parameter distance moved to :func:`reluscope.symmetry.parameter_distance`.
 from __future__ import annotations
 
 from .differential import DifferentialVerdict, epsilon_equivalent, top1_agreement
+from .extremes import OutputRange, output_range
 from .gradient import lipschitz_constant, sobolev_distance
 from .relax import split_lp_bound
 from .results import DistanceResult, SobolevResult
@@ -55,4 +60,6 @@ __all__ = [
     "DifferentialVerdict",
     "epsilon_equivalent",
     "top1_agreement",
+    "OutputRange",
+    "output_range",
 ]

@@ -3,9 +3,10 @@ searches, and the plain notes saying when the domain is much larger than where t
 is used.
 
 The scale ``R`` is the largest spread ``f_k(x_hi) - f_k(x_lo)`` of one output that a
-gradient search (:func:`reluscope.distance.ascent.output_ascent`) attains on the domain:
-both points are real, evaluated on the network, so ``R`` is at most the true range of that
-output; the bound engine gives an upper bound. Uniform sampling is not used for the scale:
+gradient search (:func:`reluscope.distance.ascent.output_ascent`) or the branch and bound
+(:func:`reluscope.distance.extremes.output_range`) attains on the domain: both points are
+real, evaluated on the network, so ``R`` is at most the true range of that output; the
+branch and bound's sound bounds give the upper end of the bracket. Uniform sampling is not used for the scale:
 in high dimension uniform points all look alike, and their spread can be a tiny fraction of
 the range (0.04 of 2.7 for a 784-input MNIST network on ``[0, 1]^784``).
 """
@@ -17,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ...bounds import layer_bounds
 from ...distance.ascent import output_ascent, starting_pool
+from ...distance.extremes import output_range
 from ...domain import Box, PointSet
 from ..document import format_value
 from ._context import Context, sample
@@ -47,7 +48,7 @@ class OutputScale:
     low: float  # f_k(x_low)
     x_high: np.ndarray | None
     x_low: np.ndarray | None
-    upper: float  # the bound engine's upper bound on the largest range of one output (inf if none)
+    upper: float  # the branch and bound's sound upper bound on the largest range of one output (inf if none)
     typical: float  # spread over uniform points of the domain (the old scale)
     n_typical: int
     on_data: float | None  # spread over the data points
@@ -68,7 +69,8 @@ class OutputScale:
                 f"{format_value(self.high)} at one witness point, {format_value(self.low)} at another, both "
                 f"evaluated on the network). The true range of that output on the domain is at least R")
         if np.isfinite(self.upper):
-            text += f" and no output's range exceeds {format_value(self.upper)} (bound engine)"
+            text += (f" and no output's range exceeds {format_value(self.upper)} (a sound bound: the branch and "
+                     "bound over input boxes)")
         return text + "."
 
     def note(self, dim: int) -> str:
@@ -142,18 +144,19 @@ def output_scale(ctx: Context, share: float = 0.5) -> OutputScale:
         span = ctx.X.max(axis=0) - ctx.X.min(axis=0)
         wider = int(np.sum(hi - lo > WIDER * np.maximum(span, 1e-12 * np.maximum(1.0, np.abs(hi - lo)))))
     budget = ctx.search_budget(share)
-    upper = np.inf  # the bracket's upper end: the bound engine's output bounds, when there is time
-    if not budget.expired():
-        bl, bu = layer_bounds(net, Box(lo, hi)).output
-        upper = float(np.max(bu - bl))
     starts = search_starts(ctx)
-    # a short ascent on every output, then the rest of the time on the outputs spread widest
+    # a short ascent on every output, then more time on the outputs spread widest; the rest
+    # goes to the branch and bound (output_range), whose sound bounds give the bracket's upper end
     found = output_ascent(net, None, lo, hi, starts, budget=budget.share(0.4), steps=25, restarts=4, seed=ctx.seed)
     v = found.values.reshape(-1, 2).copy()  # per output: max f_k, max -f_k
     witnesses = found.witnesses.copy()  # per target (k, +1), (k, -1)
     top = np.argsort(-(v[:, 0] + v[:, 1]), kind="stable")[:3]
-    focus = output_ascent(net, None, lo, hi, starts, budget=budget, targets=[(int(k), s) for k in top for s in (1, -1)],
-                          rounds=20, seed=ctx.seed + 1)
+    focus = output_ascent(net, None, lo, hi, starts, budget=budget.share(0.5),
+                          targets=[(int(k), s) for k in top for s in (1, -1)], rounds=20, seed=ctx.seed + 1)
+    upper, searched = np.inf, None  # the bracket's upper end, when there is time for the search
+    if not budget.expired():
+        searched = output_range(net, Box(lo, hi), budget=budget, seed=ctx.seed)
+        upper = searched.spread_upper
     for i, (k, s) in enumerate(focus.targets):
         if focus.values[i] > v[k, (1 - s) // 2]:
             v[k, (1 - s) // 2] = focus.values[i]
@@ -164,13 +167,20 @@ def output_scale(ctx: Context, share: float = 0.5) -> OutputScale:
             value = out[idx, k] if side == 0 else -out[idx, k]
             if value > v[k, side]:
                 v[k, side], witnesses[2 * k + side] = value, typical_pts[idx]
+    # the search's witnesses count too (both ends real values)
+    if searched is not None:
+        for k in range(v.shape[0]):
+            if searched.max_lower[k] > v[k, 0]:
+                v[k, 0], witnesses[2 * k] = searched.max_lower[k], searched.max_witness[k]
+            if -searched.min_upper[k] > v[k, 1]:
+                v[k, 1], witnesses[2 * k + 1] = -searched.min_upper[k], searched.min_witness[k]
     spreads = v[:, 0] + v[:, 1]
     k = int(np.argmax(spreads))
     x_high, x_low = witnesses[2 * k], witnesses[2 * k + 1]
     high, low = float(net(x_high[None, :])[0, k]), float(net(x_low[None, :])[0, k])  # the network, again
     scale = OutputScale(high - low, k, high, low, x_high, x_low, upper, typical, len(typical_pts), on_data, wider,
                         "ascent" if "ascent" in (found.method, focus.method) else focus.method,
-                        found.seconds + focus.seconds)
+                        found.seconds + focus.seconds + (searched.seconds if searched is not None else 0.0))
     if scale.method == "ascent" or found.method != "sampled (no time left for ascent)":
         ctx.cache["scale"] = scale  # else a later section with more time searches again
     return scale

@@ -135,9 +135,9 @@ def build(ctx: Context) -> SectionContent:
     data: dict[str, Any] = {
         "fraction": fraction,
         "weights_removed": int(removed),
-        "sup": {"lower": sup_lo, "upper": sup_up, "exact": sup_exact, "lower_source": sup_src},
+        "sup": {"lower": sup_lo, "upper": sup_up, "exact": sup_exact, "lower_source": sup_src, "method": sup.method},
         "sobolev": {"lower": sob_lo, "upper": sob_up, "exact": sob_exact, "gradient_lower": grad_lo,
-                    "gradient_lower_source": grad_src},
+                    "gradient_lower_source": grad_src, "method": sob.method},
         "output_range": out_range,
         "output_range_kind": "exact on the points" if scale is None else (
             "attained by gradient search" if scale.method == "ascent" else "attained at the search's starting points"),
@@ -164,15 +164,17 @@ def build(ctx: Context) -> SectionContent:
     blocks: list[Any] = [
         Paragraph(f"How much does the function move if pruning goes further? g is the network with the "
                   f"{fraction:.0%} smallest-magnitude remaining weights of each layer removed "
-                  f"({removed} weights). Distances are computed by MILP on HiGHS within "
-                  f"{limits}; when the limit hits, the true value lies between the bounds."),
+                  f"({removed} weights). Distances are computed by the library within {limits} (its automatic "
+                  f"choice: sup by {sup.method}, W^{{1,inf}} by {sob.method}: region enumeration, MILP on HiGHS or "
+                  "the branch and bound over input boxes); when the limit hits, the true value lies between the "
+                  "bounds: the lower one attained, the upper one a sound bound."),
         Paragraph(f"Lower bounds are values of |f - g| (or of a gradient entry of f - g) at witness points, "
                   f"evaluated on both networks: from the solvers or from a gradient search (projected gradient "
                   f"ascent with restarts{', from the data and' if ctx.X is not None else ' from'} points of the box), "
                   f"whichever is larger (sup: {sup_src}; gradient part: {grad_src}). " + scale_text +
                   " Bounds of the two norms are made consistent: sup |f - g| <= the W^{1,inf} norm."),
-        Table(("distance between f (the network) and g (pruned further)", "lower", "upper", "lower / R",
-               "upper / R", "status"), tuple(rows)),
+        Table(("distance between f (the network) and g (pruned further)", "lower (attained)", "upper (bound)",
+               "lower / R", "upper / R", "status"), tuple(rows)),
     ]
     note = scale.note(ctx.net.input_dim) if scale is not None else ""
     if note:

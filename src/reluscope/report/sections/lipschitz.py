@@ -18,6 +18,12 @@ __all__ = ["build"]
 
 #: upper / lower above this: the report says how far apart the bounds are
 _WIDE_GAP = 10.0
+#: how lipschitz_constant computed its bounds (its result's ``method``)
+_HOW = {"search": "branch and bound over input boxes with Jacobian bounds",
+        "exact+search": "MILP on HiGHS, then branch and bound over input boxes",
+        "exact": "MILP on HiGHS with the bound engine's Jacobian bounds",
+        "enumerate": "linear regions enumerated", "points": "exact on the points",
+        "sampled": "sampling only"}
 
 
 def build(ctx: Context) -> SectionContent:
@@ -43,8 +49,10 @@ def build(ctx: Context) -> SectionContent:
     lower, upper = float(result.lower), float(result.upper)
     witness, component, source = result.witness, result.component, "solver"
     data: dict[str, Any] = {}
-    rows: list[tuple[Any, ...]] = [("lower (solver: sampled and realized gradients)", float(result.lower)),
-                                   ("upper (solver)", upper)]
+    how = _HOW.get(result.method, result.method)
+    rows: list[tuple[Any, ...]] = [
+        (f"lower, attained (library, {how}): a gradient entry of the network at a witness point", float(result.lower)),
+        (f"upper, a sound bound (library, {how})", upper)]
     if search is not None:
         i = search.best()
         found = float(search.values[i])  # sign * df_k/dx_j of the real network at the witness, float64
@@ -53,9 +61,9 @@ def build(ctx: Context) -> SectionContent:
                           "method": search.method, "steps": search.steps, "seconds": search.seconds,
                           "n_starts": int(len(starts)), "n_targets": len(search.targets),
                           "best_at_starting_points": float(search.start_values.max())}
-        rows.insert(0, (f"lower (gradient search: |df_{k}/dx_{j}| at a witness point, {len(starts)} starting "
+        rows.insert(0, (f"lower, attained (gradient search: |df_{k}/dx_{j}| at a witness point, {len(starts)} starting "
                         f"points, {len(search.targets)} entries, {search.steps} steps; {search.method})", found))
-        rows.append(("largest gradient entry at the search's starting points (sampling alone)",
+        rows.append(("largest gradient entry attained at the search's starting points (sampling alone)",
                      float(search.start_values.max())))
         if found > lower:
             lower, witness, component, source = found, search.witnesses[i], (k, j), search.source
@@ -64,11 +72,12 @@ def build(ctx: Context) -> SectionContent:
                  "lower_witness": None if witness is None else np.asarray(witness).tolist(),
                  "lower_component": None if component is None else list(component),
                  "sampled_lower_bound": float(search.start_values.max()) if search is not None else lower,
-                 "result": to_jsonable(result)})
+                 "result": to_jsonable(result), "method": result.method})
     blocks.append(Table(("bound", "value"), tuple(rows)))
-    text = (f"The constant lies in [{format_value(lower)}, {format_value(upper)}]: the lower bound is the gradient "
-            f"of the network realized at a witness point inside a linear region (found by {'the ' if source == 'solver' else ''}{source}), the "
-            "upper bound the solver's.")
+    text = (f"The constant lies in [{format_value(lower)}, {format_value(upper)}]: the lower bound is attained, the "
+            f"gradient of the network realized at a witness point inside a linear region (found by "
+            f"{'the library' if source == 'solver' else source}); the upper bound is a sound bound "
+            f"(lipschitz_constant: {how}).")
     if lower > 0 and upper / lower > _WIDE_GAP:
         text += (f" The bounds are {upper / lower:.0f} times apart: in {net.input_dim} dimensions the exact solve "
                  "does not close within the time limit, and the true constant can be anywhere between them.")
