@@ -226,9 +226,9 @@ def branch_and_bound(problem: Problem, *, budget: Budget, rng: np.random.Generat
         if per_domain > 0 and math.isfinite(budget.remaining()):
             size = int(max(1, min(size, 0.5 * budget.remaining() / per_domain / 2)))
         doms, plb = frontier.pop_lowest(size)
+        t_batch = time.monotonic()  # branching may bound too (strong branching): time both
         children = problem.branch(doms, plb)
         parent = children.pop("parent")
-        t_batch = time.monotonic()
         clb, cand, done = problem.bound(children)
         per_domain = (time.monotonic() - t_batch) / max(clb.size, 1)
         # a child lies inside its parent: the parent's bound holds for it too

@@ -19,9 +19,14 @@ import numpy as np
 
 from .._budget import Budget
 from .._results import ResultMixin
+from .._validation import check_choice
 from .attack import pgd_minimize, sample_boxes
 from .core import Domains, SearchOutcome, branch_and_bound
 from .threads import torch_threads
+
+BRANCHING = ("sb", "naive", "bf")
+#: strong branching never halves a side shorter than the widest / this (relative to the root box)
+MAX_ASPECT = 32.0
 
 __all__ = ["Bounder", "BoxBounds", "InputSplitProblem", "minimize_max", "maximize", "SearchResult"]
 
@@ -61,16 +66,32 @@ class Bounder(Protocol):
 
 
 class InputSplitProblem:
-    """The branch-and-bound :class:`~reluscope.search.core.Problem` of input boxes."""
+    """The branch-and-bound :class:`~reluscope.search.core.Problem` of input boxes.
+
+    ``branching`` chooses the axis a box is halved along:
+
+    * ``"sb"`` — the largest ``width x |sensitivity|`` (the bounder's linear-bound
+      coefficients: the drop of the bound's concretization term when that side halves);
+    * ``"naive"`` — the widest side relative to the root box;
+    * ``"bf"`` (strong branching) — both halves along *every* axis are bounded (one batch of
+      ``2 d`` boxes per parent) and the axis whose worse half has the best bound is kept, with
+      the bounds already computed. It costs ``d`` times more bounding per split but sees what
+      the coefficient estimate cannot: neurons that become stable in a half, which tightens
+      every later layer. Measured on ACAS Xu property 1 (network 1_4, 20 s): ``"sb"`` lower
+      bound -10.2 after 4745 boxes, ``"naive"`` -27.2, ``"bf"`` proved after 103 boxes.
+    """
 
     def __init__(self, bounder: Bounder, lo: np.ndarray, hi: np.ndarray, *, batch_size: int | None = None,
                  n_random: int = 0, probe_rng: np.random.Generator | None = None,
-                 attack_restarts: int = 4, attack_steps: int = 30) -> None:
+                 attack_restarts: int = 4, attack_steps: int = 30, branching: str = "sb") -> None:
         self.bounder = bounder
         self.lo0 = np.asarray(lo, dtype=np.float64).reshape(-1)
         self.hi0 = np.asarray(hi, dtype=np.float64).reshape(-1)
         self.scale = np.where(self.hi0 > self.lo0, self.hi0 - self.lo0, 1.0)
+        self.branching = check_choice(branching, BRANCHING, "branching")
         self.batch_size = int(batch_size or getattr(bounder, "batch_size", 256))
+        if branching == "bf":  # each parent bounds 2 d candidate children
+            self.batch_size = max(1, self.batch_size // max(1, int(np.count_nonzero(self.hi0 > self.lo0))))
         self.n_random = n_random
         self.probe_rng = probe_rng if probe_rng is not None else np.random.default_rng(0)
         self.attack_restarts, self.attack_steps = attack_restarts, attack_steps
@@ -79,37 +100,100 @@ class InputSplitProblem:
     def root(self) -> Domains:
         return {"lo": self.lo0[None, :].copy(), "hi": self.hi0[None, :].copy(), "sens": np.ones((1, self.lo0.size))}
 
-    def branch(self, doms: Domains, lb: np.ndarray) -> Domains:
-        lo, hi, sens = doms["lo"], doms["hi"], doms["sens"]
-        width = hi - lo
-        score = width * sens
-        score = np.where(width > 0, score + 1e-12 * width / self.scale, -np.inf)
-        axis = np.argmax(score, axis=1)
+    @staticmethod
+    def _halves(lo: np.ndarray, hi: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The two halves of each box along its ``axis`` (left halves, then right halves)."""
         rows = np.arange(lo.shape[0])
         mid = 0.5 * (lo[rows, axis] + hi[rows, axis])
         lo_r, hi_l = lo.copy(), hi.copy()
         hi_l[rows, axis] = mid
         lo_r[rows, axis] = mid
-        parent = np.concatenate([rows, rows])
-        return {"lo": np.concatenate([lo, lo_r]), "hi": np.concatenate([hi_l, hi]),
-                "sens": np.concatenate([sens, sens]), "parent": parent}
+        return np.concatenate([lo, lo_r]), np.concatenate([hi_l, hi]), np.concatenate([rows, rows]), mid
 
-    def bound(self, doms: Domains) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        lo, hi = doms["lo"], doms["hi"]
+    def branch(self, doms: Domains, lb: np.ndarray) -> Domains:
+        lo, hi, sens = doms["lo"], doms["hi"], doms["sens"]
+        width = hi - lo
+        if self.branching == "bf":
+            return self._branch_strong(lo, hi, width, sens, lb)
+        score = width * sens if self.branching == "sb" else width / self.scale
+        score = np.where(width > 0, score + 1e-12 * width / self.scale, -np.inf)
+        axis = np.argmax(score, axis=1)
+        clo, chi, parent, _ = self._halves(lo, hi, axis)
+        return {"lo": clo, "hi": chi, "sens": np.concatenate([sens, sens]), "parent": parent}
+
+    def _branch_strong(self, lo: np.ndarray, hi: np.ndarray, width: np.ndarray, sens: np.ndarray,
+                       plb: np.ndarray) -> Domains:
+        """Strong branching: bound both halves along every splittable axis (one batch of
+        ``2 d`` children per box) and keep the axis whose worse half improves most on the
+        parent's bound; when no axis improves the worse half, the axis improving the two
+        halves' sum most; when none improves at all, the ``"sb"`` axis (greedy improvement
+        alone would halve one useless axis forever), among the sides at least
+        1 / :data:`MAX_ASPECT` of the widest. The kept children carry their bounds,
+        so :meth:`bound` does not bound them again."""
+        B = lo.shape[0]
+        axes = np.nonzero((width > 0).any(axis=0))[0]
+        los, his = [], []
+        for a in axes:
+            clo, chi, _, _ = self._halves(lo, hi, np.full(B, a))
+            los.append(clo)
+            his.append(chi)
+        clo, chi = np.concatenate(los), np.concatenate(his)  # axis-major, then left/right, then box
+        lb, csens, pts, done = self._bound_boxes(clo, chi)
+        k = axes.size
+        base = np.where(np.isfinite(plb), plb, np.nan)
+        gain = np.maximum(lb.reshape(k, 2, B), plb[None, None, :]) - base[None, None, :]  # >= 0; nan: parent unbounded
+        gain = np.where(np.isnan(gain), 0.0, np.minimum(gain, 1e300))
+        # only sides at least 1/MAX_ASPECT of the box's widest (relative to the root box): a
+        # greedy choice may otherwise halve one axis forever for ever smaller gains, while the
+        # bound converges only when the whole box shrinks (measured: a random 3-10-10-3 net
+        # stalled at -0.027 after 9000 boxes where "sb" proved after 505)
+        rel = width / self.scale
+        splittable = (rel[:, axes] * MAX_ASPECT >= rel.max(axis=1, keepdims=True)).T & (width[:, axes].T > 0)
+        tol = 1e-9 * (1.0 + np.abs(np.where(np.isfinite(plb), plb, 0.0)))
+        worst = np.where(splittable, gain.min(axis=1), -np.inf)
+        total = np.where(splittable, gain.sum(axis=1), -np.inf)
+        sb = np.where(splittable, (width * sens)[:, axes].T, -np.inf)
+        pick = np.where(worst.max(axis=0) > tol, worst.argmax(axis=0),
+                        np.where(total.max(axis=0) > tol, total.argmax(axis=0), sb.argmax(axis=0)))
+        rows = np.arange(B)
+        idx = np.concatenate([(pick * 2 + 0) * B + rows, (pick * 2 + 1) * B + rows])
+        out = {"lo": clo[idx], "hi": chi[idx], "sens": csens[idx], "parent": np.concatenate([rows, rows]),
+               "_lb": lb[idx], "_done": done[idx]}
+        self._pending_points = pts
+        return out
+
+    def _bound_boxes(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(lb, sens, points, resolved)`` of boxes, in chunks of the bounder's batch size."""
+        step = int(getattr(self.bounder, "batch_size", 0) or lo.shape[0]) * 2
+        parts = [self._bound_chunk(lo[i:i + step], hi[i:i + step]) for i in range(0, lo.shape[0], step)]
+        return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                np.concatenate([p[2] for p in parts]), np.concatenate([p[3] for p in parts]))
+
+    def _bound_chunk(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         out = self.bounder.bound(lo, hi)
         if not isinstance(out, BoxBounds):
             out = BoxBounds(np.asarray(out, dtype=np.float64).reshape(lo.shape[0], -1))
         if out.sensitivity is not None:
-            doms["sens"] = np.asarray(out.sensitivity, dtype=np.float64)
+            sens = np.asarray(out.sensitivity, dtype=np.float64)
         else:
-            doms["sens"] = 1.0 / self.scale[None, :].repeat(lo.shape[0], axis=0)
+            sens = 1.0 / self.scale[None, :].repeat(lo.shape[0], axis=0)
         pts = [sample_boxes(lo, hi, self.n_random, self.probe_rng)]
         if out.points is not None and len(out.points):
             pts.append(np.asarray(out.points, dtype=np.float64).reshape(-1, lo.shape[1]))
         lb = np.max(out.lower, axis=1)
         if out.joint is not None:
             lb = np.maximum(lb, out.joint)
-        return lb, np.concatenate(pts), out.resolved
+        done = np.zeros(lo.shape[0], dtype=bool) if out.resolved is None else np.asarray(out.resolved, dtype=bool)
+        return lb, sens, np.concatenate(pts), done
+
+    def bound(self, doms: Domains) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        if "_lb" in doms:  # bounded by strong branching already
+            lb, done = doms.pop("_lb"), doms.pop("_done")
+            pts, self._pending_points = self._pending_points, None
+            return lb, pts, done
+        lb, sens, pts, done = self._bound_chunk(doms["lo"], doms["hi"])
+        doms["sens"] = sens
+        return lb, pts, done
 
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         return np.max(np.asarray(self.bounder.evaluate(X), dtype=np.float64).reshape(X.shape[0], -1), axis=1)
