@@ -6,7 +6,12 @@ Cases (all made or loaded in code):
 * ``acas``: the ACAS Xu network 1_1 (VNN-COMP 2021 ONNX, vendored) on the input box of
   property 1 and on property 3's (5 inputs, 6x50 hidden);
 * ``random6``: a random 6-24-24-2 network on ``[-1, 1]^6`` (small: where the MILP may win);
-* ``digits28``: the bundled 784-300-100-10 digits network on ``[0, 1]^784``.
+* ``digits28``: the bundled 784-300-100-10 digits network on ``[0, 1]^784``;
+* ``small16`` ... ``small40``: random networks with 16 to 40 hidden neurons on ``[-1, 1]^d``
+  (``d`` 4 to 8), where the MILP may beat the search.
+
+Methods: those of ``lipschitz_constant`` (``auto``, ``exact`` = the MILPs, ...) and
+``search`` (the branch and bound of ``reluscope.distance.lipschitz_search`` alone).
 
 Each row: the interval ``[lower, upper]`` (lower attained at a witness, upper sound), its
 ratio, status, wall and CPU seconds (``time.process_time``), the 1-minute load average, the
@@ -65,6 +70,11 @@ def cases() -> dict:
         "acas3": lambda: acas(3),
         "random6": lambda: (reluscope.ReLUNetwork.random((6, 24, 24, 2), seed=5), reluscope.Box(-1, 1)),
         "digits28": lambda: (load_example("digits28_mlp"), reluscope.Box(0, 1)),
+        # small random networks (16 to 40 hidden neurons): where the MILP beats the search
+        "small16": lambda: (reluscope.ReLUNetwork.random((4, 8, 8, 1), seed=3), reluscope.Box(-1, 1)),
+        "small24": lambda: (reluscope.ReLUNetwork.random((5, 12, 12, 2), seed=3), reluscope.Box(-1, 1)),
+        "small32": lambda: (reluscope.ReLUNetwork.random((6, 16, 16, 1), seed=3), reluscope.Box(-1, 1)),
+        "small40": lambda: (reluscope.ReLUNetwork.random((8, 20, 20, 1), seed=3), reluscope.Box(-1, 1)),
     }
 
 
@@ -73,7 +83,15 @@ def run(case: str, method: str, T: float) -> dict:
 
     net, box = cases()[case]()
     t0, c0 = time.perf_counter(), time.process_time()
-    r = reluscope.lipschitz_constant(net, box, time_limit=T, method=method)
+    if method == "search":  # the branch and bound alone (what "auto" runs after its first phase)
+        from reluscope._budget import Budget
+        from reluscope.distance.lipschitz_search import search_gradient
+
+        lo, hi = box.bounds(net.input_dim)
+        r = search_gradient([(net, 1.0)], lo, hi, budget=Budget(T), rng=np.random.default_rng(0), tol=2e-6,
+                            norm="lipschitz")
+    else:
+        r = reluscope.lipschitz_constant(net, box, time_limit=T, method=method)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {"case": case, "widths": list(net.widths), "method": method, "time_limit": T, "lower": r.lower,
             "upper": r.upper, "ratio": r.upper / r.lower if r.lower > 0 else None, "status": r.status,
