@@ -28,6 +28,7 @@ from ..errors import InvalidArgument
 from ..network import ReLUNetwork
 from ..bounds.differential_linear import batch_layer_bounds
 from ..search import minimize_max
+from ..search.crown import TorchNet
 
 __all__ = ["OutputRange", "output_range"]
 
@@ -86,8 +87,6 @@ class _OutputBounder:
         return self.c * self.f(X)[:, self.k:self.k + 1]
 
     def _torch_objective(self, X):
-        from ..search.crown import TorchNet
-
         if self._tnet is None:
             C = np.zeros((1, self.f.output_dim))
             C[0, self.k] = self.c
