@@ -31,7 +31,7 @@ from .control import (
     check_distance_options,
 )
 from .enumeration import _AUTO_ENUMERATE_GRADIENT_DIM, _enumerated_gradient, _enumeration_share, _limit_status
-from .lipschitz_search import LIPSCHITZ_SEARCH_MAX_DIM, search_gradient
+from .lipschitz_search import LIPSCHITZ_SEARCH_MAX_DIM, JacobianBounder, search_gradient
 from .lower import _Best, _offer_realized_gradient
 from .neighbourhoods import boxes_result
 from .pointwise import Terms, _jacobian_diff, _points_result, _terms
@@ -334,10 +334,20 @@ def _searched_gradient(terms: Terms, lo: np.ndarray, hi: np.ndarray, budget: Bud
     bounds of both are kept (the larger lower, the smaller upper)."""
     gap = max(tol, 2 * mip_gap)
     small = _estimate_binaries(terms, lo, hi) <= _MILP_FIRST_BINARIES
+    # (the search evaluates points of its own: a tenth of the samples seeds it, and a short
+    # time limit is not spent on one large first chunk of Jacobians)
     first = _gradient_part(terms, lo, hi, "exact" if small else "sampled", budget.share(0.5 if small else 0.1),
-                           mip_gap, tol, seed, n_samples, region_margin, bound_method, norm)
-    if first.exact or budget.expired():
+                           mip_gap, tol, seed, n_samples if small else max(1, n_samples // 100), region_margin,
+                           bound_method, norm)
+    if first.exact:
         return first
+    if budget.expired():  # no time for the search: its root bound still gives a finite upper end
+        root = JacobianBounder(terms, lo, hi).bound(lo[None, :], hi[None, :])
+        upper = max(min(first.upper, -float(root.lower[0, 0])), first.lower)
+        closed = _tol_gap(first.lower, upper, gap)
+        return DistanceResult(first.lower, upper, first.witness, closed, "optimal" if closed else "time_limit",
+                              budget.elapsed(), first.method, norm, first.component, first.n_binaries,
+                              max(min(-float(root.lower[0, 0]), first.certified_upper or math.inf), first.lower))
     found = search_gradient(terms, lo, hi, budget=budget, rng=np.random.default_rng(seed), tol=gap, norm=norm,
                             initial=(first.lower, first.witness) if first.witness is not None else None)
     best = first if first.lower >= found.lower else found
