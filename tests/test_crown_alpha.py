@@ -106,3 +106,21 @@ def test_chunked_boxes_give_the_same_bounds_and_given_reference_is_respected():
     lows2, highs2, _ = alpha_crown_bounds(tn, lo_t, hi_t, steps=3, lows=lows, highs=highs)
     assert all(torch.all(a >= b) for a, b in zip(lows2, lows))
     assert all(torch.all(a <= b) for a, b in zip(highs2, highs))
+
+
+def test_stop_above_ends_early_with_sound_bounds():
+    net, tn, C, d, lo, hi, rng = _instance(7, widths=(3, 12, 12, 2), B=3)
+    lo_t, hi_t = torch.tensor(lo), torch.tensor(hi)
+    _, _, full = alpha_crown_bounds(tn, lo_t, hi_t, steps=10)
+    # a threshold every box already passes at CROWN: no step is needed, the answer is CROWN's
+    low = float(full.lower.max(dim=1).values.min()) - 1e6
+    l0, h0 = interval_then_crown(tn, lo_t, hi_t)
+    _, _, early = alpha_crown_bounds(tn, lo_t, hi_t, steps=10, stop_above=low)
+    assert torch.all(early.lower >= objective_bound(tn, lo_t, hi_t, l0, h0).lower)
+    assert torch.all(early.lower.max(dim=1).values > low)
+    # an unreachable threshold changes nothing
+    _, _, same = alpha_crown_bounds(tn, lo_t, hi_t, steps=10, stop_above=1e12)
+    assert torch.allclose(same.lower, full.lower)
+    for i in range(lo.shape[0]):
+        Y = net(_samples(lo[i], hi[i], rng)) @ C.T + d
+        assert np.all(Y >= early.lower[i].numpy())

@@ -375,7 +375,8 @@ def alpha_batch_size(net: TorchNet, memory_bytes: float = 1.0e9) -> int:
 
 def alpha_crown_bounds(net: TorchNet, lo: Any, hi: Any, *, steps: int = 20, lr: float = 0.2,
                        lows: list | None = None, highs: list | None = None, budget: Any = None,
-                       memory_bytes: float = 1.0e9) -> tuple[list, list, LinearBound]:
+                       memory_bytes: float = 1.0e9, stop_above: float | None = None
+                       ) -> tuple[list, list, LinearBound]:
     """alpha-CROWN with optimized intermediate bounds on ``B`` boxes ``lo, hi`` ``(B, d)``.
 
     Every bounded quantity — the lower and the upper bound of each hidden neuron that is
@@ -391,7 +392,10 @@ def alpha_crown_bounds(net: TorchNet, lo: Any, hi: Any, *, steps: int = 20, lr: 
     Returns ``(lows, highs, bound)``: per hidden layer ``(B, n_k)`` pre-activation bounds,
     intersected with the reference (``lows, highs`` given, else :func:`interval_then_crown`),
     and the objective's :class:`LinearBound`, never looser than CROWN's on the final
-    intermediate bounds. Boxes are processed in chunks of :func:`alpha_batch_size`."""
+    intermediate bounds. Boxes are processed in chunks of :func:`alpha_batch_size`.
+
+    ``stop_above``: a box whose bound on ``max_j phi_j`` (its best row) exceeds it is
+    decided: it leaves the loss, and the steps stop once every box of the chunk is."""
     import torch
 
     if lows is None or highs is None:
@@ -402,7 +406,8 @@ def alpha_crown_bounds(net: TorchNet, lo: Any, hi: Any, *, steps: int = 20, lr: 
     if B > chunk:
         parts = [alpha_crown_bounds(net, lo[s:s + chunk], hi[s:s + chunk], steps=steps, lr=lr,
                                     lows=[l[s:s + chunk] for l in lows], highs=[u[s:s + chunk] for u in highs],
-                                    budget=budget, memory_bytes=memory_bytes) for s in range(0, B, chunk)]
+                                    budget=budget, memory_bytes=memory_bytes, stop_above=stop_above)
+                 for s in range(0, B, chunk)]
         cat = lambda xs: torch.cat(xs, dim=0)  # noqa: E731 - local shorthand
         bounds = [p[2] for p in parts]
         return ([cat([p[0][k] for p in parts]) for k in range(len(lows))],
@@ -446,6 +451,11 @@ def alpha_crown_bounds(net: TorchNet, lo: Any, hi: Any, *, steps: int = 20, lr: 
                 best_l[k] = torch.maximum(best_l[k], cur_l[k].detach())
                 best_u[k] = torch.minimum(best_u[k], cur_u[k].detach())
         best = _record_best(val, best, list(zip(a_obj, best_obj)))
+        if stop_above is not None:
+            open_boxes = best.max(dim=1).values <= stop_above
+            if not bool(open_boxes.any()):
+                break
+            val = val * open_boxes.to(val.dtype).unsqueeze(1)  # decided boxes leave the loss
         (-val.sum()).backward()
         opt.step()
         with torch.no_grad():
