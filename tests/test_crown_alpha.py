@@ -95,7 +95,7 @@ def test_chunked_boxes_give_the_same_bounds_and_given_reference_is_respected():
     net, tn, C, d, lo, hi, rng = _instance(5, widths=(3, 10, 10, 2), B=5)
     lo_t, hi_t = torch.tensor(lo), torch.tensor(hi)
     lows, highs, bound = alpha_crown_bounds(tn, lo_t, hi_t, steps=6)
-    tiny = 8.0 * 12 * 2 * (2 * 10 * 10 + 3 * 20)  # about two boxes per chunk
+    tiny = 8.0 * 16 * 2 * (2 * 10 * 10 + 3 * 20)  # about two boxes per chunk
     assert alpha_batch_size(tn, tiny) < 5
     lows_c, highs_c, bound_c = alpha_crown_bounds(tn, lo_t, hi_t, steps=6, memory_bytes=tiny)
     assert bound_c.lower.shape == bound.lower.shape and bound_c.lam_x.shape == bound.lam_x.shape
