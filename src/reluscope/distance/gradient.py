@@ -6,6 +6,7 @@ networks), and :func:`sobolev_distance` itself (sup part plus gradient part)."""
 from __future__ import annotations
 
 import math
+import sys
 from collections import OrderedDict
 from typing import Literal
 
@@ -20,6 +21,7 @@ from ..errors import SolverError
 from ..milp import MILPBuilder, encode_jacobian_column, encode_network
 from ..network import ReLUNetwork
 from . import scaling
+from .ascent import jacobian_ascent, starting_pool
 from .control import (
     BOUND_METHODS,
     _bounds_for,
@@ -348,8 +350,18 @@ def _searched_gradient(terms: Terms, lo: np.ndarray, hi: np.ndarray, budget: Bud
         return DistanceResult(first.lower, upper, first.witness, closed, "optimal" if closed else "time_limit",
                               budget.elapsed(), first.method, norm, first.component, first.n_binaries,
                               max(min(-float(root.lower[0, 0]), first.certified_upper or math.inf), first.lower))
+    initial = (first.lower, first.witness) if first.witness is not None else None
+    if not small and "torch" in sys.modules:
+        # projected-gradient ascent on a smoothed Jacobian entry (only when PyTorch is already
+        # imported: importing it can take longer than a short call) seeds the search
+        f0, g0 = terms[0][0], (terms[1][0] if len(terms) == 2 else None)
+        asc = jacobian_ascent(f0, g0, lo, hi, starting_pool(lo, hi, 64, seed=int(seed)), budget=budget.share(0.1),
+                              rounds=5, seed=int(seed))
+        i = asc.best()
+        if asc.witnesses is not None and np.isfinite(asc.values[i]) and (initial is None or asc.values[i] > initial[0]):
+            initial = (float(asc.values[i]), asc.witnesses[i])
     found = search_gradient(terms, lo, hi, budget=budget, rng=np.random.default_rng(seed), tol=gap, norm=norm,
-                            initial=(first.lower, first.witness) if first.witness is not None else None)
+                            initial=initial)
     best = first if first.lower >= found.lower else found
     upper = max(min(first.upper, found.upper), best.lower)
     certified = min(found.upper, first.certified_upper if first.certified_upper is not None else math.inf)
