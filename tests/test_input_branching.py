@@ -105,3 +105,23 @@ def test_unknown_branching_rule_is_refused_with_its_name():
     net, C, d, _ = _instance(0)
     with pytest.raises(InvalidArgument, match="branching"):
         InputSplitProblem(NetworkBounder(net, C, d), -np.ones(3), np.ones(3), branching="widest")
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_alpha_tightening_near_the_target_is_sound_and_never_looser(seed):
+    net, C, d, rng = _instance(200 + seed, widths=(3, 10, 10, 10, 3), m=3)
+    bounder = NetworkBounder(net, C, d, alpha_near=1.0)  # every box below the target is near
+    B = 8
+    lo = rng.uniform(-1, 0, (B, 3))
+    hi = lo + rng.uniform(0.2, 1.0, (B, 3))
+    first = bounder.bound(lo, hi)
+    lb = np.maximum(first.lower.max(axis=1), first.joint)
+    bounder.leaf_below = float(lb.max()) + 1.0  # the target lies above every box's bound
+    tight = bounder.tighten(lo, hi, lb)
+    assert np.all(tight >= lb)
+    for i in range(B):
+        X = np.vstack([lo[i] + (hi[i] - lo[i]) * rng.random((4000, 3)), lo[i], hi[i]])
+        assert tight[i] <= _phi(net, C, d, X).min() + 1e-9
+    # with the target below every bound nothing is re-bounded
+    bounder.leaf_below = float(lb.min()) - 1.0
+    assert np.array_equal(bounder.tighten(lo, hi, lb), lb)

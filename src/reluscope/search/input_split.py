@@ -158,7 +158,7 @@ class InputSplitProblem:
         rows = np.arange(B)
         idx = np.concatenate([(pick * 2 + 0) * B + rows, (pick * 2 + 1) * B + rows])
         out = {"lo": clo[idx], "hi": chi[idx], "sens": csens[idx], "parent": np.concatenate([rows, rows]),
-               "_lb": lb[idx], "_done": done[idx]}
+               "_lb": self._tighten(clo[idx], chi[idx], lb[idx], done[idx]), "_done": done[idx]}
         self._pending_points = pts
         return out
 
@@ -193,7 +193,18 @@ class InputSplitProblem:
             return lb, pts, done
         lb, sens, pts, done = self._bound_chunk(doms["lo"], doms["hi"])
         doms["sens"] = sens
-        return lb, pts, done
+        return self._tighten(doms["lo"], doms["hi"], lb, done), pts, done
+
+    def _tighten(self, lo: np.ndarray, hi: np.ndarray, lb: np.ndarray, done: np.ndarray) -> np.ndarray:
+        """The bounder's optional second, costlier bound (``tighten(lo, hi, lb)``) on the kept
+        children that are not solved exactly."""
+        tighten = getattr(self.bounder, "tighten", None)
+        if tighten is None or done.all():
+            return lb
+        open_ = ~done
+        out = lb.copy()
+        out[open_] = tighten(lo[open_], hi[open_], lb[open_])
+        return out
 
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         return np.max(np.asarray(self.bounder.evaluate(X), dtype=np.float64).reshape(X.shape[0], -1), axis=1)

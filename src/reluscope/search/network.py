@@ -10,7 +10,8 @@ import numpy as np
 
 from .._budget import Budget
 from .core import SearchOutcome, branch_and_bound
-from .crown import (TorchNet, interval_then_crown, joint_lower, objective_bound, optimize_objective_bound)
+from .crown import (TorchNet, alpha_crown_bounds, interval_then_crown, joint_lower, objective_bound,
+                    optimize_objective_bound)
 from .threads import torch_threads
 from .input_split import BoxBounds, InputSplitProblem
 from .leaf_lp import affine_preactivations, certified_min_max
@@ -30,7 +31,8 @@ class NetworkBounder:
     stable."""
 
     def __init__(self, net, C: np.ndarray, d: np.ndarray, *, alpha_steps: int = 0,
-                 memory_bytes: float = 2.5e8, cache_bytes: float = 1.0e6) -> None:
+                 memory_bytes: float = 2.5e8, cache_bytes: float = 1.0e6, alpha_near: float = 0.0,
+                 alpha_near_steps: int = 5) -> None:
         self.net = net
         self.C, self.d = np.asarray(C, dtype=np.float64), np.asarray(d, dtype=np.float64)
         self.tnet = TorchNet(list(net.weights), list(net.biases), self.C, self.d)
@@ -48,6 +50,12 @@ class NetworkBounder:
         # (CPU ms per box, one thread): 2.45 in one chunk of 2048 boxes, 1.63 at 512, 1.21 at
         # 128, 1.0-1.1 at 8-32.
         self.chunk = int(np.clip(cache_bytes / per, 8, 256))
+        #: :meth:`tighten` re-bounds boxes whose bound is below the target by less than this
+        #: fraction of the first gap it sees (0: never)
+        self.alpha_near, self.alpha_near_steps = alpha_near, alpha_near_steps
+        self._near: float | None = None
+        #: the search's budget: :meth:`tighten` stops optimizing when it is spent
+        self.budget: Budget | None = None
 
     def bound(self, lo: np.ndarray, hi: np.ndarray) -> BoxBounds:
         parts = [self._bound_chunk(lo[i:i + self.chunk], hi[i:i + self.chunk]) for i in range(0, lo.shape[0], self.chunk)]
@@ -86,6 +94,32 @@ class NetworkBounder:
                     pts.append(x[None, :])
         return BoxBounds(lower, sens, np.concatenate(pts), resolved, joint)
 
+    def tighten(self, lo: np.ndarray, hi: np.ndarray, lb: np.ndarray) -> np.ndarray:
+        """Better bounds ``>= lb`` on ``max_j phi_j`` for boxes close below the target: alpha-CROWN
+        with optimized intermediate bounds (:func:`.crown.alpha_crown_bounds`, sound for any
+        slopes) costs 15-60 CPU-times a CROWN pass, so only boxes within ``alpha_near`` x the
+        first gap seen (the root's children's) get it; far boxes are split instead."""
+        target = self.leaf_below
+        if not self.alpha_near or not math.isfinite(target) or lb.size == 0:
+            return lb
+        if self._near is None:
+            gap = target - float(np.min(lb))
+            if not gap > 0:
+                return lb
+            self._near = self.alpha_near * gap
+        sel = np.nonzero((lb <= target) & (lb > target - self._near))[0]
+        if sel.size == 0:
+            return lb
+        import torch
+
+        lo_t = torch.from_numpy(np.ascontiguousarray(lo[sel]))
+        hi_t = torch.from_numpy(np.ascontiguousarray(hi[sel]))
+        _, _, out = alpha_crown_bounds(self.tnet, lo_t, hi_t, steps=self.alpha_near_steps, budget=self.budget)
+        better = np.maximum(out.lower.detach().max(dim=1).values.numpy(), joint_lower(out, lo_t, hi_t).numpy())
+        lb = lb.copy()
+        lb[sel] = np.maximum(lb[sel], better)
+        return lb
+
     def _leaf(self, lo: np.ndarray, hi: np.ndarray, active: list[np.ndarray]) -> tuple[float, np.ndarray | None]:
         pieces = affine_preactivations(list(self.net.weights), list(self.net.biases), active)
         A, c = pieces[-1]
@@ -98,20 +132,26 @@ class NetworkBounder:
 def search_network(net, C: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray, *, budget: Budget,
                    rng: np.random.Generator, target: float | None = 0.0, method: str = "auto",
                    gap_abs: float = 0.0, gap_rel: float = 0.0, max_bytes: float = 1.0e9,
-                   initial: tuple[float, np.ndarray] | None = None, branching: str = "bf") -> SearchOutcome:
+                   initial: tuple[float, np.ndarray] | None = None, branching: str = "bf",
+                   alpha_near: float = 1e-3) -> SearchOutcome:
     """Anytime bounds on ``min_{lo <= x <= hi} max_j (C net(x) + d)_j``.
 
     ``method``: ``"input"`` (input splitting), ``"relu"`` (ReLU splitting with beta) or
     ``"auto"`` (input splitting up to :data:`INPUT_SPLIT_MAX_DIM` inputs). ``branching`` (input
     splitting): ``"bf"`` (default: both halves along every axis are bounded and the axis whose
     worse half is best is kept), ``"sb"`` (width x |linear-bound coefficient|) or ``"naive"``
-    (the widest side relative to the root box); see :class:`~reluscope.search.InputSplitProblem`."""
+    (the widest side relative to the root box); see :class:`~reluscope.search.InputSplitProblem`.
+    ``alpha_near`` (input splitting): boxes whose bound is below ``target`` by less than this
+    fraction of the first gap are re-bounded by alpha-CROWN (:meth:`NetworkBounder.tighten`;
+    0: never). Measured on ACAS Xu (40-60 s wall at load ~7): ``1e-3`` proved 1_1 property 2
+    in 3.2 s CPU and 4_9 property 1 in 11.7 s, both open without it after 14-21 s CPU."""
     lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
     if method == "auto":
         method = "input" if lo.size <= INPUT_SPLIT_MAX_DIM else "relu"
     with torch_threads(1):
         if method == "input":
-            bounder = NetworkBounder(net, C, d)
+            bounder = NetworkBounder(net, C, d, alpha_near=alpha_near)
+            bounder.budget = budget
             if target is not None:
                 bounder.leaf_below = target
             problem = InputSplitProblem(bounder, lo, hi, branching=branching)
