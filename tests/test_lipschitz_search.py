@@ -168,3 +168,21 @@ def test_layer_bounds_of_the_bounder_agree_with_the_engine():
     b = layer_bounds(net, Box(lo, hi))
     for a, e in zip(lows, b.lower):
         np.testing.assert_allclose(a[0], e, rtol=1e-6, atol=1e-6)
+
+
+def test_report_names_each_lipschitz_bound_and_its_method(tmp_path):
+    from reluscope.report import analyze
+
+    net = ReLUNetwork.random((5, 24, 24, 24, 2), seed=6)
+    rep = analyze(net, tmp_path, domain=Box(-1, 1), time_limit=4, quiet=True, sections=("network", "lipschitz"))
+    lip = rep.sections["lipschitz"]
+    assert lip["method"] == lip["result"]["method"] == "search"
+    assert lip["lower"] <= lip["upper"]
+    assert lip["upper"] >= _sampled_max(net, -np.ones(5), np.ones(5), 20_000, 3) * (1 - 1e-9)
+    text = rep.markdown.read_text()
+    assert "lower, attained" in text and "upper, a sound bound" in text and "branch and bound over input boxes" in text
+    # the scale's bracket: its upper end (the branch and bound's) is above every sampled spread
+    scale = rep.sections["network"]["output_scale"]
+    Y = net(Box(-1, 1).sample(20_000, 5, seed=4))
+    assert (Y.max(axis=0) - Y.min(axis=0)).max() <= scale["upper_bound"] * (1 + 1e-9)
+    assert scale["attained"] <= scale["upper_bound"]
