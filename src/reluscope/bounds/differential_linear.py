@@ -40,7 +40,7 @@ from ..network import ReLUNetwork
 from .layers import ROUNDING_PAD
 
 __all__ = ["BatchDifferenceBounds", "batch_layer_bounds", "batch_difference_bounds", "relu_difference_range",
-           "difference_relaxation", "single_thread"]
+           "difference_relaxation", "single_thread", "SplitBounds", "batch_split_bounds"]
 
 _EPS = float(np.finfo(float).eps)
 _TINY = float(np.finfo(float).tiny)
@@ -256,9 +256,15 @@ def _substitute(Lam, sign, const, mag, relax):
     return Lam * T.where(up, su[:, None, :], sl[:, None, :]), const, mag
 
 
-def _layer_bounds(W, b, lo, hi, linear: bool = True):
+def _layer_bounds(W, b, lo, hi, linear: bool = True, signs: list | None = None):
     """Batched CROWN on backend arrays (``linear=False``: interval arithmetic alone): lists of
-    per-layer ``(B, n_l)`` lower and upper bounds."""
+    per-layer ``(B, n_l)`` lower and upper bounds.
+
+    ``signs`` (one ``(B, n_l)`` array of ``+1`` / ``-1`` / ``0`` per hidden layer): ReLU
+    splits ``s_i z_i >= 0`` that hold on box ``i``'s subdomain; a split neuron's bound is
+    clamped at 0 (``l_i = 0`` when active, ``u_i = 0`` when inactive) before the next layer
+    is bounded, so every later relaxation uses the tighter range. A subdomain whose clamped
+    range is empty (``l_i > u_i``) contains no point."""
     B = lo.shape[0]
     lows, highs, relax = [], [], []
     a_lo, a_hi = lo, hi
@@ -275,6 +281,9 @@ def _layer_bounds(W, b, lo, hi, linear: bool = True):
             val = _concretize(Lam, const, mag, sign, lo, hi)
             m = W[layer].shape[0]
             zl, zh = T.maximum(zl, val[:, :m]), T.minimum(zh, val[:, m:])
+        if signs is not None and layer < len(W) - 1:
+            zl = T.where(signs[layer] > 0, T.maximum(zl, 0.0 * zl), zl)
+            zh = T.where(signs[layer] < 0, T.minimum(zh, 0.0 * zh), zh)
         lows.append(zl)
         highs.append(zh)
         relax.append(_relu_relaxation(zl, zh))
@@ -315,17 +324,23 @@ class BatchDifferenceBounds:
     upper: np.ndarray
     delta: tuple[tuple[np.ndarray, np.ndarray], ...]
     input_coef: np.ndarray | None = None
+    shares: tuple[np.ndarray, ...] | None = None  # per hidden layer (B, 2k, n): looseness per neuron
 
 
-def _symbolic_delta(Wf, bf, Wg, bg, layer: int, lo, hi, d_relax: list, g_relax: list):
+def _symbolic_delta(Wf, bf, Wg, bg, layer: int, lo, hi, d_relax: list, g_relax: list, gaps: list | None = None):
     """Bounds of ``Δz_layer`` by substituting ``Δa`` (in terms of ``Δz``) and ``a^g`` (in terms
     of ``z^g``) down to the input; also the input coefficients ``(B, 2 m, d)`` (lower rows,
-    then upper rows)."""
+    then upper rows). ``gaps`` (per hidden layer, the widths ``(B, n_k)`` of the ``Δa`` and
+    ``a^g`` relaxations): also return per hidden layer ``(B, 2 m, n_k)`` the share of each
+    neuron's relaxations in each row's looseness (``|coefficient| x width``; branching)."""
     B = lo.shape[0]
     LD, sign, const = _start(Wf[layer], bf[layer] - bg[layer], B)
     LG, _, _ = _start(Wf[layer] - Wg[layer], bf[layer], B)
     mag = T.abs(const)
+    share: list = [None] * layer
     for k in range(layer - 1, -1, -1):
+        if gaps is not None:
+            share[k] = T.abs(LD) * gaps[k][0][:, None, :] + T.abs(LG) * gaps[k][1][:, None, :]
         CD, const, mag = _substitute(LD, sign, const, mag, d_relax[k])
         CG, const, mag = _substitute(LG, sign, const, mag, g_relax[k])
         db = bf[k] - bg[k]
@@ -335,7 +350,15 @@ def _symbolic_delta(Wf, bf, Wg, bg, layer: int, lo, hi, d_relax: list, g_relax: 
         LD = _matmul(CD, Wf[k]) if k else None
     val = _concretize(LG, const, mag, sign, lo, hi)
     m = Wf[layer].shape[0]
+    if gaps is not None:
+        return val[:, :m], val[:, m:], LG, share
     return val[:, :m], val[:, m:], LG
+
+
+def _relax_width(relax, lo, hi):
+    """The largest vertical distance between the two sides of a relaxation over ``[lo, hi]``."""
+    sl, tl, su, tu = relax
+    return T.maximum((su - sl) * lo + (tu - tl), (su - sl) * hi + (tu - tl))
 
 
 def batch_difference_bounds(f: ReLUNetwork, g: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, *,
@@ -352,23 +375,31 @@ def batch_difference_bounds(f: ReLUNetwork, g: ReLUNetwork, lo: np.ndarray, hi: 
         return _difference_bounds(f, g, lo, hi, symbolic)
 
 
-def _difference_bounds(f: ReLUNetwork, g: ReLUNetwork, lo, hi, symbolic: bool) -> BatchDifferenceBounds:
+def _difference_bounds(f: ReLUNetwork, g: ReLUNetwork, lo, hi, symbolic: bool, f_signs: list | None = None,
+                       g_signs: list | None = None, layers: tuple | None = None, want_shares: bool = False
+                       ) -> BatchDifferenceBounds:
     lo, hi = _boxes(lo, hi)
     Wf, bf = _params(f)
     Wg, bg = _params(g)
-    fL, fH = _layer_bounds(Wf, bf, lo, hi, symbolic)
-    gL, gH = _layer_bounds(Wg, bg, lo, hi, symbolic)
+    if layers is None:
+        fL, fH = _layer_bounds(Wf, bf, lo, hi, symbolic, f_signs)
+        gL, gH = _layer_bounds(Wg, bg, lo, hi, symbolic, g_signs)
+    else:
+        fL, fH, gL, gH = layers
     dz_lo, dz_hi = _interval_affine(Wf[0] - Wg[0], bf[0] - bg[0], lo, hi)
     d_relax: list = []
     g_relax: list = []
     delta: list = []
-    coef = None
+    gaps: list | None = [] if want_shares else None
+    coef = share = None
     for layer in range(1, f.depth):
         gl, gh, fl, fh = gL[layer - 1], gH[layer - 1], fL[layer - 1], fH[layer - 1]
         dz_lo, dz_hi = T.maximum(dz_lo, fl - gh), T.minimum(dz_hi, fh - gl)
         delta.append((_B.numpy(dz_lo), _B.numpy(dz_hi)))
         d_relax.append(_relaxation(dz_lo, dz_hi, gl, gh, fl, fh))
         g_relax.append(_relu_relaxation(gl, gh))
+        if gaps is not None:
+            gaps.append((_relax_width(d_relax[-1], dz_lo, dz_hi), _relax_width(g_relax[-1], gl, gh)))
         # interval step: Δz' = A^f Δa + (A^f - A^g) a^g + Δb
         da_lo, da_hi = _fenced_range(dz_lo, dz_hi, gl, gh, fl, fh)
         p_lo, p_hi = _interval_affine(Wf[layer], 0.0 * bf[layer], da_lo, da_hi)
@@ -376,10 +407,62 @@ def _difference_bounds(f: ReLUNetwork, g: ReLUNetwork, lo, hi, symbolic: bool) -
         dz_lo, dz_hi = p_lo + q_lo, p_hi + q_hi
         mag = T.maximum(T.abs(dz_lo), T.abs(dz_hi))
         dz_lo, dz_hi = dz_lo - ROUNDING_PAD * mag, dz_hi + ROUNDING_PAD * mag
-        if symbolic:
+        if symbolic and gaps is not None and layer == f.depth - 1:
+            s_lo, s_hi, coef, share = _symbolic_delta(Wf, bf, Wg, bg, layer, lo, hi, d_relax, g_relax, gaps)
+            dz_lo, dz_hi = T.maximum(dz_lo, s_lo), T.minimum(dz_hi, s_hi)
+        elif symbolic:
             s_lo, s_hi, coef = _symbolic_delta(Wf, bf, Wg, bg, layer, lo, hi, d_relax, g_relax)
             dz_lo, dz_hi = T.maximum(dz_lo, s_lo), T.minimum(dz_hi, s_hi)
     lower = T.maximum(dz_lo, fL[-1] - gH[-1])
     upper = T.minimum(dz_hi, fH[-1] - gL[-1])
     return BatchDifferenceBounds(_B.numpy(lower), _B.numpy(upper), tuple(delta),
-                                 None if coef is None else _B.numpy(coef))
+                                 None if coef is None else _B.numpy(coef),
+                                 None if share is None else tuple(_B.numpy(v) for v in share))
+
+
+@dataclass(frozen=True)
+class SplitBounds:
+    """Bounds over ``B`` subdomains (a box and ReLU splits of both networks each): every
+    hidden and output layer's pre-activation bounds of ``f`` and of ``g`` (lists of
+    ``(B, n_l)`` NumPy arrays, split neurons clamped at 0), ``empty`` ``(B,)`` (a clamped
+    range is empty: the subdomain has no point) and, for networks of equal widths, the
+    differential bounds ``diff_lower <= f - g <= diff_upper`` ``(B, k)`` (else ``None``)
+    with each neuron's share of their looseness (for branching)."""
+
+    f_lower: list
+    f_upper: list
+    g_lower: list
+    g_upper: list
+    empty: np.ndarray
+    diff_lower: np.ndarray | None = None
+    diff_upper: np.ndarray | None = None
+    #: per hidden layer ``(B, 2 k, n_l)``: each neuron's share of the looseness of the
+    #: differential bound's rows (lower rows of ``f - g`` first, then upper rows)
+    diff_shares: tuple | None = None
+    #: ``(B, 2 k, d)``: input coefficients of those rows (each input's influence)
+    diff_coef: np.ndarray | None = None
+
+
+def batch_split_bounds(f: ReLUNetwork, g: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, f_signs: list,
+                       g_signs: list, *, differential: bool = True) -> SplitBounds:
+    """Bounds of both networks over subdomains ``{x in [lo_i, hi_i], s_j z_j(x) >= 0 for the
+    split neurons}`` (``f_signs`` / ``g_signs``: one ``(B, n_l)`` ``int8`` array of ``+1`` /
+    ``-1`` / ``0`` per hidden layer of each network): batched CROWN with split neurons
+    clamped (see :func:`_layer_bounds`) and, when ``differential`` and the widths agree, the
+    symbolic differential bounds of ``f - g`` on the same clamped ranges (every relaxation
+    they use holds on the subdomain, so the bounds do). The caller checks the shapes."""
+    with _B.single_thread():
+        lo_b, hi_b = _boxes(lo, hi)
+        fs = [_B.asarray(s) for s in f_signs]
+        gs = [_B.asarray(s) for s in g_signs]
+        fL, fH = _layer_bounds(*_params(f), lo_b, hi_b, True, fs)
+        gL, gH = _layer_bounds(*_params(g), lo_b, hi_b, True, gs)
+        empty = np.zeros(lo_b.shape[0], dtype=bool)
+        for l, u in zip(fL[:-1] + gL[:-1], fH[:-1] + gH[:-1]):
+            empty |= _B.numpy(T.sum(T.where(l > u, 1.0, 0.0), 1)) > 0
+        dl = du = shares = coef = None
+        if differential and f.widths == g.widths:
+            d = _difference_bounds(f, g, lo_b, hi_b, True, layers=(fL, fH, gL, gH), want_shares=True)
+            dl, du, shares, coef = d.lower, d.upper, d.shares, d.input_coef
+        out = [[_B.numpy(v) for v in part] for part in (fL, fH, gL, gH)]
+    return SplitBounds(*out, empty, dl, du, shares, coef)

@@ -23,10 +23,13 @@ from .._budget import Budget
 from ..bounds.difference import _close_copy, joint_difference_network
 from ..bounds.differential_linear import batch_difference_bounds, batch_layer_bounds, single_thread
 from ..network import ReLUNetwork
-from ..search import BoxBounds, minimize_max
+from ..search import BoxBounds, branch_and_bound, minimize_max
+from ..search.pair_split import PairSplitProblem, difference_targets
+from ..search.threads import torch_threads
 from .results import DistanceResult
 
-__all__ = ["DifferenceBounder", "SupSearch", "search_sup", "search_result", "SEARCH_MAX_DIM"]
+__all__ = ["DifferenceBounder", "SupSearch", "search_sup", "search_result", "split_method", "union_search",
+           "SEARCH_MAX_DIM", "UNION_SEARCH_SHARE"]
 
 
 class DifferenceBounder:
@@ -133,22 +136,75 @@ class SupSearch:
     domains: int
 
 
+def split_method(f: ReLUNetwork, g: ReLUNetwork, n_inputs: int) -> str:
+    """The splitting :func:`search_sup` uses by default: ``"input"`` (boxes with
+    :class:`DifferenceBounder`) up to :data:`SEARCH_MAX_DIM` inputs, ``"relu"`` (joint ReLU
+    splits of the pair, :mod:`reluscope.search.pair_split`; it needs PyTorch) above.
+
+    Measured (BENCHMARKS.md "## differential"): on the 10-input 2x32 pairs at equal CPU
+    time ReLU splitting with box bisection ends tighter on the pruned copies (upper bounds
+    0.640 / 3.83 / 8.42 against 0.730 / 4.39 / 8.97) but looser on two unrelated networks
+    (13.5 against 12.7), and on small 6-input boxes it can stall on subdomains whose splits
+    contradict each other (the differential bound does not see the split constraints; the
+    LP proves them empty one by one), where input splitting closes the gap — so input
+    splitting stays the default in few dimensions, where halving a box fixes many neurons."""
+    if n_inputs <= SEARCH_MAX_DIM:
+        return "input"
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return "input"
+    return "relu"
+
+
 def search_sup(f: ReLUNetwork, g: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, *, budget: Budget,
                rng: np.random.Generator, eps: float | None = None, gap_abs: float = 0.0, gap_rel: float = 1e-6,
-               outputs: np.ndarray | None = None, initial: tuple[float, np.ndarray] | None = None) -> SupSearch:
+               outputs: np.ndarray | None = None, initial: tuple[float, np.ndarray] | None = None,
+               method: str = "auto") -> SupSearch:
     """Anytime bounds on ``sup_{x in [lo, hi]} max_k |f_k(x) - g_k(x)|`` by the branch and bound.
 
     ``eps``: stop as soon as ``sup < eps`` is proved or a point with ``|f - g| >= eps`` is
     found (status ``"proved"`` / ``"refuted"``); otherwise the search closes the gap
     ``gap_abs`` / ``gap_rel`` (status ``"gap"`` or ``"exhausted"``) or spends the budget.
-    ``initial``: a known ``(value, point)`` of ``max |f - g|``.
+    ``initial``: a known ``(value, point)`` of ``max |f - g|``. ``method``: ``"input"``
+    (input splitting with :class:`DifferenceBounder`), ``"relu"`` (joint ReLU splitting of
+    the pair; ``lo``, ``hi`` may then be ``(n, d)``: the sup over a union of boxes) or
+    ``"auto"`` (:func:`split_method`).
     """
-    bounder = DifferenceBounder(f, g, outputs, budget=budget)
     init = None if initial is None or initial[1] is None else (-float(initial[0]), initial[1])
+    if method == "auto":
+        method = split_method(f, g, np.asarray(lo).shape[-1])
+    if method == "relu":
+        return _relu_search(f, g, lo, hi, budget=budget, rng=rng, eps=eps, gap_abs=gap_abs, gap_rel=gap_rel,
+                            outputs=outputs, initial=init)
+    bounder = DifferenceBounder(f, g, outputs, budget=budget)
     with single_thread():  # the bounding and the attack's small products (see single_thread)
         out = minimize_max(bounder, np.asarray(lo, float), np.asarray(hi, float), budget=budget, rng=rng,
                            target=None if eps is None else -float(eps), gap_abs=gap_abs, gap_rel=gap_rel,
                            initial=init, n_random=2)
+    return SupSearch(max(-out.upper, 0.0), max(-out.lower, 0.0), out.witness, out.status, out.domains)
+
+
+def relu_max_unstable(n_inputs: int) -> float:
+    """How many unstable neurons a subdomain of the joint ReLU splitting may have before
+    its box is bisected instead: ``2 d`` up to :data:`SEARCH_MAX_DIM` inputs (halving a
+    box of few inputs fixes many neurons at once; measured on 3-input pairs: 53 to 929
+    subdomains to the exact answer where pure ReLU splitting ran out of time), never above
+    (a halved 784-input box fixes almost nothing)."""
+    return 2.0 * n_inputs if n_inputs <= SEARCH_MAX_DIM else np.inf
+
+
+def _relu_search(f: ReLUNetwork, g: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, *, budget: Budget,
+                 rng: np.random.Generator, eps: float | None, gap_abs: float, gap_rel: float,
+                 outputs: np.ndarray | None, initial: tuple[float, np.ndarray] | None) -> SupSearch:
+    """:func:`search_sup` by joint ReLU splitting (:class:`~reluscope.search.pair_split.PairSplitProblem`)."""
+    C, d, diff = difference_targets(f.output_dim, outputs)
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    with torch_threads(1), single_thread():
+        problem = PairSplitProblem(f, g, C, d, lo, hi, diff=diff, budget=budget,
+                                   relu_max_unstable=relu_max_unstable(lo.shape[-1]))
+        out = branch_and_bound(problem, budget=budget, rng=rng, target=None if eps is None else -float(eps),
+                               gap_abs=gap_abs, gap_rel=gap_rel, initial=initial)
     return SupSearch(max(-out.upper, 0.0), max(-out.lower, 0.0), out.witness, out.status, out.domains)
 
 
@@ -160,12 +216,12 @@ SEARCH_MAX_DIM = 16
 def search_result(f: ReLUNetwork, g: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, *, budget: Budget,
                   rng: np.random.Generator, eps: float | None = None, tol: float = 1e-6,
                   initial: tuple[float, np.ndarray] | None = None,
-                  outputs: np.ndarray | None = None) -> DistanceResult:
+                  outputs: np.ndarray | None = None, method: str = "auto") -> DistanceResult:
     """:func:`search_sup` as a :class:`DistanceResult` (method ``"search"``): ``exact`` when
     the gap closed within ``tol`` (relative), status ``"optimal"`` then, else
     ``"time_limit"`` (also when ``eps`` was decided before the gap closed)."""
     res = search_sup(f, g, lo, hi, budget=budget, rng=rng, eps=eps, gap_rel=tol, initial=initial,
-                     outputs=outputs)
+                     outputs=outputs, method=method)
     witness = res.witness
     if witness is None:
         witness = 0.5 * (np.asarray(lo, float) + np.asarray(hi, float))
@@ -176,3 +232,42 @@ def search_result(f: ReLUNetwork, g: ReLUNetwork, lo: np.ndarray, hi: np.ndarray
     status = "optimal" if exact else "time_limit"
     return DistanceResult(lower, upper, witness, exact, status, budget.elapsed(), "search", "sup",
                           (int(np.argmax(D)),), 0)
+
+
+#: share of the time left after the per-box engine bounds that a union of boxes in high
+#: input dimension gives to one joint ReLU-splitting search over all its open boxes (the
+#: rest goes to the per-box solver, as before)
+UNION_SEARCH_SHARE = 0.7
+
+
+def union_search(f: ReLUNetwork, g: ReLUNetwork, lo: np.ndarray, hi: np.ndarray):
+    """The ``joint`` step of :func:`reluscope.distance.neighbourhoods.boxes_result` for
+    ``sup |f - g|`` over a union of boxes (rows of ``lo``, ``hi``) in more than
+    :data:`SEARCH_MAX_DIM` inputs: one joint ReLU-splitting search over every box whose
+    upper bound is above the best lower bound (best-first, so the boxes with the loosest
+    bounds are split first), started from the best witness. Its upper bound holds on every
+    box it searched; its witness (re-evaluated) raises the lower bound of the box holding
+    it. ``None`` when the search does not apply (few inputs, no PyTorch)."""
+    if split_method(f, g, lo.shape[1]) != "relu" or lo.shape[1] <= SEARCH_MAX_DIM:
+        return None
+
+    def joint(state, budget: Budget, rng: np.random.Generator) -> None:
+        best = float(state.lower.max())
+        open_ = np.nonzero(state.upper > best)[0]
+        if open_.size == 0:
+            return
+        i = state.best()
+        res = search_sup(f, g, lo[open_], hi[open_], budget=budget.share(UNION_SEARCH_SHARE), rng=rng,
+                         gap_rel=1e-6, initial=(best, state.witness[i]), method="relu")
+        state.upper[open_] = np.minimum(state.upper[open_], res.upper)
+        if res.witness is not None:
+            w = res.witness
+            D = np.abs(f(w[None, :]) - g(w[None, :]))[0]
+            inside = np.nonzero(np.all((lo <= w) & (w <= hi), axis=1))[0]
+            for j in inside:
+                if D.max() > state.lower[j]:
+                    state.lower[j], state.witness[j] = float(D.max()), w.copy()
+                    state.component[j] = (int(np.argmax(D)),)
+        state.upper = np.maximum(state.upper, state.lower)
+
+    return joint

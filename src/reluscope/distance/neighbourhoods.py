@@ -208,11 +208,16 @@ def refine_boxes(state: BoxIntervals, boxes: Boxes, solve: BoxSolver, budget: Bu
 
 
 def boxes_result(terms: Terms, boxes: Boxes, norm: str, solve: BoxSolver, budget: Budget, *,
-                 seed: object, tol: float) -> DistanceResult:
+                 seed: object, tol: float,
+                 joint: Callable[[BoxIntervals, Budget, np.random.Generator], None] | None = None
+                 ) -> DistanceResult:
     """The quantity over the union of boxes: the maximum of the per-box intervals, the
-    largest upper bounds tightened first by ``solve``."""
+    largest upper bounds tightened first by ``solve``. ``joint(state, budget, rng)``, when
+    given, first tightens the intervals of many boxes at once (one search over the union)."""
     rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
     state = boxes_bounds(terms, boxes, norm, budget, rng)
+    if joint is not None and not budget.expired():
+        joint(state, budget, rng)
 
     def closed(s: BoxIntervals) -> bool:
         top = float(s.upper.max())

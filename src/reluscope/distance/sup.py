@@ -33,7 +33,7 @@ from .enumeration import _AUTO_ENUMERATE_SUP_DIM, _enumerated_sup, _enumeration_
 from .lower import _Best, _local_ascent, _sup_candidates
 from .neighbourhoods import boxes_result
 from .pointwise import Terms, _points_result, _terms, _values
-from .difference_search import SEARCH_MAX_DIM, search_result
+from .difference_search import SEARCH_MAX_DIM, search_result, union_search
 from .relax import (
     _coupled_lp_bounds,
     _decoupled_bounds,
@@ -298,7 +298,8 @@ def sup_distance(f: ReLUNetwork, g: ReLUNetwork, domain: Box | Boxes | PointSet 
             return sup_distance(f, g, box, method=method, time_limit=time_limit, mip_gap=mip_gap, seed=seed,
                                 n_samples=n_samples, tol=tol, bound_method=bound_method,
                                 max_regions=max_regions, budget=box_budget)
-        return boxes_result(terms, dom, "sup", one_box, budget, seed=seed, tol=max(tol, 2 * mip_gap))
+        return boxes_result(terms, dom, "sup", one_box, budget, seed=seed, tol=max(tol, 2 * mip_gap),
+                            joint=union_search(f, g, dom.lo, dom.hi))
     lo, hi = dom.bounds(f.input_dim)
     sp = scaling.plan(f, g, lo, hi)
     if sp.scale != 1.0:  # a huge box: solved on the box divided by a power of two

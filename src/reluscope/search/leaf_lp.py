@@ -21,7 +21,7 @@ import numpy as np
 
 from ..bounds import ROUNDING_PAD
 
-__all__ = ["affine_preactivations", "certified_min_max"]
+__all__ = ["affine_preactivations", "split_constraints", "certified_min_max"]
 
 
 def affine_preactivations(weights: list[np.ndarray], biases: list[np.ndarray], active: list[np.ndarray]
@@ -36,6 +36,23 @@ def affine_preactivations(weights: list[np.ndarray], biases: list[np.ndarray], a
         c = weights[k] @ (D * c) + biases[k]
         out.append((A, c))
     return out
+
+
+def split_constraints(pieces: list[tuple[np.ndarray, np.ndarray]], offsets: np.ndarray, signs: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """``(G, h)`` with ``G x + h >= 0`` the ReLU splits ``s_i z_i(x) >= 0`` of a subdomain
+    (``signs``: one flat ``int8`` row over the hidden layers, which start at ``offsets``;
+    ``pieces`` from :func:`affine_preactivations`)."""
+    split = np.nonzero(signs)[0]
+    d = pieces[0][0].shape[1]
+    G = np.zeros((split.size, d))
+    h = np.zeros(split.size)
+    for r, flat in enumerate(split):
+        k = int(np.searchsorted(offsets, flat, side="right") - 1)
+        A_k, c_k = pieces[k]
+        i = flat - offsets[k]
+        G[r], h[r] = signs[flat] * A_k[i], signs[flat] * c_k[i]
+    return G, h
 
 
 def _dual_bound(P: np.ndarray, q: np.ndarray, mu: np.ndarray, G: np.ndarray, h: np.ndarray, nu: np.ndarray,
