@@ -133,7 +133,7 @@ def search_network(net, C: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.nda
                    rng: np.random.Generator, target: float | None = 0.0, method: str = "auto",
                    gap_abs: float = 0.0, gap_rel: float = 0.0, max_bytes: float = 1.0e9,
                    initial: tuple[float, np.ndarray] | None = None, branching: str = "bf",
-                   alpha_near: float = 1e-3) -> SearchOutcome:
+                   alpha_near: float = 3e-3) -> SearchOutcome:
     """Anytime bounds on ``min_{lo <= x <= hi} max_j (C net(x) + d)_j``.
 
     ``method``: ``"input"`` (input splitting), ``"relu"`` (ReLU splitting with beta) or
@@ -143,8 +143,10 @@ def search_network(net, C: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.nda
     (the widest side relative to the root box); see :class:`~reluscope.search.InputSplitProblem`.
     ``alpha_near`` (input splitting): boxes whose bound is below ``target`` by less than this
     fraction of the first gap are re-bounded by alpha-CROWN (:meth:`NetworkBounder.tighten`;
-    0: never). Measured on ACAS Xu (40-60 s wall at load ~7): ``1e-3`` proved 1_1 property 2
-    in 3.2 s CPU and 4_9 property 1 in 11.7 s, both open without it after 14-21 s CPU."""
+    0: never). Measured on ACAS Xu (40-60 s wall at load ~7, CPU seconds to proof): without it
+    1_1 property 2 and 3_9 / 4_9 property 1 stayed open after 14-21 s; at ``1e-3`` 3.2 s, open,
+    11.7 s; at ``3e-3`` (default) 5.3 s, 7.3 s, 10.7 s; at ``1e-2`` 5.9 s, 7.6 s, 14.9 s; at
+    ``5e-2`` 3_9 stayed open (too many boxes re-bounded)."""
     lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
     if method == "auto":
         method = "input" if lo.size <= INPUT_SPLIT_MAX_DIM else "relu"
