@@ -20,7 +20,7 @@ solver of one instance and :func:`acas_instances` the instance list.
 Usage::
 
     .venv/bin/python -m benchmarks.differential --suite acas --props 1 --eps 0.05 0.01
-    .venv/bin/python -m benchmarks.differential --suite exact
+    .venv/bin/python -m benchmarks.differential --suite exact [--splits]
     .venv/bin/python -m benchmarks.differential --suite digits
 """
 
@@ -144,7 +144,7 @@ def summarize_acas(data: dict) -> dict:
     return out
 
 
-def run_exact(T: float) -> dict:
+def run_exact(T: float, splits: bool = False) -> dict:
     import reluscope
     from benchmarks.bounds import prune, trained_small
 
@@ -154,15 +154,38 @@ def run_exact(T: float) -> dict:
                   reluscope.ReLUNetwork.random((10, 32, 32, 1), seed=103)))
     rows = []
     for name, f, g in pairs:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         r = reluscope.sup_distance(f, g, reluscope.Box(-1, 1), time_limit=T)
-        sec = time.perf_counter() - t0
+        sec, cpu = time.perf_counter() - t0, time.process_time() - c0
         rows.append({"pair": name, "lower": r.lower, "upper": r.upper, "ratio": r.upper / max(r.lower, 1e-300),
-                     "exact": r.exact, "status": r.status, "method": r.method, "seconds": sec})
+                     "exact": r.exact, "status": r.status, "method": r.method, "seconds": sec, "cpu_seconds": cpu,
+                     "load1": round(os.getloadavg()[0], 2)})
         print(rows[-1], flush=True)
     data = {"time_limit": T, "commit": _commit(), "rows": rows}
+    if splits:
+        data["search"] = run_splits(pairs, T)
     _save(HERE / "results" / "differential_exact.json", data)
     return data
+
+
+def run_splits(pairs, T: float) -> list[dict]:
+    """The search alone on each pair, by input splitting and by joint ReLU splitting
+    (``search_sup(method=...)``), same time limit: which splitting bounds the 10-D pairs
+    better (CPU seconds beside the wall time: the machine is shared)."""
+    from reluscope._budget import Budget
+    from reluscope.distance.difference_search import search_sup
+
+    rows = []
+    for name, f, g in pairs:
+        for method in ("input", "relu"):
+            t0, c0 = time.perf_counter(), time.process_time()
+            r = search_sup(f, g, -np.ones(f.input_dim), np.ones(f.input_dim), budget=Budget(T),
+                           rng=np.random.default_rng(0), method=method)
+            rows.append({"pair": name, "method": method, "lower": r.lower, "upper": r.upper, "status": r.status,
+                         "domains": r.domains, "seconds": time.perf_counter() - t0,
+                         "cpu_seconds": time.process_time() - c0, "load1": round(os.getloadavg()[0], 2)})
+            print(rows[-1], flush=True)
+    return rows
 
 
 def run_digits(T: float, quick: bool) -> dict:
@@ -172,18 +195,18 @@ def run_digits(T: float, quick: bool) -> dict:
     big, images = digits_784(max_iter=5 if quick else 30)
     g = prune(big, 0.1)
     boxes = reluscope.PointSet(images).neighbourhood(0.02, within=reluscope.Box(0, 1))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     r = reluscope.sup_distance(big, g, boxes, time_limit=T)
-    s_sec = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    s_sec, s_cpu, s_load = time.perf_counter() - t0, time.process_time() - c0, os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), time.process_time()
     v = reluscope.top1_agreement(big, g, boxes, time_limit=T)
-    t_sec = time.perf_counter() - t0
+    t_sec, t_cpu, t_load = time.perf_counter() - t0, time.process_time() - c0, os.getloadavg()[0]
     c = v.counts
     data = {"time_limit": T, "commit": _commit(), "boxes": len(boxes),
             "sup": {"lower": r.lower, "upper": r.upper, "ratio": r.upper / max(r.lower, 1e-300),
-                    "status": r.status, "seconds": s_sec},
+                    "status": r.status, "seconds": s_sec, "cpu_seconds": s_cpu, "load1": round(s_load, 2)},
             "top1": {"counts": c, "decided_fraction": (c["proved"] + c["refuted"]) / len(boxes),
-                     "status": v.status, "seconds": t_sec}}
+                     "status": v.status, "seconds": t_sec, "cpu_seconds": t_cpu, "load1": round(t_load, 2)}}
     print(data, flush=True)
     _save(HERE / "results" / f"differential_digits{'_quick' if quick else ''}.json", data)
     return data
@@ -198,6 +221,7 @@ def main() -> None:
     ap.add_argument("--all-outputs", action="store_true", help="every output, not only NeuroDiff's target")
     ap.add_argument("--time-limit", type=float, default=None)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--splits", action="store_true", help="exact suite: also the search alone, input vs ReLU splitting")
     ap.add_argument("--resume", action="store_true", help="keep the instances already in the results file")
     ap.add_argument("--tag", default="", help="suffix of the results file (parallel runs)")
     args = ap.parse_args()
@@ -206,7 +230,7 @@ def main() -> None:
                         args.tag)
         print(json.dumps(summarize_acas(data), indent=1))
     elif args.suite == "exact":
-        run_exact(args.time_limit or 60.0)
+        run_exact(args.time_limit or 60.0, args.splits)
     else:
         run_digits(args.time_limit or 120.0, args.quick)
 

@@ -154,3 +154,21 @@ def test_eps_question_stops_once_decided():
     small = search_sup(f, g, lo, hi, budget=Budget(60.0), rng=np.random.default_rng(0), eps=0.5 * exact.lower,
                        method="relu")
     assert small.status == "refuted" and small.lower >= 0.5 * exact.lower
+
+
+def test_high_dimensional_unions_use_the_joint_search_soundly():
+    # 24 inputs: sup_distance over a union and epsilon_equivalent go through the joint
+    # ReLU splitting; the answers bracket dense sampling and eps above / below decide
+    from reluscope import PointSet, epsilon_equivalent
+
+    f, g = _pair(5, d=24, width=8, kind=0)
+    B = PointSet(np.random.default_rng(0).uniform(-0.5, 0.5, (4, 24))).neighbourhood(0.02)
+    r = sup_distance(f, g, B, time_limit=60)
+    assert r.lower <= r.upper and _dense_max(f, g, B.lo, B.hi) <= r.upper + 1e-9
+    assert r.exact
+    above = epsilon_equivalent(f, g, B, r.upper * 1.01 + 1e-9, time_limit=60)
+    assert above.status == "proved"
+    below = epsilon_equivalent(f, g, B, r.lower * 0.9, time_limit=60)
+    assert below.status == "refuted"
+    cx = below.counterexample
+    assert np.abs(f(cx[None]) - g(cx[None])).max() > r.lower * 0.9

@@ -19,7 +19,7 @@ from .._results import ResultMixin
 from .._validation import check_pair, check_seed, check_time_limit, check_tol
 from ..bounds import layer_bounds
 from ..bounds.differential_linear import batch_difference_bounds, batch_layer_bounds
-from .difference_search import SEARCH_MAX_DIM, search_result
+from .difference_search import SEARCH_MAX_DIM, search_result, split_method
 from .disagreement import find_disagreement
 from ..domain import Box, Boxes, PointSet, as_domain
 from ..milp import neuron_range
@@ -108,9 +108,10 @@ def epsilon_equivalent(f: ReLUNetwork, g: ReLUNetwork, domain: Box | Boxes | Poi
     *refuted* when a point with ``|f - g| > eps`` is found (evaluated on the real networks),
     and *undecided* otherwise. The bounds come first from the bound engine on every box at
     once (the symbolic differential bounds for networks of equal widths), then, box by box
-    (largest upper bound first), from the branch and bound of :mod:`reluscope.search` over
-    input boxes (input dimension up to 16; it stops as soon as the box is decided) or from
-    :func:`sup_distance`'s MILPs (higher dimension). The last open box gets all the time
+    (largest upper bound first), from the branch and bound of :mod:`reluscope.search` —
+    over input boxes up to 16 inputs, by joint ReLU splitting of the pair above
+    (:mod:`reluscope.search.pair_split`; it stops as soon as the box is decided) — or, in
+    high dimension without PyTorch, from :func:`sup_distance`'s MILPs. The last open box gets all the time
     left, so an undecided answer comes only when ``time_limit`` is spent. The domain is
     refuted if one box is, proved if all are.
     """
@@ -144,7 +145,9 @@ def epsilon_equivalent(f: ReLUNetwork, g: ReLUNetwork, domain: Box | Boxes | Poi
         return max(open_, key=lambda i: s.upper[i]) if open_ else None
 
     def one_box(box: Box, box_budget: Budget) -> DistanceResult:
-        if f.input_dim <= SEARCH_MAX_DIM:  # the branch and bound, stopping once eps is decided
+        # the branch and bound (input splitting in few dimensions, joint ReLU splitting
+        # above when PyTorch is there), stopping once eps is decided; else the MILPs
+        if f.input_dim <= SEARCH_MAX_DIM or split_method(f, g, f.input_dim) == "relu":
             lo, hi = box.bounds(f.input_dim)
             return search_result(f, g, lo, hi, budget=box_budget, rng=rng, eps=eps)
         return sup_distance(f, g, box, time_limit=time_limit, seed=seed, budget=box_budget)
