@@ -172,3 +172,24 @@ def test_high_dimensional_unions_use_the_joint_search_soundly():
     assert below.status == "refuted"
     cx = below.counterexample
     assert np.abs(f(cx[None]) - g(cx[None])).max() > r.lower * 0.9
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_top1_search_verdicts_survive_dense_sampling(seed):
+    from reluscope.distance.difference_search import top1_search
+
+    f = ReLUNetwork.random((20, 10, 10, 3), seed=seed)
+    g = ReLUNetwork([W * (np.abs(W) > 0.12) for W in f.weights], f.biases)
+    rng = np.random.default_rng(seed)
+    c = rng.uniform(-1, 1, 20)
+    lo, hi = c - 0.08, c + 0.08
+    verdict, point = top1_search(f, g, lo, hi, budget=Budget(20.0), rng=rng)
+    X = lo + (hi - lo) * rng.random((20000, 20))
+    disagree = np.argmax(f(X), axis=1) != np.argmax(g(X), axis=1)
+    if verdict == "proved":
+        assert not disagree.any()
+    elif verdict == "refuted":
+        assert np.all((lo <= point) & (point <= hi))
+        assert np.argmax(f(point[None])[0]) != np.argmax(g(point[None])[0])
+    if disagree.any():
+        assert verdict != "proved"

@@ -29,7 +29,7 @@ from ..search.threads import torch_threads
 from .results import DistanceResult
 
 __all__ = ["DifferenceBounder", "SupSearch", "search_sup", "search_result", "split_method", "union_search",
-           "SEARCH_MAX_DIM", "UNION_SEARCH_SHARE"]
+           "top1_targets", "top1_search", "SEARCH_MAX_DIM", "UNION_SEARCH_SHARE"]
 
 
 class DifferenceBounder:
@@ -271,3 +271,61 @@ def union_search(f: ReLUNetwork, g: ReLUNetwork, lo: np.ndarray, hi: np.ndarray)
         state.upper = np.maximum(state.upper, state.lower)
 
     return joint
+
+
+def top1_targets(f: ReLUNetwork, g: ReLUNetwork, lo: np.ndarray, hi: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The targets of "do ``f`` and ``g`` pick different top classes somewhere in the box?":
+    one per ordered pair ``(a, b)``, ``a != b``, with the rows ``f_j - f_a`` (``j != a``) and
+    ``g_j - g_b`` (``j != b``) on the stacked outputs: ``max_j <= 0`` exactly where ``a`` is a
+    top class of ``f`` and ``b`` one of ``g``. Pairs are kept only when ``a`` can be ``f``'s
+    top class on the box (its upper output bound reaches every other class's lower bound)
+    and ``b`` can be ``g``'s. Returns ``(C, d)``, ``C`` of shape ``(T, 2 (k - 1), 2 k)``."""
+    k = f.output_dim
+    fl, fh = batch_layer_bounds(f, lo[None, :], hi[None, :])
+    gl, gh = batch_layer_bounds(g, lo[None, :], hi[None, :])
+
+    def possible(l: np.ndarray, h: np.ndarray) -> list[int]:
+        return [a for a in range(k) if all(h[a] >= l[j] for j in range(k) if j != a)]
+
+    C = []
+    for a in possible(fl[-1][0], fh[-1][0]):
+        for b in possible(gl[-1][0], gh[-1][0]):
+            if a == b:
+                continue
+            rows = []
+            for j in range(k):
+                if j != a:
+                    r = np.zeros(2 * k)
+                    r[j], r[a] = 1.0, -1.0
+                    rows.append(r)
+            for j in range(k):
+                if j != b:
+                    r = np.zeros(2 * k)
+                    r[k + j], r[k + b] = 1.0, -1.0
+                    rows.append(r)
+            C.append(np.array(rows))
+    C = np.array(C).reshape(len(C), 2 * (k - 1), 2 * k)
+    return C, np.zeros(C.shape[:2])
+
+
+def top1_search(f: ReLUNetwork, g: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, *, budget: Budget,
+                rng: np.random.Generator) -> tuple[str, np.ndarray | None]:
+    """Top-1 agreement on one box by joint ReLU splitting of the pair over the targets of
+    :func:`top1_targets`: ``("proved", None)`` when ``min_x psi > 0`` is proved (no point
+    where ``f``'s top class ``a`` and ``g``'s top class ``b`` differ, ties included),
+    ``("refuted", x)`` with a point where ``numpy.argmax`` of the two differs (re-evaluated
+    on the real networks), ``("undecided", None)`` otherwise. Agreement can be proved even
+    where the top class changes inside the box."""
+    C, d = top1_targets(f, g, lo, hi)
+    if C.shape[0] == 0:  # no pair of different possible top classes
+        return "proved", None
+    with torch_threads(1), single_thread():
+        problem = PairSplitProblem(f, g, C, d, lo, hi, budget=budget, relu_max_unstable=relu_max_unstable(lo.size))
+        out = branch_and_bound(problem, budget=budget, rng=rng, target=0.0)
+    if out.status == "proved" and out.lower > 0:
+        return "proved", None
+    w = out.witness
+    if w is not None and int(np.argmax(f(w[None, :])[0])) != int(np.argmax(g(w[None, :])[0])):
+        return "refuted", w
+    return "undecided", None

@@ -19,7 +19,7 @@ from .._results import ResultMixin
 from .._validation import check_pair, check_seed, check_time_limit, check_tol
 from ..bounds import layer_bounds
 from ..bounds.differential_linear import batch_difference_bounds, batch_layer_bounds
-from .difference_search import SEARCH_MAX_DIM, search_result, split_method
+from .difference_search import SEARCH_MAX_DIM, search_result, split_method, top1_search
 from .disagreement import find_disagreement
 from ..domain import Box, Boxes, PointSet, as_domain
 from ..milp import neuron_range
@@ -31,6 +31,10 @@ from .results import DistanceResult
 from .sup import sup_distance
 
 __all__ = ["DifferentialVerdict", "epsilon_equivalent", "top1_agreement"]
+
+#: share of the time left after the batched margin pass that top-1 agreement gives the joint
+#: ReLU splitting of the open boxes in high dimension (the rest: engine, boundary search, MILPs)
+_TOP1_SEARCH_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -242,7 +246,10 @@ def top1_agreement(f: ReLUNetwork, g: ReLUNetwork, domain: Box | Boxes | PointSe
     segment, :mod:`reluscope.distance.disagreement` — and MILP minimizers of the margins),
     each checked by evaluating both networks; *proved* when one class ``c`` is the strict top class
     of both networks on the whole box (every margin ``net_c - net_j`` has a positive lower
-    bound, from the bound engine or, where that is not enough, an exact MILP); otherwise
+    bound, from the bound engine or, where that is not enough, an exact MILP) or, above 16
+    inputs, when the joint ReLU splitting of the pair proves that no point has top classes
+    ``a != b`` (:func:`~reluscope.distance.difference_search.top1_search`; this also
+    covers boxes inside which the top class changes); otherwise
     *undecided* (for instance when both networks change class inside the box at the same
     place, which this test does not prove). Ties count as disagreement only where
     ``numpy.argmax`` differs.
@@ -278,6 +285,20 @@ def top1_agreement(f: ReLUNetwork, g: ReLUNetwork, domain: Box | Boxes | PointSe
     if open_ and not budget.expired():
         for i in _margins_proved(f, g, dom.lo[open_], dom.hi[open_], open_, budget.share(0.3)):
             statuses[i] = "proved"
+    # in high dimension: joint ReLU splitting of the pair on each open box (proves agreement
+    # even where the top class changes inside the box, or finds a disagreeing point)
+    open_ = [i for i in range(len(dom)) if statuses[i] == "undecided"]
+    if open_ and f.input_dim > SEARCH_MAX_DIM and split_method(f, g, f.input_dim) == "relu":
+        share = budget.share(_TOP1_SEARCH_SHARE)
+        for n, i in enumerate(open_):
+            if share.expired():
+                break
+            lo, hi = dom.box(i).bounds(f.input_dim)
+            verdict, point = top1_search(f, g, lo, hi, budget=share.share(1.0 / (len(open_) - n)), rng=rng)
+            if verdict != "undecided":
+                statuses[i] = verdict
+            if verdict == "refuted" and cx is None:
+                cx = point.copy()
     # then the engine box by box, a boundary search for refutations on the boxes it leaves
     # open, then MILPs on the rest
     for exact in (False, True):

@@ -36,6 +36,7 @@ and unstable.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -108,8 +109,7 @@ class PairSplitProblem:
         self.use_crown = not (self.differential and bool(_close_copy(self.f, self.g)))
         # m = 1: every target one row of a single objective (one pass for all)
         groups = [np.arange(T)] if m == 1 else [np.array([t]) for t in range(T)]
-        self.groups = [(grp, TorchNet(list(self.stacked.weights), list(self.stacked.biases),
-                                      self.C[grp].reshape(-1, self.C.shape[2]), self.d[grp].reshape(-1)))
+        self.groups = [(grp, self._objective_net(self.C[grp].reshape(-1, self.C.shape[2]), self.d[grp].reshape(-1)))
                        for grp in groups]
         self.lo = np.atleast_2d(np.asarray(lo, dtype=np.float64))
         self.hi = np.atleast_2d(np.asarray(hi, dtype=np.float64))
@@ -131,6 +131,19 @@ class PairSplitProblem:
         per = 8.0 * (6 * rows * din + 4 * rows * n + 14 * T * m * (n + din) + 4 * k2 * din)
         self.batch_size = int(np.clip(memory_bytes / max(per, 1.0), 4, 512))
         self._tensors = None
+
+    def _objective_net(self, C: np.ndarray, d: np.ndarray) -> TorchNet:
+        """The stacked network with objective rows ``C, d``; the weight tensors are shared
+        by all targets (one copy of a large pair, not one per target)."""
+        import torch
+
+        if not hasattr(self, "_base"):
+            self._base = TorchNet(list(self.stacked.weights), list(self.stacked.biases), C, d)
+            return self._base
+        net = copy.copy(self._base)
+        net.C, net.d = torch.tensor(np.array(C, dtype=np.float64)), torch.tensor(np.array(d, dtype=np.float64))
+        net.m = net.C.shape[0]
+        return net
 
     # ------------------------------------------------------------------ problem
     def root(self) -> Domains:
