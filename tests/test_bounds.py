@@ -226,8 +226,13 @@ def test_optimized_slopes_are_sound_and_never_looser_than_adaptive():
         lo, hi = opt.output
         assert np.all(out >= lo) and np.all(out <= hi)
         assert np.all(lo >= adaptive.output[0]) and np.all(hi <= adaptive.output[1])
-        # hidden layers keep the adaptive slopes
+        # hidden layers are optimized too: never looser than adaptive, and they contain
+        # every sampled pre-activation
+        h = X
         for l in range(net.depth - 1):
-            np.testing.assert_array_equal(opt.lower[l], adaptive.lower[l])
+            z = h @ net.weights[l].T + net.biases[l]
+            assert np.all(opt.lower[l] >= adaptive.lower[l]) and np.all(opt.upper[l] <= adaptive.upper[l])
+            assert np.all(z >= opt.lower[l]) and np.all(z <= opt.upper[l])
+            h = np.maximum(z, 0.0)
         tighter += int(np.any(lo > adaptive.output[0] + 1e-9) or np.any(hi < adaptive.output[1] - 1e-9))
     assert tighter >= 5  # the optimization does tighten some bounds

@@ -4,7 +4,9 @@ Any lower slope ``alpha`` in ``[0, 1]`` of an unstable neuron gives a valid lowe
 relaxation ``alpha z <= relu(z)``, so the backward-substituted bound is sound for *every*
 choice of slopes; the choice only changes how tight it is. Here the slopes are chosen by a
 few projected Adam steps on the bound itself (PyTorch autograd, float64), separately for
-the lower and the upper bounds of the last layer. The optimizer only *proposes* slopes: the
+the lower and the upper bounds of each layer in turn (the layers below already optimized;
+the search's ``alpha_crown_bounds`` instead optimizes all of them jointly for an objective).
+The optimizer only *proposes* slopes: the
 caller recomputes the bound with them in NumPy with the rigorous rounding pad and
 intersects it with the default bound, so the result is sound and never looser.
 """

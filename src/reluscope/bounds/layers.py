@@ -175,9 +175,10 @@ def layer_bounds(net: ReLUNetwork, domain: Box | str | None = None, *,
         Lower slopes of the unstable neurons for ``"linear"``: ``"adaptive"`` (CROWN's
         least-area choice), ``"zero"``, ``"one"``, ``"best"`` (all three, keeping the
         tightest bound per neuron; each is sound, so their intersection is), or
-        ``"optimized"`` (adaptive for the hidden layers; for the output layer, slopes chosen
-        by a few projected gradient steps on the bound, alpha-CROWN style, separately for
-        the lower and upper bounds — :mod:`reluscope.bounds.alpha`; needs PyTorch).
+        ``"optimized"`` (every layer after the first, in order: slopes chosen by a few
+        projected gradient steps on that layer's own bounds, alpha-CROWN style, separately
+        for its lower and upper bounds, with the layers below already optimized —
+        :mod:`reluscope.bounds.alpha`; intersected with the adaptive tier; needs PyTorch).
 
     Returns
     -------
@@ -192,6 +193,9 @@ def layer_bounds(net: ReLUNetwork, domain: Box | str | None = None, *,
     highs: list[np.ndarray] = []
     a_lo, a_hi = lo_x, hi_x
     alphas = ("adaptive", "zero", "one") if alpha == "best" else ("adaptive",) if alpha == "optimized" else (alpha,)
+    # tighter bounds below can flip an adaptive slope, so the optimized tier also
+    # intersects with the plain adaptive one: never looser than it
+    ref = layer_bounds(net, domain, method="linear") if method == "linear" and alpha == "optimized" else None
     for layer, (W, b) in enumerate(net.layers()):
         zl, zh = affine_range(W, b, a_lo, a_hi)
         if method == "linear" and layer > 0:
@@ -199,19 +203,21 @@ def layer_bounds(net: ReLUNetwork, domain: Box | str | None = None, *,
                 relax_a = [relu_relaxation(lows[k], highs[k], a) for k in range(layer)]
                 cl, ch = _back_substitute(net, layer, lo_x, hi_x, relax_a)
                 zl, zh = np.maximum(zl, cl), np.minimum(zh, ch)
-        if method == "linear" and layer > 0 and alpha == "optimized" and layer == net.depth - 1:
-            zl, zh = _optimized_output(net, layer, lo_x, hi_x, lows, highs, zl, zh)
+        if ref is not None and layer > 0:
+            zl, zh = _optimized_layer(net, layer, lo_x, hi_x, lows, highs, zl, zh)
+            zl, zh = np.maximum(zl, ref.lower[layer]), np.minimum(zh, ref.upper[layer])
         lows.append(zl)
         highs.append(zh)
         a_lo, a_hi = np.maximum(zl, 0.0), np.maximum(zh, 0.0)
     return LayerwiseBounds(tuple(lows), tuple(highs), method)
 
 
-def _optimized_output(net: ReLUNetwork, layer: int, lo_x: np.ndarray, hi_x: np.ndarray,
-                      lows: list[np.ndarray], highs: list[np.ndarray], zl: np.ndarray, zh: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """The output layer's bounds with lower slopes optimized separately for its lower and
-    upper bounds, recomputed here with the rounding pad and intersected with ``zl, zh``."""
+def _optimized_layer(net: ReLUNetwork, layer: int, lo_x: np.ndarray, hi_x: np.ndarray,
+                     lows: list[np.ndarray], highs: list[np.ndarray], zl: np.ndarray, zh: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Affine layer ``layer``'s bounds with lower slopes optimized separately for its lower
+    and upper bounds (on the bounds ``lows, highs`` of the layers below), recomputed here
+    with the rounding pad and intersected with ``zl, zh``."""
     base = [relu_relaxation(lows[k], highs[k], "adaptive") for k in range(layer)]
     if not any(((lows[k] < 0) & (highs[k] > 0)).any() for k in range(layer)):
         return zl, zh  # no unstable neuron: nothing to optimize
