@@ -136,25 +136,33 @@ class SupSearch:
     domains: int
 
 
-def split_method(f: ReLUNetwork, g: ReLUNetwork, n_inputs: int) -> str:
-    """The splitting :func:`search_sup` uses by default: ``"input"`` (boxes with
-    :class:`DifferenceBounder`) up to :data:`SEARCH_MAX_DIM` inputs, ``"relu"`` (joint ReLU
-    splits of the pair, :mod:`reluscope.search.pair_split`; it needs PyTorch) above.
+#: close copies (a pruned, quantized or fine-tuned g) from this many inputs on are searched by
+#: joint ReLU splitting by default (see :func:`split_method`)
+RELU_MIN_DIM_CLOSE = 9
 
-    Measured (BENCHMARKS.md "## differential"): on the 10-input 2x32 pairs at equal CPU
-    time ReLU splitting with box bisection ends tighter on the pruned copies (upper bounds
-    0.640 / 3.83 / 8.42 against 0.730 / 4.39 / 8.97) but looser on two unrelated networks
-    (13.5 against 12.7), and on small 6-input boxes it can stall on subdomains whose splits
-    contradict each other (the differential bound does not see the split constraints; the
-    LP proves them empty one by one), where input splitting closes the gap — so input
-    splitting stays the default in few dimensions, where halving a box fixes many neurons."""
-    if n_inputs <= SEARCH_MAX_DIM:
-        return "input"
+
+def split_method(f: ReLUNetwork, g: ReLUNetwork, n_inputs: int) -> str:
+    """The splitting :func:`search_sup` uses by default: ``"relu"`` (joint ReLU splits of the
+    pair with box bisection while many neurons are unstable,
+    :mod:`reluscope.search.pair_split`; it needs PyTorch) above :data:`SEARCH_MAX_DIM`
+    inputs, and for close copies from :data:`RELU_MIN_DIM_CLOSE` inputs; ``"input"`` (boxes
+    with :class:`DifferenceBounder`) otherwise.
+
+    Measured (BENCHMARKS.md "## differential"): on the 10-input 2x32 pruned pairs ReLU
+    splitting ends tighter at 30 s and at 60 s (upper bounds 0.572 / 3.00 against 0.680 /
+    3.57 at 60 s), on two unrelated networks looser (13.5 against 12.7 at 30 s: the
+    stacked network's CROWN bound is needed there and costs time); on small 6-input boxes
+    it closed 3 of 5 boxes faster but stalled on one where input splitting closed (its
+    splits contradict each other in ways the differential bound cannot see, so the LP
+    proves the leaves empty one by one) — so input splitting stays the default in few
+    dimensions, where halving a box fixes many neurons at once."""
     try:
         import torch  # noqa: F401
     except ImportError:
         return "input"
-    return "relu"
+    if n_inputs > SEARCH_MAX_DIM or (n_inputs >= RELU_MIN_DIM_CLOSE and _close_copy(f, g)):
+        return "relu"
+    return "input"
 
 
 def search_sup(f: ReLUNetwork, g: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, *, budget: Budget,
