@@ -24,15 +24,6 @@ case = spec.cases[0]; lo, hi = case.box.bounds(net.input_dim)
 A = np.vstack([p.A for p in case.unsafe]); d = np.concatenate([-p.b for p in case.unsafe])
 tnet = TorchNet(list(net.weights), list(net.biases), A, d)
 root = relu_root_bounds(net, tnet, lo, hi)
-import os
-if os.environ.get("ALPHA"):
-    from reluscope.search.crown import alpha_crown_bounds
-    c0 = time.process_time()
-    L, U, _ = alpha_crown_bounds(tnet, torch.from_numpy(lo)[None], torch.from_numpy(hi)[None], steps=int(os.environ["ALPHA"]), lows=[l[None] for l in root[0]], highs=[u[None] for u in root[1]])
-    un0 = sum(int(((l < 0) & (u > 0)).sum()) for l, u in zip(*root))
-    root = ([l[0] for l in L], [u[0] for u in U])
-    un1 = sum(int(((l < 0) & (u > 0)).sum()) for l, u in zip(*root))
-    print("alpha-crown root", round(time.process_time() - c0, 1), "cpu s; unstable", un0, "->", un1, flush=True)
 lb = optimize_objective_bound(tnet, torch.from_numpy(lo)[None], torch.from_numpy(hi)[None], [l[None] for l in root[0]], [u[None] for u in root[1]], steps=20).lower[0].numpy()
 open_ = [i for i in range(len(case.unsafe)) if lb[i] <= 0]
 print("root row bounds", np.round(lb, 3), "open", open_, flush=True)
