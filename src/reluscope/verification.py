@@ -222,7 +222,7 @@ def _root_bounds(net: ReLUNetwork, items: list, used: str, budget: Budget) -> di
         tnet = TorchNet(list(net.weights), list(net.biases), A, d)
         lo_t, hi_t = torch.from_numpy(lo.copy())[None], torch.from_numpy(hi.copy())[None]
         if used == "relu":
-            lows, highs = relu_root_bounds(net, tnet, lo, hi)
+            lows, highs = relu_root_bounds(net, tnet, lo, hi, budget=budget)
             shared = (lows, highs)
             bound = optimize_objective_bound(tnet, lo_t, hi_t, [l[None] for l in lows], [u[None] for u in highs],
                                              steps=20, budget=budget)

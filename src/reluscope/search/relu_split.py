@@ -175,7 +175,7 @@ class ReluSplitProblem:
             choice = choose_babsr(scores, free)
         leaf = ~free.any(axis=1)
         # empty leaves (bound +inf) are resolved; the others by their LP when time allows
-        resolved = leaf & ~np.isfinite(lb)
+        resolved = (leaf & ~np.isfinite(lb)) | empty
         for i in np.nonzero(leaf & np.isfinite(lb))[0]:
             if self.budget.expired():
                 break
