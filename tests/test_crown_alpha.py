@@ -124,3 +124,16 @@ def test_stop_above_ends_early_with_sound_bounds():
     for i in range(lo.shape[0]):
         Y = net(_samples(lo[i], hi[i], rng)) @ C.T + d
         assert np.all(Y >= early.lower[i].numpy())
+
+
+def test_a_spent_budget_takes_no_step_and_stays_sound():
+    from reluscope._budget import Budget
+
+    net, tn, C, d, lo, hi, rng = _instance(11, widths=(3, 12, 12, 12, 2), B=2)
+    lo_t, hi_t = torch.tensor(lo), torch.tensor(hi)
+    l0, h0 = interval_then_crown(tn, lo_t, hi_t)
+    lows, highs, spent = alpha_crown_bounds(tn, lo_t, hi_t, steps=50, budget=Budget(0.0))
+    # no step was taken: the intermediate bounds are the reference ones, the objective
+    # bound CROWN's on them
+    assert all(torch.equal(a, b) for a, b in zip(lows, l0))
+    assert torch.allclose(spent.lower, objective_bound(tn, lo_t, hi_t, l0, h0).lower)
