@@ -15,7 +15,8 @@ batches, global bounds, budget, stopping rules, witness checking) ← :mod:`.att
 scalar :func:`maximize`) ← :mod:`.crown` (batched CROWN / alpha / beta bounds of a network
 in PyTorch float64) ← :mod:`.leaf_lp` (exact LPs of subdomains with no unstable neuron) ←
 :mod:`.relu_split` (ReLU splitting) ← :mod:`.network` (a network's objective: the bounder
-and the automatic choice of splitting).
+and the automatic choice of splitting); :mod:`.pair_split` (joint ReLU splitting of two
+networks side by side, for differential questions).
 
 The pluggable bounder (the interface for other bound engines, e.g. differential bounds)
 ---------------------------------------------------------------------------------------
