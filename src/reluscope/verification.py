@@ -32,9 +32,11 @@ from ._validation import check_choice, check_network, check_seed, check_time_lim
 from .errors import InvalidArgument
 from .network import ReLUNetwork
 from .search.attack import pgd_minimize
-from .search.crown import TorchNet
+from .search.core import branch_and_bound
+from .search.crown import TorchNet, interval_then_crown, objective_bound, optimize_objective_bound
 from .search.threads import torch_threads
 from .search.network import INPUT_SPLIT_MAX_DIM, search_network
+from .search.relu_split import ReluSplitProblem, relu_root_bounds
 from .spec import Specification
 
 __all__ = ["VerificationResult", "verify"]
@@ -206,8 +208,6 @@ def _root_bounds(net: ReLUNetwork, items: list, used: str, budget: Budget) -> di
     rows of all of them are bounded together)."""
     import torch
 
-    from .search.crown import interval_then_crown, objective_bound, optimize_objective_bound
-    from .search.relu_split import relu_root_bounds
 
     out: dict[int, tuple[float, object]] = {}
     cases: dict[int, list[int]] = {}
@@ -247,8 +247,6 @@ def _search_pairs(net: ReLUNetwork, polys: list, lo: np.ndarray, hi: np.ndarray,
     them all in one frontier (``min`` over the polytopes) with the case's root bounds;
     input splitting gets one polytope."""
     if used == "relu":
-        from .search.core import branch_and_bound
-        from .search.relu_split import ReluSplitProblem
 
         A = np.vstack([p.A for p in polys])
         d = np.concatenate([-p.b for p in polys])
