@@ -97,6 +97,12 @@ class InputSplitProblem:
         self.probe_rng = probe_rng if probe_rng is not None else np.random.default_rng(0)
         self.attack_restarts, self.attack_steps = attack_restarts, attack_steps
         self._torch = getattr(bounder, "torch_objective", None)
+        # inputs the objective does not depend on at all (a zero first-layer column): no bound
+        # depends on their widths, so they neither set nor need the aspect limit below
+        rel = getattr(bounder, "relevant_inputs", None)
+        self.relevant = np.ones(self.lo0.size, dtype=bool) if rel is None else np.asarray(rel, dtype=bool)
+        if not self.relevant.any():
+            self.relevant = np.ones(self.lo0.size, dtype=bool)
 
     def root(self) -> Domains:
         return {"lo": self.lo0[None, :].copy(), "hi": self.hi0[None, :].copy(), "sens": np.ones((1, self.lo0.size))}
@@ -148,8 +154,8 @@ class InputSplitProblem:
         # greedy choice may otherwise halve one axis forever for ever smaller gains, while the
         # bound converges only when the whole box shrinks (measured: a random 3-10-10-3 net
         # stalled at -0.027 after 9000 boxes where "sb" proved after 505)
-        rel = width / self.scale
-        splittable = (rel[:, axes] * MAX_ASPECT >= rel.max(axis=1, keepdims=True)).T & (width[:, axes].T > 0)
+        rel = np.where(self.relevant[None, :], width / self.scale, 0.0)
+        splittable = (rel[:, axes] * MAX_ASPECT >= rel.max(axis=1, keepdims=True)).T & (rel[:, axes].T > 0)
         tol = 1e-9 * (1.0 + np.abs(np.where(np.isfinite(plb), plb, 0.0)))
         worst = np.where(splittable, gain.min(axis=1), -np.inf)
         total = np.where(splittable, gain.sum(axis=1), -np.inf)

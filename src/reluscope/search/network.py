@@ -39,6 +39,8 @@ class NetworkBounder:
         self.torch_objective = self.tnet.forward
         self.uses_torch = True
         self.n_inputs = net.input_dim
+        #: inputs phi depends on (a nonzero first-layer column); strong branching ignores the others
+        self.relevant_inputs = np.any(np.asarray(net.weights[0]) != 0, axis=0) if len(net.weights) else None
         self.alpha_steps = alpha_steps
         #: stable boxes whose bound is above this need no LP (set to the search's target)
         self.leaf_below = math.inf
