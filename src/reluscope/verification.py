@@ -161,12 +161,12 @@ def _run(net: ReLUNetwork, spec: Specification, items: list, budget: Budget, rng
         by_case.setdefault(items[k][0], []).append(k)
     tasks = list(by_case.values()) if used == "relu" else [[k] for k in open_pairs]
     tasks.sort(key=lambda t: -min(lowers.get(k, -math.inf) for k in t))
-    for n_done, task in enumerate(tasks):
+    status: dict[int, str] = {}  # per task (its index in tasks): the last search's status
+
+    def run_task(i: int, share: Budget):
+        task = tasks[i]
         ci, _, (lo, hi), _ = items[task[0]]
         where = f"case {ci} polytope{'s' if len(task) > 1 else ''} " + ",".join(str(items[k][1]) for k in task)
-        share = budget.share(1.0 / (len(tasks) - n_done))
-        if share.expired():
-            break
         start = min((best[k] for k in task if k in best), key=lambda v: v[0], default=None)
         with budget.phase("branch and bound"):
             out = _search_pairs(net, [items[k][3] for k in task], lo, hi, used, root.get(task[0]), share, rng, start)
@@ -174,12 +174,31 @@ def _run(net: ReLUNetwork, spec: Specification, items: list, budget: Budget, rng
             lowers[k] = max(lowers.get(k, -math.inf), out.lower)  # a bound of the min over the task
             uppers[k] = min(uppers[k], out.upper)
             notes[k] = f"{where}: {out.status}, {out.domains} subdomains"
+            if out.witness is not None and (k not in best or out.upper < best[k][0]):
+                best[k] = (out.upper, out.witness)
+        status[i] = out.status
         if out.status == "refuted" and out.witness is not None:
-            res = violated(out.witness, "branch and bound")
-            if res is not None:
-                return res
-        if out.status != "proved" and budget.expired():
+            return violated(out.witness, "branch and bound")
+        return None
+
+    for n_done in range(len(tasks)):
+        share = budget.share(1.0 / (len(tasks) - n_done))
+        if share.expired():
+            break
+        if (res := run_task(n_done, share)) is not None:
+            return res
+        if status[n_done] != "proved" and budget.expired():
             break  # the property stays unknown; the pairs after this one are not reached
+    # 4. time left over (the last tasks finished early, proved): the stopped task closest to a
+    # proof gets all of it, searched again from its best point; its bound only improves (a max
+    # of sound bounds), so an unknown answer comes only once the time is spent
+    while not budget.expired():
+        stopped = [i for i, st in status.items() if st == "time_limit"]
+        if not stopped:
+            break
+        i = max(stopped, key=lambda j: min(lowers.get(k, -math.inf) for k in tasks[j]))
+        if (res := run_task(i, budget.share(1.0))) is not None:
+            return res
     for k, (ci, pi, _, _) in enumerate(items):
         notes.setdefault(k, f"case {ci} polytope {pi}: not reached")
     lower = float(min(lowers.get(k, -math.inf) for k in range(len(items))))
