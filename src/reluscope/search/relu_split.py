@@ -25,7 +25,7 @@ from .branching import BRANCHING_RULES, choose_babsr, choose_fsb, intercept_scor
 from .core import Domains
 from .crown import (TorchNet, _backward, _concretize, _padded, alpha_crown_bounds, interval_then_crown, joint_lower,
                     optimize_objective_bound)
-from .leaf_lp import affine_preactivations, certified_min_max
+from .leaf_lp import affine_preactivations, certified_min_max, split_constraints
 
 __all__ = ["ReluSplitProblem", "relu_root_bounds"]
 
@@ -235,14 +235,7 @@ class ReluSplitProblem:
         A_out, c_out = pieces[-1]
         rows = self.groups == g
         P, q = self.C[rows] @ A_out, self.C[rows] @ c_out + self.d[rows]
-        split = np.nonzero(signs)[0]
-        G = np.zeros((split.size, self.lo.size))
-        h = np.zeros(split.size)
-        for r, flat in enumerate(split):
-            k = int(np.searchsorted(self.offsets, flat, side="right") - 1)
-            A_k, c_k = pieces[k]
-            i = flat - self.offsets[k]
-            G[r], h[r] = signs[flat] * A_k[i], signs[flat] * c_k[i]
+        G, h = split_constraints(pieces, self.offsets, signs)
         return certified_min_max(P, q, self.lo, self.hi, G, h, time_limit=self.budget.solver_limit())
 
     def _objective(self, Y: np.ndarray) -> np.ndarray:
